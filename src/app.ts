@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import underPressure from '@fastify/under-pressure';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { DestinationStream } from 'pino';
+import { authPlugin } from './auth/auth-plugin';
+import { meRoutes } from './auth/me-routes';
+import type { AppConfig } from './config/app-config';
+import type { DatabaseHandle } from './db/database';
+import { AppError } from './http/app-error';
+import { registerErrorHandling, sendProblem } from './http/error-handler';
+import { healthRoutes } from './http/health-routes';
+import { loggerOptions } from './http/logging';
+import { metricsRoutes } from './http/metrics';
+import type { Policies } from './policies/load-policies';
+import type { Signer } from './signing/signing-key';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: AppConfig;
+    policies: Policies;
+    database: DatabaseHandle;
+    signer: Signer;
+  }
+}
+
+export interface AppDependencies {
+  config: AppConfig;
+  policies: Policies;
+  database: DatabaseHandle;
+  signer: Signer;
+  /** Where logs go; tests capture them to prove no personal value is logged. */
+  logStream?: DestinationStream;
+  /** Event-loop delay (ms) past which requests are shed with 503. */
+  maxEventLoopDelayMs?: number;
+}
+
+const requestIdPattern = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** Builds the application without listening: the server entry and the tests both use it. */
+export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: deps.logStream
+      ? { ...loggerOptions(deps.config.logLevel), stream: deps.logStream }
+      : loggerOptions(deps.config.logLevel),
+    bodyLimit: deps.config.bodyLimitBytes,
+    requestIdHeader: 'x-request-id',
+    genReqId: (request) => {
+      const incoming = request.headers['x-request-id'];
+      return typeof incoming === 'string' && requestIdPattern.test(incoming) ? incoming : randomUUID();
+    },
+    // A slow client cannot hold a connection forever.
+    connectionTimeout: 30_000,
+    requestTimeout: 60_000,
+    keepAliveTimeout: 10_000,
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: 200 },
+    ajv: { customOptions: { coerceTypes: false } },
+  });
+
+  app.decorate('config', deps.config);
+  app.decorate('policies', deps.policies);
+  app.decorate('database', deps.database);
+  app.decorate('signer', deps.signer);
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  registerErrorHandling(app);
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  await app.register(underPressure, {
+    maxEventLoopDelay: deps.maxEventLoopDelayMs ?? 1000,
+    retryAfter: 5,
+    pressureHandler: (request, reply) => {
+      reply.header('retry-after', '5');
+      sendProblem(reply, new AppError('overloaded', 'The service is overloaded; retry shortly.'), request.id);
+    },
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'returnvault',
+        version: '0.1.0',
+        description:
+          'Personal data of parcel returns, kept GDPR-compliant: encrypted, audited, retained and erased by policy.',
+      },
+      components: {
+        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(authPlugin, deps.config.jwt);
+  await app.register(healthRoutes);
+  await app.register(metricsRoutes);
+  await app.register(meRoutes);
+
+  return app;
+}

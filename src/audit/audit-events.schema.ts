@@ -1,0 +1,34 @@
+import { sql } from 'drizzle-orm';
+import { bigserial, index, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+
+/**
+ * What happened, by whom, to what, for which purpose. Append-only (triggers block UPDATE, DELETE and
+ * TRUNCATE). `id` is an insertion sequence with gaps, not a log position: the sequencer assigns
+ * positions in commit order. No column ever holds personal data; `subject_ref` is a random subject id.
+ */
+export const auditEvents = pgTable(
+  'audit_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    eventId: uuid('event_id').notNull().unique().default(sql`gen_random_uuid()`),
+    occurredAt: timestamp('occurred_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    actor: text('actor').notNull(),
+    actorScopes: text('actor_scopes').array().notNull().default(sql`'{}'::text[]`),
+    clientId: text('client_id'),
+    action: text('action').notNull(),
+    targetType: text('target_type'),
+    targetId: text('target_id'),
+    subjectRef: text('subject_ref'),
+    purpose: text('purpose'),
+    outcome: text('outcome', { enum: ['success', 'denied', 'failure'] }).notNull(),
+    requestId: text('request_id'),
+    details: jsonb('details').$type<Record<string, unknown>>().notNull().default({}),
+  },
+  (table) => [
+    index('audit_events_occurred_at_idx').on(table.occurredAt),
+    index('audit_events_action_idx').on(table.action),
+  ],
+);
+
+export type AuditEventRow = typeof auditEvents.$inferSelect;
+export type NewAuditEvent = typeof auditEvents.$inferInsert;

@@ -1,0 +1,106 @@
+import fastifyJwt from '@fastify/jwt';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { recordAuditEvent } from '../audit/record-audit-event';
+import type { JwtSettings } from '../config/app-config';
+import { AppError } from '../http/app-error';
+import { type Principal, principalFromClaims, type VerifiedClaims } from './principal';
+import type { Scope } from './scopes';
+import { createVerificationKeys } from './verification-keys';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Scopes the caller needs, all of them; `[]` means any valid token. Routes without it are public. */
+    scopes?: readonly Scope[];
+  }
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+/** The principal of an authenticated route; routes that declare scopes always have one. */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new AppError('unauthorized', 'This route needs an access token.');
+  return request.principal;
+}
+
+async function recordDenial(
+  app: FastifyInstance,
+  request: FastifyRequest,
+  reason: string,
+  principal?: Principal,
+) {
+  await recordAuditEvent(
+    app.database.db,
+    { principal, requestId: request.id },
+    {
+      action: 'auth.denied',
+      outcome: 'denied',
+      targetType: 'route',
+      targetId: `${request.method} ${request.routeOptions.url ?? ''}`,
+      details: { reason },
+    },
+  ).catch((error) => request.log.error({ err: error }, 'could not record an access denial'));
+}
+
+/**
+ * Verifies bearer tokens and enforces the scopes each route declares, so handlers never check scopes
+ * by hand. Algorithms, issuer, audience and required claims are pinned.
+ */
+export const authPlugin = fp(
+  async (app: FastifyInstance, settings: JwtSettings) => {
+    const keys = createVerificationKeys(settings);
+    await app.register(fastifyJwt, {
+      secret: (_request: FastifyRequest, token: { header: { alg?: unknown; kid?: unknown } }) =>
+        keys.keyFor(token.header),
+      verify: {
+        algorithms: keys.algorithms as never,
+        allowedIss: settings.issuer,
+        allowedAud: settings.audience,
+        requiredClaims: ['iss', 'aud', 'sub', 'exp'],
+        // fast-jwt counts in milliseconds: tolerate small clock drift between issuer and service.
+        clockTolerance: 5000,
+      },
+      // The key resolver needs the header (alg, kid), so decoding keeps it.
+      decode: { complete: true },
+    } as never);
+
+    app.addHook('onRoute', (route) => {
+      if (route.url.startsWith('/v1/') && route.config?.scopes === undefined) {
+        throw new Error(`route ${route.method} ${route.url} must declare config.scopes`);
+      }
+    });
+
+    app.addHook('onRequest', async (request) => {
+      const required = request.routeOptions.config.scopes;
+      if (required === undefined) return;
+      const header = request.headers.authorization;
+      if (!header || !/^Bearer [A-Za-z0-9._~+/=-]+$/.test(header)) {
+        await recordDenial(app, request, 'missing_token');
+        throw new AppError('unauthorized', 'Send a bearer access token in the Authorization header.');
+      }
+      let principal: Principal | undefined;
+      try {
+        principal = principalFromClaims((await request.jwtVerify()) as VerifiedClaims);
+      } catch {
+        principal = undefined;
+      }
+      if (!principal) {
+        await recordDenial(app, request, 'invalid_token');
+        throw new AppError(
+          'unauthorized',
+          'The access token is invalid, expired or not meant for this service.',
+        );
+      }
+      const missing = required.filter((scope) => !principal.scopes.includes(scope));
+      if (missing.length > 0) {
+        await recordDenial(app, request, 'missing_scope', principal);
+        throw new AppError('forbidden', `The token lacks the scope(s): ${missing.join(', ')}.`, {
+          requiredScopes: required,
+        });
+      }
+      request.principal = principal;
+    });
+  },
+  { name: 'auth' },
+);

@@ -1,0 +1,76 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { mintToken } from '../auth/mint-token';
+import { type Role, roles } from '../auth/scopes';
+import { resolveAppConfig } from '../config/app-config';
+import { ConfigError } from '../config/config';
+import { connectDatabase } from '../db/connect';
+import { applyMigrations } from '../db/migrations';
+import { PolicyError } from '../policies/load-policies';
+import { runServer } from '../server/run-server';
+
+function positiveInt(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed <= 0) throw new InvalidArgumentError('expected a positive integer');
+  return parsed;
+}
+
+const program = new Command()
+  .name('returnvault')
+  .description('Personal data of parcel returns, kept GDPR-compliant.')
+  .showHelpAfterError()
+  .exitOverride();
+
+program
+  .command('migrate')
+  .description('apply pending database migrations')
+  .action(async () => {
+    const config = resolveAppConfig();
+    const database = await connectDatabase(config, { maxConnections: 2 });
+    try {
+      await applyMigrations(database);
+      console.error('migrations applied');
+    } finally {
+      await database.close();
+    }
+  });
+
+program
+  .command('serve')
+  .description('serve the HTTP API')
+  .action(async () => {
+    await runServer(resolveAppConfig());
+  });
+
+program
+  .command('token')
+  .description('print a signed development access token')
+  .requiredOption('--role <role>', `one of ${roles.join(', ')}`, (value: string) => {
+    if (!roles.includes(value as Role)) throw new InvalidArgumentError(`expected one of ${roles.join(', ')}`);
+    return value as Role;
+  })
+  .option('--sub <id>', 'subject of the token')
+  .option('--client-id <id>', 'recipient id for pseudonymized data')
+  .option('--merchant-id <id>', 'limit the token to one merchant')
+  .option('--ttl <seconds>', 'lifetime in seconds', positiveInt, 3600)
+  .action(
+    async (options: { role: Role; sub?: string; clientId?: string; merchantId?: string; ttl: number }) => {
+      const config = resolveAppConfig();
+      const token = await mintToken(config.jwt, { ...options, ttlSeconds: options.ttl });
+      process.stdout.write(`${token}\n`);
+    },
+  );
+
+/** Every failure ends as one line on stderr and a non-zero exit; configuration mistakes carry no stack. */
+function reportFailure(error: unknown): never {
+  const code = (error as { code?: string }).code;
+  if (code === 'commander.helpDisplayed' || code === 'commander.version') process.exit(0);
+  if (typeof code === 'string' && code.startsWith('commander.')) process.exit(2);
+  if (error instanceof ConfigError || error instanceof PolicyError) {
+    console.error(error.message);
+  } else {
+    console.error(`returnvault: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
+  }
+  process.exit(1);
+}
+
+program.parseAsync(process.argv).catch(reportFailure);

@@ -1,0 +1,124 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError, type Environment, parseEnvironment } from './config';
+import type { VersionedKey } from './keyring-format';
+import { versionedKeyListSchema } from './keyring-format';
+
+export interface JwtSettings {
+  secret?: string;
+  jwksUrl?: string;
+  publicKey?: string;
+  issuer: string;
+  audience: string;
+}
+
+/** The configuration the service runs with, secrets resolved. */
+export interface AppConfig {
+  nodeEnv: Environment['NODE_ENV'];
+  databaseUrl?: string;
+  dataDir: string;
+  host: string;
+  port: number;
+  logLevel: Environment['LOG_LEVEL'];
+  jwt: JwtSettings;
+  masterKeys: VersionedKey[];
+  blindIndexKeys: VersionedKey[];
+  pseudonymSecret: Buffer;
+  signingKeyPem: string;
+  retentionCron: string;
+  policiesDir: string;
+  shutdownTimeoutMs: number;
+  bodyLimitBytes: number;
+  /** Names of the variables whose development values were generated under DATA_DIR. */
+  generatedSecrets: string[];
+}
+
+const secretsFileName = 'secrets.json';
+
+type DevSecrets = Record<string, string>;
+
+function devSecretGenerators(): Record<string, () => string> {
+  return {
+    JWT_SECRET: () => randomBytes(48).toString('base64url'),
+    MASTER_KEYS: () => `v1:${randomBytes(32).toString('base64')}`,
+    BLIND_INDEX_KEYS: () => `v1:${randomBytes(32).toString('base64')}`,
+    PSEUDONYM_SECRET: () => randomBytes(32).toString('base64'),
+    SIGNING_KEY: () =>
+      generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+  };
+}
+
+function readDevSecrets(file: string): DevSecrets {
+  if (!existsSync(file)) return {};
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as DevSecrets;
+  } catch {
+    throw new ConfigError(`invalid configuration: DATA_DIR: ${file} is not readable JSON`);
+  }
+}
+
+/**
+ * Fills the secrets that are not configured. Production refuses to start without them; development
+ * generates them once under DATA_DIR (mode 0600) so a restart finds the same keys and data.
+ */
+export function resolveAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const parsed = parseEnvironment(env);
+  const hasJwtVerifier = Boolean(parsed.JWT_SECRET || parsed.JWT_JWKS_URL || parsed.JWT_PUBLIC_KEY);
+  const required = ['MASTER_KEYS', 'BLIND_INDEX_KEYS', 'PSEUDONYM_SECRET', 'SIGNING_KEY'] as const;
+  const missing: string[] = required.filter((name) => parsed[name] === undefined);
+  if (!hasJwtVerifier) missing.unshift('JWT_SECRET');
+
+  const generated: string[] = [];
+  const values: Record<string, string | undefined> = {};
+  if (missing.length > 0) {
+    if (parsed.NODE_ENV === 'production') {
+      throw new ConfigError(`invalid configuration: ${missing[0]}: required when NODE_ENV=production`);
+    }
+    const dataDir = path.resolve(parsed.DATA_DIR);
+    mkdirSync(dataDir, { recursive: true });
+    const file = path.join(dataDir, secretsFileName);
+    const stored = readDevSecrets(file);
+    const generators = devSecretGenerators();
+    let changed = false;
+    for (const name of missing) {
+      if (!stored[name]) {
+        stored[name] = generators[name]!();
+        changed = true;
+      }
+      values[name] = stored[name];
+      generated.push(name);
+    }
+    if (changed) writeFileSync(file, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
+    chmodSync(file, 0o600);
+  }
+
+  const secretOf = (name: string, configured: string | undefined) => configured ?? values[name];
+  const keysOf = (name: 'MASTER_KEYS' | 'BLIND_INDEX_KEYS') =>
+    parsed[name] ?? versionedKeyListSchema.parse(values[name]);
+
+  return {
+    nodeEnv: parsed.NODE_ENV,
+    databaseUrl: parsed.DATABASE_URL,
+    dataDir: path.resolve(parsed.DATA_DIR),
+    host: parsed.HOST,
+    port: parsed.PORT,
+    logLevel: parsed.LOG_LEVEL,
+    jwt: {
+      secret: secretOf('JWT_SECRET', parsed.JWT_SECRET),
+      jwksUrl: parsed.JWT_JWKS_URL,
+      publicKey: parsed.JWT_PUBLIC_KEY?.replaceAll('\\n', '\n'),
+      issuer: parsed.JWT_ISSUER,
+      audience: parsed.JWT_AUDIENCE,
+    },
+    masterKeys: keysOf('MASTER_KEYS'),
+    blindIndexKeys: keysOf('BLIND_INDEX_KEYS'),
+    pseudonymSecret: Buffer.from(secretOf('PSEUDONYM_SECRET', parsed.PSEUDONYM_SECRET)!, 'base64'),
+    signingKeyPem: secretOf('SIGNING_KEY', parsed.SIGNING_KEY)!.replaceAll('\\n', '\n'),
+    retentionCron: parsed.RETENTION_CRON,
+    policiesDir: path.resolve(parsed.POLICIES_DIR),
+    shutdownTimeoutMs: parsed.SHUTDOWN_TIMEOUT_MS,
+    bodyLimitBytes: parsed.BODY_LIMIT_BYTES,
+    generatedSecrets: generated,
+  };
+}

@@ -1,0 +1,89 @@
+import { Buffer } from 'node:buffer';
+import { createPrivateKey } from 'node:crypto';
+import { validate as validateCron } from 'node-cron';
+import { z } from 'zod';
+import { versionedKeyListSchema } from './keyring-format';
+
+/** Thrown for any configuration mistake; the CLI prints its message as one line, without a stack. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value));
+
+const base64Secret = (minBytes: number) =>
+  z.string().refine((value) => Buffer.from(value, 'base64').length >= minBytes, {
+    message: `expected base64 of at least ${minBytes} bytes`,
+  });
+
+const ed25519PrivateKeyPem = z.string().refine(
+  (value) => {
+    try {
+      return createPrivateKey(value.replaceAll('\\n', '\n')).asymmetricKeyType === 'ed25519';
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected an Ed25519 private key in PKCS#8 PEM' },
+);
+
+/** Every environment variable the service reads, in one schema (CONTRACT.md section 3). */
+export const environmentSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  DATABASE_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL')
+      .optional(),
+  ),
+  DATA_DIR: z.string().min(1).default('./.data'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  JWT_SECRET: optionalString.pipe(
+    z
+      .string()
+      .refine((value) => Buffer.byteLength(value, 'utf8') >= 32, { message: 'must be at least 32 bytes' })
+      .optional(),
+  ),
+  JWT_JWKS_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  JWT_PUBLIC_KEY: optionalString,
+  JWT_ISSUER: z.string().min(1).default('returnvault'),
+  JWT_AUDIENCE: z.string().min(1).default('returnvault-api'),
+  MASTER_KEYS: optionalString.pipe(versionedKeyListSchema.optional()),
+  BLIND_INDEX_KEYS: optionalString.pipe(versionedKeyListSchema.optional()),
+  PSEUDONYM_SECRET: optionalString.pipe(base64Secret(32).optional()),
+  SIGNING_KEY: optionalString.pipe(ed25519PrivateKeyPem.optional()),
+  RETENTION_CRON: z
+    .string()
+    .default('0 3 * * *')
+    .refine((value) => validateCron(value), { message: 'not a valid cron expression' }),
+  POLICIES_DIR: z.string().min(1).default('./policies'),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+  BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(256 * 1024),
+});
+
+export type Environment = z.infer<typeof environmentSchema>;
+
+/** Parses the environment; the first problem becomes a one-line ConfigError naming the variable. */
+export function parseEnvironment(env: NodeJS.ProcessEnv): Environment {
+  const result = environmentSchema.safeParse(env);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new ConfigError(`invalid configuration: ${issue.path.join('.')}: ${issue.message}`);
+  }
+  const parsed = result.data;
+  if (parsed.JWT_JWKS_URL && parsed.JWT_PUBLIC_KEY) {
+    throw new ConfigError(
+      'invalid configuration: JWT_PUBLIC_KEY: set either JWT_JWKS_URL or JWT_PUBLIC_KEY, not both',
+    );
+  }
+  return parsed;
+}

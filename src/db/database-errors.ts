@@ -1,0 +1,44 @@
+import { AppError } from '../http/app-error';
+
+const connectionErrorCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '53300', // too_many_connections
+]);
+
+/**
+ * The one place where database errors become HTTP-facing errors, by SQLSTATE or driver code, never by
+ * message text. Messages are not forwarded: a constraint message can quote the offending value.
+ */
+export function translateDatabaseError(error: unknown): AppError | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'string') return undefined;
+  if (connectionErrorCodes.has(code)) {
+    return new AppError('database_unavailable', 'The database cannot be reached; retry shortly.');
+  }
+  switch (code) {
+    case '23505':
+      return new AppError('conflict', 'A record with the same identity already exists.');
+    case '23503':
+      return new AppError('conflict', 'The record refers to something that does not exist.');
+    case '40001':
+    case '40P01':
+      return new AppError('database_unavailable', 'The transaction conflicted with another one; retry.');
+    case '22P02':
+    case '22007':
+    case '22008':
+      return new AppError('validation_failed', 'A value has the wrong format.');
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,30 @@
+import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
+
+export type Sql = postgres.Sql;
+export type Database = PostgresJsDatabase;
+
+export interface DatabaseHandle {
+  url: string;
+  sql: Sql;
+  db: Database;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  maxConnections?: number;
+  applicationName?: string;
+}
+
+/** Opens the connection pool; created once per process and closed on shutdown. */
+export function openDatabase(url: string, options: DatabaseOptions = {}): DatabaseHandle {
+  const sql = postgres(url, {
+    max: options.maxConnections ?? 10,
+    idle_timeout: 30,
+    connect_timeout: 10,
+    onnotice: () => {},
+    connection: { application_name: options.applicationName ?? 'returnvault' },
+  });
+  const db = drizzle(sql);
+  return { url, sql, db, close: () => sql.end({ timeout: 5 }) };
+}

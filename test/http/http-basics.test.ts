@@ -1,0 +1,134 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { bearer, createTestApp, type TestApp } from '../support/test-app';
+
+describe('health, docs and problem+json', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({
+      env: { BODY_LIMIT_BYTES: '2048' },
+      register: (app) => {
+        app.post(
+          '/v1/test-echo-shape',
+          {
+            config: { scopes: [] },
+            schema: { body: z.object({ email: z.email(), quantity: z.number().int().positive() }) },
+          },
+          async () => ({ ok: true }),
+        );
+      },
+    });
+  });
+
+  function expectProblem(
+    response: { statusCode: number; headers: Record<string, unknown>; json(): unknown },
+    status: number,
+    code: string,
+  ) {
+    expect(response.statusCode).toBe(status);
+    expect(String(response.headers['content-type'])).toContain('application/problem+json');
+    const body = response.json() as Record<string, unknown>;
+    expect(body).toMatchObject({ status, code });
+    expect(typeof body.type).toBe('string');
+    expect(typeof body.title).toBe('string');
+    expect(typeof body.detail).toBe('string');
+    return body;
+  }
+
+  it('answers /health and /ready', async () => {
+    expect((await t.app.inject({ url: '/health' })).json()).toEqual({ status: 'ok' });
+    const ready = await t.app.inject({ url: '/ready' });
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json()).toEqual({ status: 'ready', policyVersion: t.policies.version });
+  });
+
+  it('answers /ready with 503 when a migration is missing', async () => {
+    const [last] = await t.database.sql`select id from drizzle.__drizzle_migrations order by id desc limit 1`;
+    await t.database.sql`delete from drizzle.__drizzle_migrations where id = ${last!.id}`;
+    try {
+      expectProblem(await t.app.inject({ url: '/ready' }), 503, 'not_ready');
+    } finally {
+      await t.database
+        .sql`insert into drizzle.__drizzle_migrations (id, hash, created_at) values (${last!.id}, 'restored', 0)`;
+    }
+  });
+
+  it('publishes an OpenAPI 3.1 document from the route schemas, the docs page and the JWKS', async () => {
+    const document = (await t.app.inject({ url: '/openapi.json' })).json();
+    expect(document.openapi).toBe('3.1.0');
+    expect(document.paths['/v1/me']).toBeDefined();
+    expect((await t.app.inject({ url: '/docs/' })).statusCode).toBe(200);
+    const jwks = (await t.app.inject({ url: '/.well-known/jwks.json' })).json();
+    expect(jwks.keys[0]).toMatchObject({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA' });
+    expect(jwks.keys[0].d).toBeUndefined();
+  });
+
+  it('answers unknown routes and methods with 404 problem+json', async () => {
+    expectProblem(await t.app.inject({ url: '/nowhere' }), 404, 'not_found');
+    expectProblem(await t.app.inject({ method: 'DELETE', url: '/health' }), 404, 'not_found');
+  });
+
+  it('describes validation errors by path and message, without echoing the values', async () => {
+    const secretEmail = 'not-an-email-jeanne.dupont';
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/v1/test-echo-shape',
+      headers: bearer(await t.token('dpo')),
+      payload: { email: secretEmail, quantity: -3 },
+    });
+    const body = expectProblem(response, 400, 'validation_failed');
+    expect(body.errors).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ path: 'body.email' }),
+        expect.objectContaining({ path: 'body.quantity' }),
+      ]),
+    );
+    expect(response.body).not.toContain(secretEmail);
+    expect(t.logs.join('')).not.toContain(secretEmail);
+  });
+
+  it('answers malformed JSON, a wrong content type and an oversized body with problem+json', async () => {
+    const headers = { ...bearer(await t.token('dpo')) };
+    const malformed = await t.app.inject({
+      method: 'POST',
+      url: '/v1/test-echo-shape',
+      headers: { ...headers, 'content-type': 'application/json' },
+      payload: '{"email": "marie.curie@example.org", ',
+    });
+    expectProblem(malformed, 400, 'malformed_body');
+    expect(malformed.body).not.toContain('marie.curie');
+    expectProblem(
+      await t.app.inject({
+        method: 'POST',
+        url: '/v1/test-echo-shape',
+        headers: { ...headers, 'content-type': 'text/csv' },
+        payload: 'a,b',
+      }),
+      415,
+      'unsupported_media_type',
+    );
+    expectProblem(
+      await t.app.inject({
+        method: 'POST',
+        url: '/v1/test-echo-shape',
+        headers: { ...headers, 'content-type': 'application/json' },
+        payload: JSON.stringify({ email: 'x'.repeat(5000) }),
+      }),
+      413,
+      'payload_too_large',
+    );
+  });
+
+  it('keeps query values and the authorization header out of the logs, and returns the request id', async () => {
+    const token = await t.token('dpo');
+    const response = await t.app.inject({
+      url: '/v1/me?email=paul.verlaine%40example.org',
+      headers: { ...bearer(token), 'x-request-id': 'trace-123' },
+    });
+    expect(response.headers['x-request-id']).toBe('trace-123');
+    const logs = t.logs.join('');
+    expect(logs).toContain('trace-123');
+    expect(logs).not.toContain('paul.verlaine');
+    expect(logs).not.toContain(token);
+  });
+});

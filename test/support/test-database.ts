@@ -1,0 +1,27 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, inject } from 'vitest';
+import { type DatabaseHandle, openDatabase } from '../../src/db/database';
+
+export type TestDatabase = DatabaseHandle;
+
+/**
+ * A fresh database for one test file, cloned from the migrated template so files run in parallel
+ * without seeing each other's rows. Dropped when the file ends.
+ */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const adminUrl = inject('adminDatabaseUrl');
+  const name = `returnvault_test_${randomBytes(6).toString('hex')}`;
+  const admin = openDatabase(adminUrl, { maxConnections: 1 });
+  await admin.sql.unsafe(`create database ${name} template ${inject('templateDatabase')}`);
+  await admin.close();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const handle = openDatabase(url.toString(), { maxConnections: 10 });
+  afterAll(async () => {
+    await handle.close();
+    const cleanup = openDatabase(adminUrl, { maxConnections: 1 });
+    await cleanup.sql.unsafe(`drop database if exists ${name} with (force)`).catch(() => {});
+    await cleanup.close();
+  });
+  return handle;
+}
