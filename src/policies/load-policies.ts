@@ -5,6 +5,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { type PurposesPolicy, purposesPolicySchema } from './purposes-policy';
 import { type ReturnRulesPolicy, returnRulesPolicySchema } from './return-rules-policy';
+import { type WebhooksPolicy, webhooksPolicySchema } from './webhooks-policy';
 
 /** A policy file that cannot be used; the message names the file and the path inside it. */
 export class PolicyError extends Error {
@@ -12,9 +13,10 @@ export class PolicyError extends Error {
 }
 
 /** Every policy file the service reads, with the schema that validates it. */
-const policyFiles = {
+export const policyFiles = {
   purposes: { file: 'purposes.yaml', schema: purposesPolicySchema },
   returnRules: { file: 'return-rules.yaml', schema: returnRulesPolicySchema },
+  webhooks: { file: 'webhooks.yaml', schema: webhooksPolicySchema },
 } as const;
 
 export interface Policies {
@@ -22,6 +24,7 @@ export interface Policies {
   version: string;
   purposes: PurposesPolicy['purposes'];
   returnRules: ReturnRulesPolicy;
+  webhookSubscriptions: WebhooksPolicy['subscriptions'];
 }
 
 function loadFile<S extends z.ZodType>(
@@ -62,5 +65,6 @@ export function loadPolicies(dir: string): Policies {
     version: hash.digest('hex').slice(0, 16),
     purposes: purposes.purposes,
     returnRules: loaded.returnRules as ReturnRulesPolicy,
+    webhookSubscriptions: (loaded.webhooks as WebhooksPolicy).subscriptions,
   };
 }
