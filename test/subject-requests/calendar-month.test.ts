@@ -1,0 +1,125 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  addCalendarMonths,
+  effectiveDueAt,
+  extendedDueAt,
+  requestDueAt,
+} from '../../src/subject-requests/calendar-month';
+
+const day = 86_400_000;
+const at = (iso: string) => new Date(iso);
+const dates = fc.date({
+  min: new Date('1970-01-01T00:00:00Z'),
+  max: new Date('2200-12-31T23:59:59Z'),
+  noInvalidDate: true,
+});
+
+describe('calendar-month deadlines (Art. 12(3))', () => {
+  it('is due on the same day of the next month, keeping the time of day', () => {
+    expect(requestDueAt(at('2026-03-15T10:20:30Z')).toISOString()).toBe('2026-04-15T10:20:30.000Z');
+    expect(requestDueAt(at('2026-12-05T00:00:00Z')).toISOString()).toBe('2027-01-05T00:00:00.000Z');
+  });
+
+  it('falls on the last day of the month when that day does not exist', () => {
+    expect(requestDueAt(at('2026-01-31T09:00:00Z')).toISOString()).toBe('2026-02-28T09:00:00.000Z');
+    expect(requestDueAt(at('2028-01-31T09:00:00Z')).toISOString()).toBe('2028-02-29T09:00:00.000Z');
+    expect(requestDueAt(at('2028-01-29T09:00:00Z')).toISOString()).toBe('2028-02-29T09:00:00.000Z');
+    expect(requestDueAt(at('2026-03-31T09:00:00Z')).toISOString()).toBe('2026-04-30T09:00:00.000Z');
+    expect(requestDueAt(at('2026-08-31T09:00:00Z')).toISOString()).toBe('2026-09-30T09:00:00.000Z');
+  });
+
+  it('handles leap years: 29 February and the years that are not leap (1900, 2100) or are (2000)', () => {
+    expect(requestDueAt(at('2028-02-29T12:00:00Z')).toISOString()).toBe('2028-03-29T12:00:00.000Z');
+    expect(addCalendarMonths(at('2028-02-29T12:00:00Z'), 12).toISOString()).toBe('2029-02-28T12:00:00.000Z');
+    expect(requestDueAt(at('2100-01-31T00:00:00Z')).toISOString()).toBe('2100-02-28T00:00:00.000Z');
+    expect(requestDueAt(at('2000-01-31T00:00:00Z')).toISOString()).toBe('2000-02-29T00:00:00.000Z');
+  });
+
+  it('is never earlier than receipt + 28 days nor later than receipt + 31 days', () => {
+    fc.assert(
+      fc.property(dates, (received) => {
+        const due = requestDueAt(received).getTime() - received.getTime();
+        return due >= 28 * day && due <= 31 * day;
+      }),
+    );
+  });
+
+  it('never moves backwards: a later receipt is never due earlier', () => {
+    fc.assert(
+      fc.property(dates, dates, (a, b) => {
+        const [early, late] = a <= b ? [a, b] : [b, a];
+        return requestDueAt(early).getTime() <= requestDueAt(late).getTime();
+      }),
+    );
+  });
+
+  it('keeps the day of the month unless the month is too short', () => {
+    fc.assert(
+      fc.property(dates, fc.integer({ min: 0, max: 36 }), (received, months) => {
+        const result = addCalendarMonths(received, months);
+        const monthsApart =
+          (result.getUTCFullYear() - received.getUTCFullYear()) * 12 +
+          result.getUTCMonth() -
+          received.getUTCMonth();
+        const lastDay = new Date(Date.UTC(result.getUTCFullYear(), result.getUTCMonth() + 1, 0)).getUTCDate();
+        return (
+          monthsApart === months &&
+          result.getUTCDate() === Math.min(received.getUTCDate(), lastDay) &&
+          result.getUTCHours() === received.getUTCHours()
+        );
+      }),
+    );
+  });
+});
+
+describe('extension (Art. 12(3): once, two more months at most, within the first month)', () => {
+  const received = at('2026-01-31T09:00:00Z');
+  const request = { dueAt: requestDueAt(received), extendedDueAt: null };
+
+  it('extends from the original deadline, by one or two months', () => {
+    const two = extendedDueAt(request, 2, at('2026-02-10T00:00:00Z'));
+    expect(two).toEqual({ ok: true, extendedDueAt: at('2026-04-28T09:00:00Z') });
+    const one = extendedDueAt(request, 1, at('2026-02-10T00:00:00Z'));
+    expect(one).toEqual({ ok: true, extendedDueAt: at('2026-03-28T09:00:00Z') });
+  });
+
+  it('is refused once the first month is over, at the deadline itself too', () => {
+    expect(extendedDueAt(request, 2, request.dueAt)).toEqual({ ok: false, refusal: 'first_month_over' });
+    expect(extendedDueAt(request, 2, at('2026-03-01T00:00:00Z'))).toEqual({
+      ok: false,
+      refusal: 'first_month_over',
+    });
+  });
+
+  it('is refused a second time and beyond two months', () => {
+    const extended = { ...request, extendedDueAt: at('2026-04-28T09:00:00Z') };
+    expect(extendedDueAt(extended, 1, at('2026-02-01T00:00:00Z'))).toEqual({
+      ok: false,
+      refusal: 'already_extended',
+    });
+    expect(extendedDueAt(request, 3, at('2026-02-01T00:00:00Z'))).toEqual({
+      ok: false,
+      refusal: 'too_many_months',
+    });
+    expect(extendedDueAt(request, 0, at('2026-02-01T00:00:00Z'))).toEqual({
+      ok: false,
+      refusal: 'too_many_months',
+    });
+  });
+
+  it('never ends before the original deadline nor more than three months after receipt', () => {
+    fc.assert(
+      fc.property(dates, fc.integer({ min: 1, max: 2 }), (receivedAt, months) => {
+        const original = { dueAt: requestDueAt(receivedAt), extendedDueAt: null };
+        const result = extendedDueAt(original, months, receivedAt);
+        if (!result.ok) return false;
+        return (
+          result.extendedDueAt > original.dueAt &&
+          result.extendedDueAt <= addCalendarMonths(receivedAt, 3) &&
+          effectiveDueAt({ ...original, extendedDueAt: result.extendedDueAt }) === result.extendedDueAt
+        );
+      }),
+    );
+  });
+});
