@@ -1,5 +1,8 @@
 import { sql } from 'drizzle-orm';
-import { bigserial, index, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigserial, customType, index, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+
+/** PostgreSQL's 64-bit transaction id (xid8), read as a decimal string. */
+export const xid8 = customType<{ data: string }>({ dataType: () => 'xid8' });
 
 /**
  * What happened, by whom, to what, for which purpose. Append-only (triggers block UPDATE, DELETE and
@@ -23,10 +26,16 @@ export const auditEvents = pgTable(
     outcome: text('outcome', { enum: ['success', 'denied', 'failure'] }).notNull(),
     requestId: text('request_id'),
     details: jsonb('details').$type<Record<string, unknown>>().notNull().default({}),
+    /**
+     * The writing transaction: the sequencer positions an event once every transaction below its
+     * snapshot's xmin has ended, so a late commit is never skipped (see sequencer.ts).
+     */
+    txXid: xid8('tx_xid').notNull().default(sql`pg_current_xact_id()`),
   },
   (table) => [
     index('audit_events_occurred_at_idx').on(table.occurredAt),
     index('audit_events_action_idx').on(table.action),
+    index('audit_events_tx_xid_idx').on(table.txXid),
   ],
 );
 

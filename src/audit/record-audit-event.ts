@@ -14,7 +14,7 @@ export interface AuditContext {
 
 export type AuditEventInput = Omit<
   NewAuditEvent,
-  'id' | 'eventId' | 'actor' | 'actorScopes' | 'clientId' | 'requestId'
+  'id' | 'eventId' | 'actor' | 'actorScopes' | 'clientId' | 'requestId' | 'txXid'
 > & {
   actor?: string;
 };
