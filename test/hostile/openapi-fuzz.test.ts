@@ -113,7 +113,7 @@ describe('fuzzing every route of the OpenAPI document', () => {
           fc.constant(null),
         ),
         headers: fc.tuple(
-          ...headerParams.map((param) =>
+          ...headerParams.map(() =>
             fc.option(fc.oneof(fc.constantFrom(...t.policies.purposes.map((p) => p.id)), hostileString)),
           ),
           fc.constant(null),
