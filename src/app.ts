@@ -8,7 +8,11 @@ import type { DestinationStream } from 'pino';
 import { authPlugin } from './auth/auth-plugin';
 import { meRoutes } from './auth/me-routes';
 import type { AppConfig } from './config/app-config';
+import { EmailBlindIndex } from './crypto/blind-index';
+import { verifyEncryptionMap } from './crypto/encryption-map';
+import { MasterKeyring } from './crypto/master-keyring';
 import type { DatabaseHandle } from './db/database';
+import { pendingMigrationCount } from './db/migrations';
 import { AppError } from './http/app-error';
 import { registerErrorHandling, sendProblem } from './http/error-handler';
 import { healthRoutes } from './http/health-routes';
@@ -23,6 +27,8 @@ declare module 'fastify' {
     policies: Policies;
     database: DatabaseHandle;
     signer: Signer;
+    keyring: MasterKeyring;
+    emailIndex: EmailBlindIndex;
   }
 }
 
@@ -64,6 +70,12 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.decorate('policies', deps.policies);
   app.decorate('database', deps.database);
   app.decorate('signer', deps.signer);
+  app.decorate('keyring', new MasterKeyring(deps.config.masterKeys));
+  app.decorate('emailIndex', new EmailBlindIndex(deps.config.blindIndexKeys));
+  // Refuses to start when a personal (bytea *_enc) column is not declared in the encryption map.
+  await verifyEncryptionMap(deps.database.sql, {
+    schemaComplete: (await pendingMigrationCount(deps.database.sql)) === 0,
+  });
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -1,0 +1,248 @@
+import { Buffer } from 'node:buffer';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { and, eq, isNotNull, sql } from 'drizzle-orm';
+import type { AuditContext, Executor } from '../audit/record-audit-event';
+import { recordAuditEvent } from '../audit/record-audit-event';
+import type { DataClass } from './data-classes';
+import {
+  AadMismatchError,
+  CorruptCiphertextError,
+  EncryptionMapError,
+  KeyDestroyedError,
+} from './decryption-errors';
+import { declaredDataClass } from './encryption-map';
+import { lengthPrefixed } from './length-prefixed';
+import { generateDataKey, type MasterKeyring } from './master-keyring';
+import { subjectDataKeys } from './subject-data-keys.schema';
+
+/** Where a value lives: bound into the AAD so a copy elsewhere does not decrypt. */
+export interface FieldRef {
+  table: string;
+  column: string;
+  rowId: string;
+}
+
+const formatVersion = 0x01;
+const algorithmAes256GcmHkdf = 0x01;
+const headerLength = 4;
+const ivLength = 12;
+const tagLength = 16;
+
+/** format, algorithm, key generation (uint16): the generation says which DEK of the class wrote it. */
+function header(generation: number): Buffer {
+  const bytes = Buffer.alloc(headerLength);
+  bytes[0] = formatVersion;
+  bytes[1] = algorithmAes256GcmHkdf;
+  bytes.writeUInt16BE(generation, 2);
+  return bytes;
+}
+
+function aad(headerBytes: Buffer, ref: FieldRef, subjectId: string): Buffer {
+  return Buffer.concat([headerBytes, lengthPrefixed([ref.table, ref.column, ref.rowId, subjectId])]);
+}
+
+interface StoredKey {
+  wrappedKey: Buffer | null;
+  kekVersion: string | null;
+  generation: number;
+}
+
+/**
+ * The data keys of one subject. DEKs are unwrapped on first use and, with the field keys derived
+ * from them, live only as long as this object: there is no process-wide cache of plaintext keys.
+ */
+export class SubjectKeyset {
+  readonly #keyring: MasterKeyring;
+  readonly #stored: Map<DataClass, StoredKey>;
+  readonly #deks = new Map<DataClass, Buffer>();
+  readonly #fieldKeys = new Map<string, Buffer>();
+
+  constructor(
+    readonly subjectId: string,
+    keyring: MasterKeyring,
+    stored: Map<DataClass, StoredKey>,
+    fresh: Map<DataClass, Buffer>,
+  ) {
+    this.#keyring = keyring;
+    this.#stored = stored;
+    for (const [dataClass, dek] of fresh) this.#deks.set(dataClass, dek);
+  }
+
+  isDestroyed(dataClass: DataClass): boolean {
+    return !this.#stored.get(dataClass)?.wrappedKey;
+  }
+
+  encrypt(dataClass: DataClass, ref: FieldRef, plaintext: string | null): Buffer | null {
+    this.#checkDeclared(dataClass, ref);
+    if (plaintext === null) return null;
+    const generation = this.#liveGeneration(dataClass, ref);
+    const headerBytes = header(generation);
+    const iv = randomBytes(ivLength);
+    const cipher = createCipheriv('aes-256-gcm', this.#fieldKey(dataClass, ref), iv);
+    cipher.setAAD(aad(headerBytes, ref, this.subjectId));
+    const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+    return Buffer.concat([headerBytes, iv, body, cipher.getAuthTag()]);
+  }
+
+  decrypt(dataClass: DataClass, ref: FieldRef, ciphertext: Buffer | null): string | null {
+    this.#checkDeclared(dataClass, ref);
+    if (ciphertext === null) return null;
+    if (
+      ciphertext.length < headerLength + ivLength + tagLength ||
+      ciphertext[0] !== formatVersion ||
+      ciphertext[1] !== algorithmAes256GcmHkdf
+    ) {
+      throw new CorruptCiphertextError(`${ref.table}.${ref.column} does not hold a value in a known format`);
+    }
+    const generation = this.#liveGeneration(dataClass, ref);
+    if (ciphertext.readUInt16BE(2) !== generation) {
+      // Written under an earlier DEK of this class, which an erasure destroyed.
+      throw new KeyDestroyedError(
+        `${ref.table}.${ref.column}: the ${dataClass} key that wrote it was destroyed`,
+      );
+    }
+    const headerBytes = ciphertext.subarray(0, headerLength);
+    const iv = ciphertext.subarray(headerLength, headerLength + ivLength);
+    const decipher = createDecipheriv('aes-256-gcm', this.#fieldKey(dataClass, ref), iv);
+    decipher.setAAD(aad(headerBytes, ref, this.subjectId));
+    decipher.setAuthTag(ciphertext.subarray(ciphertext.length - tagLength));
+    try {
+      const body = ciphertext.subarray(headerLength + ivLength, ciphertext.length - tagLength);
+      return Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');
+    } catch {
+      throw new AadMismatchError(
+        `${ref.table}.${ref.column} does not authenticate for this row and subject (moved or altered)`,
+      );
+    }
+  }
+
+  #checkDeclared(dataClass: DataClass, ref: FieldRef): void {
+    if (declaredDataClass(ref.table, ref.column) !== dataClass) {
+      throw new EncryptionMapError(`${ref.table}.${ref.column} is not declared with data class ${dataClass}`);
+    }
+  }
+
+  #liveGeneration(dataClass: DataClass, ref: FieldRef): number {
+    const stored = this.#stored.get(dataClass);
+    if (!stored?.wrappedKey) {
+      throw new KeyDestroyedError(`${ref.table}.${ref.column}: the subject's ${dataClass} key is destroyed`);
+    }
+    return stored.generation;
+  }
+
+  #fieldKey(dataClass: DataClass, ref: FieldRef): Buffer {
+    const cacheKey = `${dataClass}:${ref.table}.${ref.column}`;
+    let fieldKey = this.#fieldKeys.get(cacheKey);
+    if (!fieldKey) {
+      const info = `returnvault:field:v1:${ref.table}.${ref.column}`;
+      fieldKey = Buffer.from(hkdfSync('sha256', this.#dek(dataClass), Buffer.alloc(0), info, 32));
+      this.#fieldKeys.set(cacheKey, fieldKey);
+    }
+    return fieldKey;
+  }
+
+  #dek(dataClass: DataClass): Buffer {
+    let dek = this.#deks.get(dataClass);
+    if (!dek) {
+      const stored = this.#stored.get(dataClass)!;
+      dek = this.#keyring.unwrap(stored.wrappedKey!, stored.kekVersion!, {
+        subjectId: this.subjectId,
+        dataClass,
+      });
+      this.#deks.set(dataClass, dek);
+    }
+    return dek;
+  }
+}
+
+/**
+ * Loads a subject's keys. Classes listed in `create` get a fresh DEK when they have none or theirs was
+ * destroyed (a new generation: data written before the erasure stays unreadable). Concurrent callers
+ * end on one key per class: the insert yields to a committed row instead of replacing it.
+ */
+export async function loadSubjectKeyset(
+  executor: Executor,
+  keyring: MasterKeyring,
+  subjectId: string,
+  options: { create?: DataClass[] } = {},
+): Promise<SubjectKeyset> {
+  const fresh = new Map<DataClass, Buffer>();
+  const create = [...new Set(options.create ?? [])];
+  if (create.length > 0) {
+    const candidates = create.map((dataClass) => {
+      const dek = generateDataKey();
+      const { wrapped, kekVersion } = keyring.wrap(dek, { subjectId, dataClass });
+      return { dataClass, dek, wrapped, kekVersion };
+    });
+    const inserted = await executor
+      .insert(subjectDataKeys)
+      .values(
+        candidates.map(({ dataClass, wrapped, kekVersion }) => ({
+          subjectId,
+          dataClass,
+          wrappedKey: wrapped,
+          kekVersion,
+        })),
+      )
+      .onConflictDoUpdate({
+        target: [subjectDataKeys.subjectId, subjectDataKeys.dataClass],
+        set: {
+          wrappedKey: sql`excluded.wrapped_key`,
+          kekVersion: sql`excluded.kek_version`,
+          generation: sql`${subjectDataKeys.generation} + 1`,
+          destroyedAt: sql`null`,
+          createdAt: sql`now()`,
+          wrappedAt: sql`now()`,
+        },
+        setWhere: isNotNull(subjectDataKeys.destroyedAt),
+      })
+      .returning({ dataClass: subjectDataKeys.dataClass });
+    for (const { dataClass } of inserted) {
+      fresh.set(dataClass, candidates.find((candidate) => candidate.dataClass === dataClass)!.dek);
+    }
+  }
+  const rows = await executor
+    .select({
+      dataClass: subjectDataKeys.dataClass,
+      wrappedKey: subjectDataKeys.wrappedKey,
+      kekVersion: subjectDataKeys.kekVersion,
+      generation: subjectDataKeys.generation,
+    })
+    .from(subjectDataKeys)
+    .where(eq(subjectDataKeys.subjectId, subjectId));
+  const stored = new Map(rows.map((row) => [row.dataClass, row]));
+  return new SubjectKeyset(subjectId, keyring, stored, fresh);
+}
+
+/**
+ * Crypto-shredding: the wrapped DEK is overwritten with NULL, so every value of that class becomes
+ * unreadable. The caller nulls the encrypted columns in the same transaction. True when a live key
+ * was destroyed by this call.
+ */
+export async function destroySubjectKey(
+  executor: Executor,
+  subjectId: string,
+  dataClass: DataClass,
+  audit: AuditContext,
+): Promise<boolean> {
+  const destroyed = await executor
+    .update(subjectDataKeys)
+    .set({ wrappedKey: null, kekVersion: null, destroyedAt: sql`now()` })
+    .where(
+      and(
+        eq(subjectDataKeys.subjectId, subjectId),
+        eq(subjectDataKeys.dataClass, dataClass),
+        isNotNull(subjectDataKeys.wrappedKey),
+      ),
+    )
+    .returning({ subjectId: subjectDataKeys.subjectId });
+  await recordAuditEvent(executor, audit, {
+    action: 'key.destroy',
+    outcome: 'success',
+    targetType: 'subject_data_key',
+    targetId: `${subjectId}:${dataClass}`,
+    subjectRef: subjectId,
+    details: { dataClass, destroyed: destroyed.length > 0 },
+  });
+  return destroyed.length > 0;
+}
