@@ -3,10 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
-import { type ProcessingRecordPolicy, processingRecordPolicySchema } from './processing-record-policy';
 import { type PurposesPolicy, purposesPolicySchema } from './purposes-policy';
 import { type RecipientsPolicy, recipientsPolicySchema } from './recipients-policy';
-import { type RetentionPolicy, retentionPolicySchema } from './retention-policy';
 import { type ReturnRulesPolicy, returnRulesPolicySchema } from './return-rules-policy';
 import { type WebhooksPolicy, webhooksPolicySchema } from './webhooks-policy';
 
@@ -19,10 +17,8 @@ export class PolicyError extends Error {
 export const policyFiles = {
   purposes: { file: 'purposes.yaml', schema: purposesPolicySchema },
   returnRules: { file: 'return-rules.yaml', schema: returnRulesPolicySchema },
-  retention: { file: 'retention.yaml', schema: retentionPolicySchema },
   recipients: { file: 'recipients.yaml', schema: recipientsPolicySchema },
   webhooks: { file: 'webhooks.yaml', schema: webhooksPolicySchema },
-  processingRecord: { file: 'processing-record.yaml', schema: processingRecordPolicySchema },
 } as const;
 
 export interface Policies {
@@ -30,13 +26,9 @@ export interface Policies {
   version: string;
   purposes: PurposesPolicy['purposes'];
   returnRules: ReturnRulesPolicy;
-  /** Retention rules (data class, start event, duration, action), enforced by src/retention. */
-  retention: RetentionPolicy;
   /** Backend systems that may read the pseudonymized feed, each with its field allowlist. */
   recipients: RecipientsPolicy['recipients'];
   webhookSubscriptions: WebhooksPolicy['subscriptions'];
-  /** Controller, data categories and their sources, security measures, rights: Art. 30 and Art. 15. */
-  processingRecord: ProcessingRecordPolicy;
 }
 
 function loadFile<S extends z.ZodType>(
@@ -77,9 +69,7 @@ export function loadPolicies(dir: string): Policies {
     version: hash.digest('hex').slice(0, 16),
     purposes: purposes.purposes,
     returnRules: loaded.returnRules as ReturnRulesPolicy,
-    retention: loaded.retention as RetentionPolicy,
     recipients: (loaded.recipients as RecipientsPolicy).recipients,
     webhookSubscriptions: (loaded.webhooks as WebhooksPolicy).subscriptions,
-    processingRecord: loaded.processingRecord as ProcessingRecordPolicy,
   };
 }
