@@ -8,15 +8,32 @@ export interface EncryptedColumn {
   dataClass: DataClass;
 }
 
+const declared = new Map<string, EncryptedColumn>();
+
 /**
- * Every column that holds personal data, encrypted, with the data class whose key encrypts it.
+ * Declares the encrypted columns of a table, with the data class whose key encrypts each. Called by
+ * the owning module beside its drizzle table, so the declaration cannot drift from the schema file.
  * Personal columns are `bytea` named `*_enc`; the start-up check below proves the schema has no other.
  */
-export const encryptionMap: readonly EncryptedColumn[] = [];
+export function declareEncryptedColumns(table: string, columns: Record<string, DataClass>): void {
+  for (const [column, dataClass] of Object.entries(columns)) {
+    const name = `${table}.${column}`;
+    const previous = declared.get(name);
+    if (previous && previous.dataClass !== dataClass) {
+      throw new EncryptionMapError(`${name} is declared with two data classes`);
+    }
+    declared.set(name, { table, column, dataClass });
+  }
+}
+
+/** Every declared encrypted column. */
+export function encryptedColumns(): EncryptedColumn[] {
+  return [...declared.values()];
+}
 
 /** The declared data class of a column, or an error: an undeclared column cannot be written. */
 export function declaredDataClass(table: string, column: string): DataClass {
-  const entry = encryptionMap.find((candidate) => candidate.table === table && candidate.column === column);
+  const entry = declared.get(`${table}.${column}`);
   if (!entry) throw new EncryptionMapError(`${table}.${column} is not declared in the encryption map`);
   return entry.dataClass;
 }
@@ -33,7 +50,6 @@ export async function verifyEncryptionMap(sql: Sql, options: { schemaComplete: b
     where table_schema = current_schema()`;
   const key = (table: string, column: string) => `${table}.${column}`;
   const types = new Map(rows.map((row) => [key(row.table, row.column), row.dataType]));
-  const declared = new Set(encryptionMap.map((entry) => key(entry.table, entry.column)));
   const undeclared = rows.filter(
     (row) =>
       row.dataType === 'bytea' && row.column.endsWith('_enc') && !declared.has(key(row.table, row.column)),
@@ -44,7 +60,7 @@ export async function verifyEncryptionMap(sql: Sql, options: { schemaComplete: b
     );
   }
   if (!options.schemaComplete) return;
-  const missing = encryptionMap.filter((entry) => types.get(key(entry.table, entry.column)) !== 'bytea');
+  const missing = encryptedColumns().filter((entry) => types.get(key(entry.table, entry.column)) !== 'bytea');
   if (missing.length > 0) {
     throw new EncryptionMapError(
       `encryption map column(s) absent from the schema or not bytea: ${missing.map((entry) => key(entry.table, entry.column)).join(', ')}`,
