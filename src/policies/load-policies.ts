@@ -5,6 +5,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { type PurposesPolicy, purposesPolicySchema } from './purposes-policy';
 import { type RecipientsPolicy, recipientsPolicySchema } from './recipients-policy';
+import { type RetentionPolicy, retentionPolicySchema } from './retention-policy';
 import { type ReturnRulesPolicy, returnRulesPolicySchema } from './return-rules-policy';
 import { type WebhooksPolicy, webhooksPolicySchema } from './webhooks-policy';
 
@@ -17,6 +18,7 @@ export class PolicyError extends Error {
 export const policyFiles = {
   purposes: { file: 'purposes.yaml', schema: purposesPolicySchema },
   returnRules: { file: 'return-rules.yaml', schema: returnRulesPolicySchema },
+  retention: { file: 'retention.yaml', schema: retentionPolicySchema },
   recipients: { file: 'recipients.yaml', schema: recipientsPolicySchema },
   webhooks: { file: 'webhooks.yaml', schema: webhooksPolicySchema },
 } as const;
@@ -26,6 +28,8 @@ export interface Policies {
   version: string;
   purposes: PurposesPolicy['purposes'];
   returnRules: ReturnRulesPolicy;
+  /** Retention rules (data class, start event, duration, action), enforced by src/retention. */
+  retention: RetentionPolicy;
   /** Backend systems that may read the pseudonymized feed, each with its field allowlist. */
   recipients: RecipientsPolicy['recipients'];
   webhookSubscriptions: WebhooksPolicy['subscriptions'];
@@ -69,6 +73,7 @@ export function loadPolicies(dir: string): Policies {
     version: hash.digest('hex').slice(0, 16),
     purposes: purposes.purposes,
     returnRules: loaded.returnRules as ReturnRulesPolicy,
+    retention: loaded.retention as RetentionPolicy,
     recipients: (loaded.recipients as RecipientsPolicy).recipients,
     webhookSubscriptions: (loaded.webhooks as WebhooksPolicy).subscriptions,
   };

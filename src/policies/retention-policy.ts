@@ -1,0 +1,126 @@
+import { z } from 'zod';
+import { addIsoDuration, type IsoDuration, parseIsoDuration } from './iso-duration';
+
+/** What each data class holds is in DOMAIN.md; each class has its own clock and its own actions. */
+export const retentionDataClasses = [
+  'contact',
+  'proof',
+  'payment',
+  'accounting',
+  'requests',
+  'audit',
+] as const;
+export type RetentionDataClass = (typeof retentionDataClasses)[number];
+
+export const retentionStartEvents = [
+  'return_closed',
+  'refunded',
+  'request_completed',
+  'event_recorded',
+] as const;
+export type RetentionStartEvent = (typeof retentionStartEvents)[number];
+
+/**
+ * archive: kept but readable only for purposes allowed on archived data; erase: personal values made
+ * unrecoverable; delete: the record goes; redact: the record stays without the class's fields.
+ */
+export const retentionActions = ['archive', 'erase', 'delete', 'redact'] as const;
+export type RetentionAction = (typeof retentionActions)[number];
+
+/** The clock each class runs on and the actions that make sense for it. */
+export const retentionClassRules: Record<
+  RetentionDataClass,
+  { startEvent: RetentionStartEvent; actions: readonly RetentionAction[] }
+> = {
+  contact: { startEvent: 'return_closed', actions: ['archive', 'erase'] },
+  proof: { startEvent: 'return_closed', actions: ['archive', 'erase'] },
+  payment: { startEvent: 'refunded', actions: ['erase'] },
+  accounting: { startEvent: 'refunded', actions: ['delete', 'redact'] },
+  requests: { startEvent: 'request_completed', actions: ['delete', 'redact'] },
+  audit: { startEvent: 'event_recorded', actions: ['archive', 'delete'] },
+};
+
+const isoDuration = z.string().transform((text, context) => {
+  const parsed = parseIsoDuration(text);
+  if (!parsed) {
+    context.addIssue({
+      code: 'custom',
+      message: 'expected an ISO 8601 duration such as P3M, P5Y or P1Y6M (whole numbers)',
+    });
+    return z.NEVER;
+  }
+  return { iso: text, ...parsed };
+});
+
+export const retentionRuleSchema = z.object({
+  id: z.string().regex(/^[a-z][a-z0-9-]{1,62}$/, 'expected a kebab-case identifier'),
+  dataClass: z.enum(retentionDataClasses),
+  startEvent: z.enum(retentionStartEvents),
+  duration: isoDuration,
+  action: z.enum(retentionActions),
+  legalBasis: z.string().min(1),
+  description: z.string().min(1).optional(),
+});
+
+// A fixed instant to compare durations on the calendar: P12M and P1Y are the same period.
+const referenceInstant = new Date(Date.UTC(2000, 0, 31));
+const lengthOf = (duration: IsoDuration) => addIsoDuration(referenceInstant, duration).getTime();
+
+export const retentionPolicySchema = z
+  .object({ rules: z.array(retentionRuleSchema).min(1) })
+  .superRefine(({ rules }, context) => {
+    const seen = new Map<string, number>();
+    rules.forEach((rule, index) => {
+      const classRules = retentionClassRules[rule.dataClass];
+      if (rule.startEvent !== classRules.startEvent) {
+        context.addIssue({
+          code: 'custom',
+          path: ['rules', index, 'startEvent'],
+          message: `${rule.dataClass} data is retained from ${classRules.startEvent}`,
+        });
+      }
+      if (!classRules.actions.includes(rule.action)) {
+        context.addIssue({
+          code: 'custom',
+          path: ['rules', index, 'action'],
+          message: `${rule.dataClass} data allows ${classRules.actions.join(' or ')}`,
+        });
+      }
+      if (rules.findIndex((other) => other.id === rule.id) !== index) {
+        context.addIssue({
+          code: 'custom',
+          path: ['rules', index, 'id'],
+          message: 'rule ids must be unique',
+        });
+      }
+      const key = `${rule.dataClass}/${rule.action}`;
+      if (seen.has(key)) {
+        context.addIssue({
+          code: 'custom',
+          path: ['rules', index, 'action'],
+          message: `${rule.dataClass} already has a ${rule.action} rule`,
+        });
+      }
+      seen.set(key, index);
+    });
+    // Archiving after the data is gone would be meaningless: archive must come first.
+    for (const rule of rules) {
+      if (rule.action !== 'archive') continue;
+      rules.forEach((later, index) => {
+        if (
+          later.dataClass === rule.dataClass &&
+          later !== rule &&
+          lengthOf(later.duration) <= lengthOf(rule.duration)
+        ) {
+          context.addIssue({
+            code: 'custom',
+            path: ['rules', index, 'duration'],
+            message: `must be longer than the archive period of ${rule.dataClass} (${rule.duration.iso})`,
+          });
+        }
+      });
+    }
+  });
+
+export type RetentionPolicy = z.infer<typeof retentionPolicySchema>;
+export type RetentionRule = RetentionPolicy['rules'][number];
