@@ -1,0 +1,107 @@
+import type { ReturnRulesPolicy } from '../policies/return-rules-policy';
+import { addDays, addMonths, type CalendarDate, daysBetween, parisDateOf } from './calendar-date';
+import { nextFrenchWorkingDay } from './french-holidays';
+import type { EventType } from './return-status';
+
+const dayMs = 86_400_000;
+
+export interface ClockFacts {
+  deliveredAt: Date;
+  notifiedAt: Date;
+  /** L221-20: false when the customer was not told about the right of withdrawal. */
+  withdrawalInfoGiven: boolean;
+}
+
+export interface ClockEvent {
+  type: EventType;
+  occurredAt: Date;
+}
+
+export interface RefundClock {
+  /** L221-24 deadline; null while the merchant may still wait for the goods or a proof of dispatch. */
+  dueAt: Date | null;
+  refundedAt: Date | null;
+  /** Calendar days (Paris) between the due date and the refund, or today while unpaid. */
+  daysLate: number;
+  /** L242-4 surcharge on the amount owed. */
+  surchargePercent: number;
+  /** True in the first 10 days late, when the legal interest rate applies instead of a surcharge. */
+  legalInterest: boolean;
+}
+
+export interface LegalClocks {
+  /** Last day (Paris calendar, inclusive) on which the withdrawal may be notified. */
+  withdrawalDeadline: CalendarDate;
+  /** Last day (inclusive) for sending the goods back (L221-23). */
+  returnDeadline: CalendarDate;
+  refund: RefundClock;
+}
+
+/**
+ * L221-18 to L221-20: the period starts the day after delivery, lasts the policy's days (14 at least),
+ * grows by 12 months when the withdrawal information was not given, and an end on a Saturday, Sunday
+ * or public holiday runs to the next working day.
+ */
+export function withdrawalDeadline(
+  deliveredAt: Date,
+  withdrawalInfoGiven: boolean,
+  rules: ReturnRulesPolicy,
+): CalendarDate {
+  let end = addDays(parisDateOf(deliveredAt), rules.withdrawal.days);
+  if (!withdrawalInfoGiven) end = addMonths(end, rules.withdrawal.missingInformationExtensionMonths);
+  return rules.withdrawal.extendToWorkingDay ? nextFrenchWorkingDay(end) : end;
+}
+
+/** True when the withdrawal notified at `notifiedAt` is within the window. */
+export function withinWithdrawalWindow(facts: ClockFacts, rules: ReturnRulesPolicy): boolean {
+  return (
+    parisDateOf(facts.notifiedAt) <= withdrawalDeadline(facts.deliveredAt, facts.withdrawalInfoGiven, rules)
+  );
+}
+
+/**
+ * L242-4 ladder: legal interest up to 10 days late, then 5 % (10-20 days), 10 % (20-30), 20 % (30-60),
+ * 50 % (60-90), then five more points for each month started, up to the price of the goods (100 %).
+ */
+export function lateRefundSurcharge(daysLate: number): { surchargePercent: number; legalInterest: boolean } {
+  if (daysLate <= 0) return { surchargePercent: 0, legalInterest: false };
+  if (daysLate <= 10) return { surchargePercent: 0, legalInterest: true };
+  if (daysLate <= 20) return { surchargePercent: 5, legalInterest: false };
+  if (daysLate <= 30) return { surchargePercent: 10, legalInterest: false };
+  if (daysLate <= 60) return { surchargePercent: 20, legalInterest: false };
+  if (daysLate <= 90) return { surchargePercent: 50, legalInterest: false };
+  const monthsStarted = Math.ceil((daysLate - 90) / 30);
+  return { surchargePercent: Math.min(100, 50 + 5 * monthsStarted), legalInterest: false };
+}
+
+/**
+ * The moment the merchant's right to wait ends: the first proof of dispatch or reception that reached
+ * us. Taking the first arrival, not the earliest occurrence, means a scan that arrives late cannot
+ * pull a due date that was already set back in time, so the merchant is never made late retroactively.
+ */
+function deferralEnd(eventsInArrivalOrder: readonly ClockEvent[]): Date | null {
+  const first = eventsInArrivalOrder.find(
+    (event) => event.type === 'dispatched' || event.type === 'received',
+  );
+  return first?.occurredAt ?? null;
+}
+
+/** Every legal clock of a return, from its facts and its events in the order they arrived. */
+export function computeLegalClocks(
+  facts: ClockFacts,
+  eventsInArrivalOrder: readonly ClockEvent[],
+  rules: ReturnRulesPolicy,
+  now: Date,
+): LegalClocks {
+  const notifiedDay = parisDateOf(facts.notifiedAt);
+  const deferredUntil = deferralEnd(eventsInArrivalOrder);
+  const refundWindowEnd = facts.notifiedAt.getTime() + rules.refundDays * dayMs;
+  const dueAt = deferredUntil ? new Date(Math.max(refundWindowEnd, deferredUntil.getTime())) : null;
+  const refundedAt = eventsInArrivalOrder.find((event) => event.type === 'refunded')?.occurredAt ?? null;
+  const daysLate = dueAt ? Math.max(0, daysBetween(parisDateOf(dueAt), parisDateOf(refundedAt ?? now))) : 0;
+  return {
+    withdrawalDeadline: withdrawalDeadline(facts.deliveredAt, facts.withdrawalInfoGiven, rules),
+    returnDeadline: addDays(notifiedDay, rules.returnDays),
+    refund: { dueAt, refundedAt, daysLate, ...lateRefundSurcharge(daysLate) },
+  };
+}
