@@ -20,6 +20,7 @@ import { loggerOptions } from './http/logging';
 import { metricsRoutes } from './http/metrics';
 import type { Policies } from './policies/load-policies';
 import type { Signer } from './signing/signing-key';
+import { webhookRoutes } from './webhooks/webhook-routes';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -39,8 +40,9 @@ export interface AppDependencies {
   signer: Signer;
   /** Where logs go; tests capture them to prove no personal value is logged. */
   logStream?: DestinationStream;
-  /** Event-loop delay (ms) past which requests are shed with 503. */
+  /** Event-loop delay (ms) past which requests are shed with 503, and how often it is sampled. */
   maxEventLoopDelayMs?: number;
+  pressureSampleIntervalMs?: number;
 }
 
 const requestIdPattern = /^[A-Za-z0-9._-]{1,128}$/;
@@ -86,6 +88,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
 
   await app.register(underPressure, {
     maxEventLoopDelay: deps.maxEventLoopDelayMs ?? 1000,
+    sampleInterval: deps.pressureSampleIntervalMs ?? 1000,
     retryAfter: 5,
     pressureHandler: (request, reply) => {
       reply.header('retry-after', '5');
@@ -115,6 +118,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(healthRoutes);
   await app.register(metricsRoutes);
   await app.register(meRoutes);
+  await app.register(webhookRoutes);
 
   return app;
 }

@@ -7,6 +7,7 @@ import { connectDatabase } from '../db/connect';
 import { applyMigrations } from '../db/migrations';
 import { PolicyError } from '../policies/load-policies';
 import { runServer } from '../server/run-server';
+import { registerWebhookCommands } from '../webhooks/webhook-cli';
 
 function positiveInt(value: string): number {
   const parsed = Number(value);
@@ -59,6 +60,8 @@ program
       process.stdout.write(`${token}\n`);
     },
   );
+
+registerWebhookCommands(program);
 
 /** Every failure ends as one line on stderr and a non-zero exit; configuration mistakes carry no stack. */
 function reportFailure(error: unknown): never {

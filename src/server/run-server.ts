@@ -4,6 +4,7 @@ import { connectDatabase } from '../db/connect';
 import { pendingMigrationCount } from '../db/migrations';
 import { loadPolicies } from '../policies/load-policies';
 import { createSigner } from '../signing/signing-key';
+import { startWebhooks } from '../webhooks/start-webhooks';
 
 /**
  * The one entry that listens: builds the app, starts listening, and on SIGTERM/SIGINT stops taking
@@ -23,6 +24,9 @@ export async function runServer(config: AppConfig): Promise<void> {
   if (pending > 0)
     app.log.warn(`${pending} migration(s) pending: run "returnvault migrate"; /ready answers 503 until then`);
 
+  // Delivers outbox events; only one instance (the advisory-lock leader) sends at a time.
+  const webhooks = await startWebhooks({ config, policies, database, log: app.log });
+
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
@@ -35,6 +39,7 @@ export async function runServer(config: AppConfig): Promise<void> {
     forceExit.unref();
     try {
       await app.close();
+      await webhooks.stop();
     } finally {
       await database.close();
     }

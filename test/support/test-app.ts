@@ -42,6 +42,8 @@ export async function createTestApp(
     env?: Record<string, string | undefined>;
     database?: TestDatabase;
     policies?: Policies;
+    /** Load-shedding thresholds, for the test that proves it. */
+    pressure?: { maxEventLoopDelayMs: number; sampleIntervalMs: number };
     /** Extra routes for a test, registered before the app is ready. */
     register?: (app: FastifyInstance) => void;
   } = {},
@@ -62,6 +64,8 @@ export async function createTestApp(
     database,
     signer: await createSigner(config.signingKeyPem),
     logStream,
+    maxEventLoopDelayMs: options.pressure?.maxEventLoopDelayMs,
+    pressureSampleIntervalMs: options.pressure?.sampleIntervalMs,
   });
   options.register?.(app);
   await app.ready();
