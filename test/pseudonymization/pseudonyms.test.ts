@@ -2,7 +2,6 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeCursor, encodeCursor } from '../../src/pseudonymization/feed-cursor';
-import { generaliseDate } from '../../src/pseudonymization/generalise-date';
 import { createPseudonymKeys } from '../../src/pseudonymization/pseudonyms';
 
 const root = randomBytes(32);
@@ -56,18 +55,5 @@ describe('feed cursor', () => {
     for (const bad of ['', 'abc', `${cursor}A`, 'x'.repeat(500), `${cursor.slice(0, -2)}==`]) {
       expect(() => decodeCursor(bad, key)).toThrow(expect.objectContaining({ code: 'invalid_cursor' }));
     }
-  });
-});
-
-describe('date generalisation', () => {
-  it.each([
-    ['2026-03-17', 'day', '2026-03-17'],
-    ['2026-03-17', 'month', '2026-03'],
-    ['2026-03-17', 'week', '2026-W12'],
-    ['2021-01-03', 'week', '2020-W53'],
-    ['2024-12-30', 'week', '2025-W01'],
-    ['2026-01-01', 'week', '2026-W01'],
-  ] as const)('%s by %s is %s', (date, level, expected) => {
-    expect(generaliseDate(date, level)).toBe(expected);
   });
 });
