@@ -5,6 +5,7 @@ import underPressure from '@fastify/under-pressure';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { DestinationStream } from 'pino';
+import { auditRoutes } from './audit/audit-routes';
 import { authPlugin } from './auth/auth-plugin';
 import { meRoutes } from './auth/me-routes';
 import type { AppConfig } from './config/app-config';
@@ -13,6 +14,7 @@ import { verifyEncryptionMap } from './crypto/encryption-map';
 import { MasterKeyring } from './crypto/master-keyring';
 import type { DatabaseHandle } from './db/database';
 import { pendingMigrationCount } from './db/migrations';
+import { importSchemaModules } from './db/schema-modules';
 import { AppError } from './http/app-error';
 import { registerErrorHandling, sendProblem } from './http/error-handler';
 import { healthRoutes } from './http/health-routes';
@@ -75,6 +77,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.decorate('keyring', new MasterKeyring(deps.config.masterKeys));
   app.decorate('emailIndex', new EmailBlindIndex(deps.config.blindIndexKeys));
   // Refuses to start when a personal (bytea *_enc) column is not declared in the encryption map.
+  await importSchemaModules();
   await verifyEncryptionMap(deps.database.sql, {
     schemaComplete: (await pendingMigrationCount(deps.database.sql)) === 0,
   });
@@ -118,6 +121,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(healthRoutes);
   await app.register(metricsRoutes);
   await app.register(meRoutes);
+  await app.register(auditRoutes);
   await app.register(webhookRoutes);
 
   return app;
