@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { index, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { declareEncryptedColumns } from '../crypto/encryption-map';
 import { bytea } from '../db/bytea';
 
 export const subjectRequestTypes = [
@@ -67,5 +68,8 @@ export const subjectRequests = pgTable(
     index('subject_requests_email_index_idx').on(table.emailIndex),
   ],
 );
+
+// Pending rectifications are personal data: encrypted with the subject's contact key.
+declareEncryptedColumns('subject_requests', { changes_enc: 'contact' });
 
 export type SubjectRequestRow = typeof subjectRequests.$inferSelect;
