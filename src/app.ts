@@ -21,6 +21,7 @@ import { healthRoutes } from './http/health-routes';
 import { loggerOptions } from './http/logging';
 import { metricsRoutes } from './http/metrics';
 import type { Policies } from './policies/load-policies';
+import { pseudonymizedFeedRoutes } from './pseudonymization/feed-routes';
 import type { Signer } from './signing/signing-key';
 import { webhookRoutes } from './webhooks/webhook-routes';
 
@@ -123,6 +124,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(meRoutes);
   await app.register(auditRoutes);
   await app.register(webhookRoutes);
+  await app.register(pseudonymizedFeedRoutes);
 
   return app;
 }

@@ -1,0 +1,63 @@
+import { asc, eq, sql } from 'drizzle-orm';
+import type { Executor } from '../audit/record-audit-event';
+import { recipientDisclosures, recipientErasureNotices } from './disclosure-register.schema';
+
+export interface FeedPageDisclosure {
+  recipientId: string;
+  /** Subjects whose (pseudonymized) returns the page carried. */
+  subjectIds: readonly string[];
+  /** Erased returns whose tombstone the page carried. */
+  tombstones: readonly { returnId: string; subjectId: string }[];
+}
+
+// Ids are uuids (no commas): passing them as one comma-joined text keeps the statement to one
+// parameter per list, whatever the page size.
+const joinIds = (ids: readonly string[]) => ids.join(',');
+
+/**
+ * Records one feed page in the register, in one statement whatever the page size: subjects disclosed
+ * (first time kept, last time moved) and tombstones read (first reading kept).
+ */
+export async function recordFeedPageDisclosure(executor: Executor, page: FeedPageDisclosure): Promise<void> {
+  if (page.subjectIds.length === 0 && page.tombstones.length === 0) return;
+  await executor.execute(sql`
+    with disclosed as (
+      insert into recipient_disclosures (recipient_id, subject_id, first_disclosed_at, last_disclosed_at)
+      select ${page.recipientId}, subject_id, now(), now()
+      from unnest(string_to_array(${joinIds(page.subjectIds)}, ',')::uuid[]) as subject_id
+      on conflict (recipient_id, subject_id) do update set last_disclosed_at = excluded.last_disclosed_at
+    )
+    insert into recipient_erasure_notices (recipient_id, return_id, subject_id, told_at)
+    select ${page.recipientId}, return_id, subject_id, now()
+    from unnest(
+      string_to_array(${joinIds(page.tombstones.map((t) => t.returnId))}, ',')::uuid[],
+      string_to_array(${joinIds(page.tombstones.map((t) => t.subjectId))}, ',')::uuid[]
+    ) as told(return_id, subject_id)
+    on conflict (recipient_id, return_id) do nothing`);
+}
+
+/** Recipients that received data about the subject, and when (the access package, Art. 15(1)(c)). */
+export async function disclosuresForSubject(executor: Executor, subjectId: string) {
+  return executor
+    .select({
+      recipientId: recipientDisclosures.recipientId,
+      firstDisclosedAt: recipientDisclosures.firstDisclosedAt,
+      lastDisclosedAt: recipientDisclosures.lastDisclosedAt,
+    })
+    .from(recipientDisclosures)
+    .where(eq(recipientDisclosures.subjectId, subjectId))
+    .orderBy(asc(recipientDisclosures.recipientId));
+}
+
+/** Which recipients have read the tombstones of the subject's erased returns, and when (Art. 19). */
+export async function recipientsToldOfErasure(executor: Executor, subjectId: string) {
+  return executor
+    .select({
+      recipientId: recipientErasureNotices.recipientId,
+      returnId: recipientErasureNotices.returnId,
+      toldAt: recipientErasureNotices.toldAt,
+    })
+    .from(recipientErasureNotices)
+    .where(eq(recipientErasureNotices.subjectId, subjectId))
+    .orderBy(asc(recipientErasureNotices.recipientId), asc(recipientErasureNotices.returnId));
+}
