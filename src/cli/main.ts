@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
+import { registerAuditCommands } from '../audit/audit-commands';
 import { mintToken } from '../auth/mint-token';
 import { type Role, roles } from '../auth/scopes';
 import { resolveAppConfig } from '../config/app-config';
@@ -62,6 +63,8 @@ program
   );
 
 registerWebhookCommands(program);
+
+registerAuditCommands(program);
 
 /** Every failure ends as one line on stderr and a non-zero exit; configuration mistakes carry no stack. */
 function reportFailure(error: unknown): never {

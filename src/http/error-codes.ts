@@ -12,6 +12,7 @@ export const errorCodes = {
   forbidden: { status: 403, title: 'Not allowed' },
   purpose_not_allowed: { status: 403, title: 'The purpose does not allow reading this data' },
   not_found: { status: 404, title: 'Not found' },
+  audit_not_sequenced: { status: 404, title: 'Not in the signed audit log yet' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   conflict: { status: 409, title: 'Conflict with the current state' },
   transition_not_allowed: { status: 409, title: 'Transition not allowed from the current status' },

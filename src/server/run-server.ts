@@ -1,4 +1,5 @@
 import { buildApp } from '../app';
+import { startSequencer } from '../audit/sequencer';
 import type { AppConfig } from '../config/app-config';
 import { connectDatabase } from '../db/connect';
 import { pendingMigrationCount } from '../db/migrations';
@@ -23,6 +24,11 @@ export async function runServer(config: AppConfig): Promise<void> {
   }
   if (pending > 0)
     app.log.warn(`${pending} migration(s) pending: run "returnvault migrate"; /ready answers 503 until then`);
+  // Positions and signs audit events on whichever instance wins the leader lock; stopped before the pool closes.
+  const sequencer = pending === 0 ? startSequencer({ database, signer, log: app.log }) : undefined;
+  app.addHook('onClose', async () => {
+    await sequencer?.stop();
+  });
 
   // Delivers outbox events; only one instance (the advisory-lock leader) sends at a time.
   const webhooks = await startWebhooks({ config, policies, database, log: app.log });

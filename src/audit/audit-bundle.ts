@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import { loggedEventSchema } from './canonical-event';
+
+/**
+ * The export bundle an auditor keeps and checks offline with `returnvault audit verify`: the events of
+ * a contiguous range of positions with the leaf hash the sequencer logged for each, a signed
+ * checkpoint, the range proof that ties those leaves to the checkpoint's root, optionally a
+ * consistency proof from an earlier checkpoint, and the public keys.
+ */
+export const bundleFormat = 'returnvault-audit-bundle/1';
+
+const hexHash = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 hash in lower-case hex');
+const size = z.number().int().nonnegative();
+
+export const checkpointSchema = z.object({
+  treeSize: size,
+  rootHash: hexHash,
+  signedAt: z.string(),
+  keyId: z.string(),
+  jws: z.string(),
+});
+
+export const bundledEventSchema = z.object({
+  position: size,
+  leafHash: hexHash,
+  event: loggedEventSchema,
+});
+
+export const consistencySchema = z.object({
+  fromTreeSize: size,
+  toTreeSize: size,
+  proof: z.array(hexHash),
+});
+
+export const jwksSchema = z.object({ keys: z.array(z.record(z.string(), z.unknown())) });
+
+/** Everything but the events, which are checked one by one so a bad one is named by its position. */
+export const bundleHeaderSchema = z.object({
+  format: z.literal(bundleFormat),
+  exportedAt: z.string(),
+  checkpoint: checkpointSchema,
+  jwks: jwksSchema,
+  /** Positions [start, end) of the bundled events; the whole log up to the checkpoint when unfiltered. */
+  range: z.object({ start: size, end: size }),
+  /** Hashes of the tree nodes outside the range, in the order rootFromRangeProof consumes them. */
+  rangeProof: z.array(hexHash),
+  consistency: consistencySchema.optional(),
+});
+
+export const bundleSchema = bundleHeaderSchema.extend({ events: z.array(bundledEventSchema) });
+
+export type AuditBundleHeader = z.infer<typeof bundleHeaderSchema>;
+export type AuditBundle = z.infer<typeof bundleSchema>;
+export type BundledEvent = z.infer<typeof bundledEventSchema>;

@@ -1,0 +1,143 @@
+import type { Sql } from '../db/database';
+import { type AuditBundleHeader, bundleFormat } from './audit-bundle';
+import { rangeHashes } from './audit-log-store';
+import { consistencyProof, requireLatestCheckpoint } from './audit-proofs';
+import { type LoggedEvent, loggedEventColumns } from './canonical-event';
+import { rangeProofRanges } from './merkle';
+import type { JWK } from 'jose';
+
+/**
+ * Streams of the audit log read through a server-side cursor, a few hundred rows at a time, so memory
+ * stays flat however many events a range holds; the HTTP layer pulls them as the client reads.
+ */
+
+const cursorRows = 500;
+
+export interface EventFilter {
+  from?: string;
+  to?: string;
+  actor?: string;
+  action?: string;
+}
+
+export type ListedEvent = LoggedEvent & { position: number | null };
+
+/** Events in write order (sequenced or not yet), with their log position when they have one. */
+export async function* listEvents(sql: Sql, filter: EventFilter): AsyncGenerator<ListedEvent[]> {
+  const cursor = sql<(LoggedEvent & { position: string | null })[]>`
+    select l.position::text as position, ${sql.unsafe(loggedEventColumns)}
+      from audit_events e left join audit_log_entries l on l.audit_event_id = e.id
+     where (${filter.from ?? null}::timestamptz is null or e.occurred_at >= ${filter.from ?? null}::timestamptz)
+       and (${filter.to ?? null}::timestamptz is null or e.occurred_at < ${filter.to ?? null}::timestamptz)
+       and (${filter.actor ?? null}::text is null or e.actor = ${filter.actor ?? null}::text)
+       and (${filter.action ?? null}::text is null or e.action = ${filter.action ?? null}::text)
+     order by e.id`.cursor(cursorRows);
+  for await (const rows of cursor) {
+    yield rows.map((row) => ({ ...row, position: row.position === null ? null : Number(row.position) }));
+  }
+}
+
+const csvColumns = [
+  'position',
+  'eventId',
+  'occurredAt',
+  'actor',
+  'actorScopes',
+  'clientId',
+  'action',
+  'targetType',
+  'targetId',
+  'subjectRef',
+  'purpose',
+  'outcome',
+  'requestId',
+  'details',
+] as const;
+
+/** RFC 4180 quoting; a cell a spreadsheet would run as a formula is prefixed with a quote. */
+function csvCell(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  let text = Array.isArray(value) ? value.join(' ') : typeof value === 'object' ? JSON.stringify(value) : String(value);
+  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+export async function* eventsAsNdjson(batches: AsyncIterable<ListedEvent[]>): AsyncGenerator<string> {
+  for await (const batch of batches) yield batch.map((event) => `${JSON.stringify(event)}\n`).join('');
+}
+
+export async function* eventsAsCsv(batches: AsyncIterable<ListedEvent[]>): AsyncGenerator<string> {
+  yield `${csvColumns.join(',')}\r\n`;
+  for await (const batch of batches) {
+    yield batch.map((event) => `${csvColumns.map((column) => csvCell(event[column])).join(',')}\r\n`).join('');
+  }
+}
+
+/** Positions [start, end) below the checkpoint whose events fall in the time window, gaps included. */
+async function positionRange(sql: Sql, treeSize: number, from?: string, to?: string) {
+  if (from === undefined && to === undefined) return { start: 0, end: treeSize };
+  const [row] = await sql<{ first: string | null; last: string | null }[]>`
+    select min(l.position)::text as first, max(l.position)::text as last
+      from audit_log_entries l join audit_events e on e.id = l.audit_event_id
+     where l.position < ${treeSize}
+       and (${from ?? null}::timestamptz is null or e.occurred_at >= ${from ?? null}::timestamptz)
+       and (${to ?? null}::timestamptz is null or e.occurred_at < ${to ?? null}::timestamptz)`;
+  if (!row?.first || !row.last) return { start: 0, end: 0 };
+  return { start: Number(row.first), end: Number(row.last) + 1 };
+}
+
+export interface PreparedExport {
+  header: AuditBundleHeader;
+  /** The bundle as JSON text, in chunks: the header fields, then the events. */
+  chunks: AsyncGenerator<string>;
+}
+
+/**
+ * A bundle of every position between the first and the last event of the window (events of other
+ * times that were positioned in between are included, so a removed event always shows as a gap),
+ * the latest checkpoint, the range proof and, with `since`, a consistency proof from that tree size.
+ */
+export async function prepareExport(
+  sql: Sql,
+  publicKeys: JWK[],
+  options: { from?: string; to?: string; since?: number },
+): Promise<PreparedExport> {
+  const checkpoint = await requireLatestCheckpoint(sql);
+  const range = await positionRange(sql, checkpoint.treeSize, options.from, options.to);
+  const rangeProof =
+    range.end > range.start ? await rangeHashes(sql, rangeProofRanges(range, checkpoint.treeSize)) : [];
+  const consistency =
+    options.since === undefined ? undefined : await consistencyProof(sql, options.since, checkpoint.treeSize);
+  const header: AuditBundleHeader = {
+    format: bundleFormat,
+    exportedAt: new Date().toISOString(),
+    checkpoint,
+    jwks: { keys: publicKeys as Record<string, unknown>[] },
+    range,
+    rangeProof: rangeProof.map((hash) => hash.toString('hex')),
+    consistency: consistency && {
+      fromTreeSize: consistency.fromTreeSize,
+      toTreeSize: consistency.toTreeSize,
+      proof: consistency.proof,
+    },
+  };
+
+  async function* chunks(): AsyncGenerator<string> {
+    yield `${JSON.stringify(header).slice(0, -1)},"events":[`;
+    const cursor = sql<(LoggedEvent & { position: string; leafHash: string })[]>`
+      select l.position::text as position, encode(l.leaf_hash, 'hex') as "leafHash", ${sql.unsafe(loggedEventColumns)}
+        from audit_log_entries l join audit_events e on e.id = l.audit_event_id
+       where l.position >= ${range.start} and l.position < ${range.end}
+       order by l.position`.cursor(cursorRows);
+    let first = true;
+    for await (const rows of cursor) {
+      const lines = rows.map(({ position, leafHash, ...event }) =>
+        JSON.stringify({ position: Number(position), leafHash, event }),
+      );
+      yield `${first ? '' : ','}${lines.join(',')}`;
+      first = false;
+    }
+    yield ']}\n';
+  }
+  return { header, chunks: chunks() };
+}

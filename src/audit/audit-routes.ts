@@ -1,0 +1,170 @@
+import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { principalOf } from '../auth/auth-plugin';
+import { problemResponses } from '../http/problem';
+import { bundleSchema, checkpointSchema } from './audit-bundle';
+import { eventsAsCsv, eventsAsNdjson, listEvents, prepareExport } from './audit-export';
+import { consistencyProof, inclusionProof, requireLatestCheckpoint } from './audit-proofs';
+import { recordAuditEvent } from './record-audit-event';
+
+const tags = ['audit'];
+const security = [{ bearerAuth: [] }];
+const scopes = ['audit:read'] as const;
+
+const instant = z.iso.datetime({ offset: true });
+const treeSize = z.coerce.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const hexHash = z.string().regex(/^[0-9a-f]{64}$/);
+
+const eventsQuery = z.object({
+  from: instant.optional().describe('events that occurred at or after this instant'),
+  to: instant.optional().describe('events that occurred before this instant'),
+  actor: z.string().min(1).max(256).optional(),
+  action: z.string().min(1).max(128).optional(),
+  format: z.enum(['ndjson', 'csv']).default('ndjson'),
+});
+
+const exportQuery = z.object({
+  from: instant.optional(),
+  to: instant.optional(),
+  since: treeSize.optional().describe('tree size of a checkpoint kept earlier: adds a consistency proof from it'),
+});
+
+/** Streams skip the response serializer; the 200 schema documents their shape in the OpenAPI only. */
+function sendStream(reply: unknown, stream: Readable) {
+  return (reply as FastifyReply).send(stream);
+}
+
+/** The audit log for auditors: streamed events, signed checkpoints, proofs and the offline bundle. */
+export async function auditRoutes(app: FastifyInstance) {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+  const { sql } = app.database;
+
+  routes.get(
+    '/v1/audit/events',
+    {
+      config: { scopes },
+      schema: {
+        tags,
+        security,
+        description:
+          'Audit events in write order, streamed as NDJSON (one event per line) or CSV, with their log position once sequenced.',
+        querystring: eventsQuery,
+        response: {
+          200: z.string().describe('application/x-ndjson or text/csv stream'),
+          ...problemResponses(400, 401, 403),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { format, ...filter } = request.query;
+      await recordAuditEvent(
+        app.database.db,
+        { principal: principalOf(request), requestId: request.id },
+        { action: 'audit.events_read', outcome: 'success', targetType: 'audit_log', details: { format } },
+      );
+      const batches = listEvents(sql, filter);
+      const stream = Readable.from(format === 'csv' ? eventsAsCsv(batches) : eventsAsNdjson(batches));
+      reply.type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8');
+      return sendStream(reply, stream);
+    },
+  );
+
+  routes.get(
+    '/v1/audit/checkpoint',
+    {
+      config: { scopes },
+      schema: {
+        tags,
+        security,
+        description:
+          'The latest signed checkpoint: tree size, root hash and a compact JWS verifiable with /.well-known/jwks.json. Keep it to check later exports against.',
+        response: { 200: checkpointSchema, ...problemResponses(401, 403, 404) },
+      },
+    },
+    async () => requireLatestCheckpoint(sql),
+  );
+
+  routes.get(
+    '/v1/audit/proofs/inclusion',
+    {
+      config: { scopes },
+      schema: {
+        tags,
+        security,
+        description: 'RFC 9162 inclusion proof of one position in a tree size (the latest signed one by default).',
+        querystring: z.object({ position: treeSize, treeSize: treeSize.optional() }),
+        response: {
+          200: z.object({
+            position: z.number().int(),
+            treeSize: z.number().int(),
+            leafHash: hexHash,
+            rootHash: hexHash,
+            proof: z.array(hexHash),
+          }),
+          ...problemResponses(400, 401, 403, 404),
+        },
+      },
+    },
+    async (request) => inclusionProof(sql, request.query.position, request.query.treeSize),
+  );
+
+  routes.get(
+    '/v1/audit/proofs/consistency',
+    {
+      config: { scopes },
+      schema: {
+        tags,
+        security,
+        description:
+          'RFC 9162 consistency proof that the tree of size `to` (the latest signed one by default) extends the tree of size `from`.',
+        querystring: z.object({ from: treeSize, to: treeSize.optional() }),
+        response: {
+          200: z.object({
+            fromTreeSize: z.number().int(),
+            toTreeSize: z.number().int(),
+            fromRootHash: hexHash,
+            toRootHash: hexHash,
+            proof: z.array(hexHash),
+          }),
+          ...problemResponses(400, 401, 403, 404),
+        },
+      },
+    },
+    async (request) => consistencyProof(sql, request.query.from, request.query.to),
+  );
+
+  routes.get(
+    '/v1/audit/export',
+    {
+      config: { scopes },
+      schema: {
+        tags,
+        security,
+        description:
+          'A bundle for `returnvault audit verify`: the events of every position between the first and last event of the window, each with its logged leaf hash, the latest signed checkpoint, the range proof, an optional consistency proof and the public keys. Streamed.',
+        querystring: exportQuery,
+        response: { 200: bundleSchema, ...problemResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      const prepared = await prepareExport(sql, [app.signer.publicJwk], request.query);
+      const { range, checkpoint } = prepared.header;
+      await recordAuditEvent(
+        app.database.db,
+        { principal: principalOf(request), requestId: request.id },
+        {
+          action: 'audit.exported',
+          outcome: 'success',
+          targetType: 'audit_log',
+          details: { start: range.start, end: range.end, treeSize: checkpoint.treeSize },
+        },
+      );
+      reply
+        .type('application/json; charset=utf-8')
+        .header('content-disposition', `attachment; filename="audit-bundle-${checkpoint.treeSize}.json"`);
+      return sendStream(reply, Readable.from(prepared.chunks));
+    },
+  );
+}

@@ -1,0 +1,197 @@
+import { and, asc, eq, inArray, type SQL, sql } from 'drizzle-orm';
+import type { Executor } from '../audit/record-audit-event';
+import {
+  type NewReturnEventRow,
+  type NewReturnRow,
+  type ReturnEventRow,
+  type ReturnRow,
+  returnEvents,
+  returns,
+} from './returns.schema';
+
+/*
+ * The one module that writes `returns` and `return_events`. Later features that must see every change
+ * (the pseudonymized feed cursor, the webhook outbox, retention) hook in here, in the caller's
+ * transaction. Every write stamps `updated_at`.
+ */
+
+/** Limits reads to one merchant when the caller's token names one; others see nothing else. */
+export interface MerchantScope {
+  merchantId?: string;
+}
+
+function scoped(id: string, scope: MerchantScope): SQL | undefined {
+  return scope.merchantId === undefined
+    ? eq(returns.id, id)
+    : and(eq(returns.id, id), eq(returns.merchantId, scope.merchantId));
+}
+
+export async function insertReturn(tx: Executor, row: NewReturnRow): Promise<void> {
+  await tx.insert(returns).values(row);
+}
+
+/** Bulk insert for seeding: one statement per batch. */
+export async function insertReturnBatch(
+  tx: Executor,
+  rows: NewReturnRow[],
+  events: NewReturnEventRow[],
+): Promise<void> {
+  if (rows.length > 0) await tx.insert(returns).values(rows);
+  if (events.length > 0) await tx.insert(returnEvents).values(events);
+}
+
+/** Stores an event unless one with the same dedupe key exists; true when this call stored it. */
+export async function insertReturnEvent(tx: Executor, row: NewReturnEventRow): Promise<boolean> {
+  const inserted = await tx
+    .insert(returnEvents)
+    .values(row)
+    .onConflictDoNothing({ target: returnEvents.dedupeKey })
+    .returning({ id: returnEvents.id });
+  return inserted.length > 0;
+}
+
+export interface ReturnProgress {
+  status: string;
+  refundDueAt: Date | null;
+  refundedAt: Date | null;
+  refundedCents: number | null;
+}
+
+export async function updateReturnProgress(
+  tx: Executor,
+  id: string,
+  progress: ReturnProgress,
+): Promise<void> {
+  await tx
+    .update(returns)
+    .set({ ...progress, updatedAt: sql`now()` })
+    .where(eq(returns.id, id));
+}
+
+/** The return, locked until the transaction ends, so events of one return apply one at a time. */
+export async function lockReturn(
+  tx: Executor,
+  id: string,
+  scope: MerchantScope,
+): Promise<ReturnRow | undefined> {
+  const [row] = await tx.select().from(returns).where(scoped(id, scope)).for('update');
+  return row;
+}
+
+export async function findReturn(
+  executor: Executor,
+  id: string,
+  scope: MerchantScope,
+): Promise<ReturnRow | undefined> {
+  const [row] = await executor.select().from(returns).where(scoped(id, scope));
+  return row;
+}
+
+export async function findReturnsOfSubject(
+  executor: Executor,
+  subjectId: string,
+  scope: MerchantScope,
+): Promise<ReturnRow[]> {
+  const bySubject = eq(returns.subjectId, subjectId);
+  return executor
+    .select()
+    .from(returns)
+    .where(
+      scope.merchantId === undefined ? bySubject : and(bySubject, eq(returns.merchantId, scope.merchantId)),
+    )
+    .orderBy(asc(returns.createdAt));
+}
+
+export async function findEventByDedupeKey(
+  executor: Executor,
+  dedupeKey: string,
+): Promise<ReturnEventRow | undefined> {
+  const [row] = await executor.select().from(returnEvents).where(eq(returnEvents.dedupeKey, dedupeKey));
+  return row;
+}
+
+/** Events of these returns in the order they arrived. */
+export async function findEvents(executor: Executor, returnIds: string[]): Promise<ReturnEventRow[]> {
+  if (returnIds.length === 0) return [];
+  return executor
+    .select()
+    .from(returnEvents)
+    .where(inArray(returnEvents.returnId, returnIds))
+    .orderBy(asc(returnEvents.arrival));
+}
+
+/** Retention: these returns' personal data become readable only for purposes allowed on archived data. */
+export async function archiveReturns(tx: Executor, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await tx
+    .update(returns)
+    .set({ dataState: 'archived', archivedAt: sql`now()`, updatedAt: sql`now()` })
+    .where(inArray(returns.id, ids));
+}
+
+/** Retention: the records go, their events with them (cascade), once their accounting period ended. */
+export async function deleteReturns(tx: Executor, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await tx.delete(returns).where(inArray(returns.id, ids));
+}
+
+/** Retention: contact data of these returns becomes readable only for legal claims. */
+export async function archiveReturns(tx: Executor, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await tx
+    .update(returns)
+    .set({ dataState: 'archived', archivedAt: sql`now()`, updatedAt: sql`now()` })
+    .where(inArray(returns.id, ids));
+}
+
+/** Art. 18: restricted returns are stored only; lifting the restriction makes them active again. */
+export async function setReturnsRestricted(tx: Executor, ids: string[], restricted: boolean): Promise<void> {
+  if (ids.length === 0) return;
+  await tx
+    .update(returns)
+    .set(
+      restricted
+        ? { dataState: 'restricted', restrictedAt: sql`now()`, updatedAt: sql`now()` }
+        : { dataState: 'active', restrictedAt: null, updatedAt: sql`now()` },
+    )
+    .where(and(inArray(returns.id, ids), sql`${returns.dataState} <> 'archived'`));
+}
+
+/**
+ * Erasure of the contact class: the ciphertexts go with the key (crypto-shredding is done by the
+ * caller in the same transaction) and `erased_at` tells readers and recipients.
+ */
+export async function eraseReturnsContactColumns(tx: Executor, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await tx
+    .update(returns)
+    .set({
+      customerNameEnc: null,
+      customerEmailEnc: null,
+      customerPhoneEnc: null,
+      addressLine1Enc: null,
+      addressLine2Enc: null,
+      postalCodeEnc: null,
+      cityEnc: null,
+      itemCommentsEnc: null,
+      erasedAt: sql`coalesce(${returns.erasedAt}, now())`,
+      updatedAt: sql`now()`,
+    })
+    .where(inArray(returns.id, ids));
+  await tx
+    .update(returnEvents)
+    .set({ locationEnc: null, proofEnc: null })
+    .where(inArray(returnEvents.returnId, ids));
+}
+
+/** Erasure of the payment class (the refund IBAN). */
+export async function eraseReturnsPaymentColumns(tx: Executor, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await tx.update(returns).set({ ibanEnc: null, updatedAt: sql`now()` }).where(inArray(returns.id, ids));
+}
+
+/** Retention's final step: the record and its timeline are deleted. */
+export async function deleteReturns(tx: Executor, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await tx.delete(returns).where(inArray(returns.id, ids));
+}
