@@ -1,10 +1,10 @@
+import type { JWK } from 'jose';
 import type { Sql } from '../db/database';
 import { type AuditBundleHeader, bundleFormat } from './audit-bundle';
 import { rangeHashes } from './audit-log-store';
 import { consistencyProof, requireLatestCheckpoint } from './audit-proofs';
 import { type LoggedEvent, loggedEventColumns } from './canonical-event';
 import { rangeProofRanges } from './merkle';
-import type { JWK } from 'jose';
 
 /**
  * Streams of the audit log read through a server-side cursor, a few hundred rows at a time, so memory
@@ -57,7 +57,11 @@ const csvColumns = [
 /** RFC 4180 quoting; a cell a spreadsheet would run as a formula is prefixed with a quote. */
 function csvCell(value: unknown): string {
   if (value === null || value === undefined) return '';
-  let text = Array.isArray(value) ? value.join(' ') : typeof value === 'object' ? JSON.stringify(value) : String(value);
+  let text = Array.isArray(value)
+    ? value.join(' ')
+    : typeof value === 'object'
+      ? JSON.stringify(value)
+      : String(value);
   if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
@@ -69,7 +73,9 @@ export async function* eventsAsNdjson(batches: AsyncIterable<ListedEvent[]>): As
 export async function* eventsAsCsv(batches: AsyncIterable<ListedEvent[]>): AsyncGenerator<string> {
   yield `${csvColumns.join(',')}\r\n`;
   for await (const batch of batches) {
-    yield batch.map((event) => `${csvColumns.map((column) => csvCell(event[column])).join(',')}\r\n`).join('');
+    yield batch
+      .map((event) => `${csvColumns.map((column) => csvCell(event[column])).join(',')}\r\n`)
+      .join('');
   }
 }
 

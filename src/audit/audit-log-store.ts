@@ -1,5 +1,5 @@
-import type { z } from 'zod';
 import type postgres from 'postgres';
+import type { z } from 'zod';
 import type { checkpointSchema } from './audit-bundle';
 import {
   type FrontierNode,

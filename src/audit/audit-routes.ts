@@ -28,7 +28,9 @@ const eventsQuery = z.object({
 const exportQuery = z.object({
   from: instant.optional(),
   to: instant.optional(),
-  since: treeSize.optional().describe('tree size of a checkpoint kept earlier: adds a consistency proof from it'),
+  since: treeSize
+    .optional()
+    .describe('tree size of a checkpoint kept earlier: adds a consistency proof from it'),
 });
 
 /** Streams skip the response serializer; the 200 schema documents their shape in the OpenAPI only. */
@@ -93,7 +95,8 @@ export async function auditRoutes(app: FastifyInstance) {
       schema: {
         tags,
         security,
-        description: 'RFC 9162 inclusion proof of one position in a tree size (the latest signed one by default).',
+        description:
+          'RFC 9162 inclusion proof of one position in a tree size (the latest signed one by default).',
         querystring: z.object({ position: treeSize, treeSize: treeSize.optional() }),
         response: {
           200: z.object({

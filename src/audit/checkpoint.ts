@@ -14,7 +14,11 @@ export interface CheckpointPayload {
   signedAt: string;
 }
 
-export async function signCheckpoint(signer: Signer, treeSize: number, rootHash: Buffer): Promise<Checkpoint> {
+export async function signCheckpoint(
+  signer: Signer,
+  treeSize: number,
+  rootHash: Buffer,
+): Promise<Checkpoint> {
   const payload: CheckpointPayload = {
     log: logName,
     treeSize,

@@ -3,8 +3,8 @@ import type postgres from 'postgres';
 import type { DatabaseHandle } from '../db/database';
 import type { Signer } from '../signing/signing-key';
 import { type Checkpoint, loadFrontier } from './audit-log-store';
-import { signCheckpoint } from './checkpoint';
 import { canonicalLeaf, type LoggedEvent, loggedEventColumns } from './canonical-event';
+import { signCheckpoint } from './checkpoint';
 import { appendToFrontier, foldPerfectHashes, leafHash } from './merkle';
 
 // The session lock elects the leader; the transaction lock keeps a CLI run and the leader from ever
@@ -27,7 +27,11 @@ interface BatchResult {
   checkpoint?: Checkpoint;
 }
 
-async function sequenceBatch(tx: postgres.TransactionSql, signer: Signer, batchSize: number): Promise<BatchResult> {
+async function sequenceBatch(
+  tx: postgres.TransactionSql,
+  signer: Signer,
+  batchSize: number,
+): Promise<BatchResult> {
   await tx`select pg_advisory_xact_lock(${sequencingLockKey})`;
   const [state] = await tx<{ horizon: string; treeSize: string }[]>`
     select horizon::text, tree_size::text as "treeSize" from audit_sequencer_state where id = 1`;
@@ -69,7 +73,11 @@ async function sequenceBatch(tx: postgres.TransactionSql, signer: Signer, batchS
                     ${completed.map((node) => node.hash.toString('hex'))}::text[]) as batch(level, index, hash)`;
   }
 
-  const checkpoint = await signCheckpoint(signer, newSize, foldPerfectHashes(frontier.map((node) => node.hash)));
+  const checkpoint = await signCheckpoint(
+    signer,
+    newSize,
+    foldPerfectHashes(frontier.map((node) => node.hash)),
+  );
   await tx`insert into audit_checkpoints (tree_size, root_hash, signed_at, key_id, jws)
     values (${newSize}, decode(${checkpoint.rootHash}, 'hex'), ${checkpoint.signedAt}, ${checkpoint.keyId}, ${checkpoint.jws})`;
   await tx`update audit_sequencer_state set horizon = ${horizon}::xid8, tree_size = ${newSize} where id = 1`;
@@ -139,7 +147,9 @@ export function startSequencer(
     }
     const reserved = await deps.database.sql.reserve();
     try {
-      const [row] = await reserved<{ locked: boolean }[]>`select pg_try_advisory_lock(${leaderLockKey}) as locked`;
+      const [row] = await reserved<
+        { locked: boolean }[]
+      >`select pg_try_advisory_lock(${leaderLockKey}) as locked`;
       if (row?.locked) {
         leader = reserved;
         deps.log.info('audit sequencer: this instance leads');

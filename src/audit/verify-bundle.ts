@@ -1,9 +1,14 @@
 import { compactVerify, createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import { z } from 'zod';
-import { type AuditBundleHeader, bundledEventSchema, bundleHeaderSchema, checkpointSchema } from './audit-bundle';
+import {
+  type AuditBundleHeader,
+  bundledEventSchema,
+  bundleHeaderSchema,
+  checkpointSchema,
+} from './audit-bundle';
 import { canonicalLeaf } from './canonical-event';
-import { leafHash, rootFromRangeProof, verifyConsistency } from './merkle';
 import { type CheckpointPayload, checkpointType, logName } from './checkpoint';
+import { leafHash, rootFromRangeProof, verifyConsistency } from './merkle';
 
 /**
  * The offline verifier: needs the bundle, the public keys and optionally a checkpoint the auditor kept
@@ -115,11 +120,15 @@ export async function verifyBundle(
   const jwks = options.jwks ?? (header.jwks as JSONWebKeySet);
   const signed = await verifyCheckpoint(header.checkpoint, jwks);
   const consistentWith =
-    options.since === undefined ? undefined : await verifyConsistencyWithKept(header, signed, options.since, jwks);
+    options.since === undefined
+      ? undefined
+      : await verifyConsistencyWithKept(header, signed, options.since, jwks);
 
   const { start, end } = header.range;
   if (start > end || end > signed.treeSize) {
-    throw new VerificationError(`the range ${start}..${end} lies outside the signed tree of ${signed.treeSize}`);
+    throw new VerificationError(
+      `the range ${start}..${end} lies outside the signed tree of ${signed.treeSize}`,
+    );
   }
   const rawEvents = (bundle as { events?: unknown }).events;
   if (!Array.isArray(rawEvents)) throw new VerificationError('the bundle has no events list');
@@ -132,7 +141,8 @@ export async function verifyBundle(
     if (!parsed.success) throw new VerificationError('the event is malformed', expected);
     const { position, event } = parsed.data;
     if (position > expected) throw new VerificationError('the event is missing (removed)', expected);
-    if (position < expected) throw new VerificationError(`out of order: found position ${position} here`, expected);
+    if (position < expected)
+      throw new VerificationError(`out of order: found position ${position} here`, expected);
     const logged = Buffer.from(parsed.data.leafHash, 'hex');
     if (!leafHash(canonicalLeaf(event)).equals(logged)) {
       throw new VerificationError('the event differs from the one logged (edited)', position);

@@ -109,7 +109,9 @@ const root = (all: Buffer[], size: number) => rootFromLeafHashes(all, 0, size);
 
 describe('RFC 9162 Merkle tree: reference vectors', () => {
   it('hashes the empty tree and the 8-leaf reference tree at every size', () => {
-    expect(emptyRootHash.toString('hex')).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+    expect(emptyRootHash.toString('hex')).toBe(
+      'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+    );
     roots.forEach((expected, index) => {
       expect(root(leaves, index + 1).toString('hex')).toBe(expected);
     });
@@ -123,26 +125,40 @@ describe('RFC 9162 Merkle tree: reference vectors', () => {
     });
   });
 
-  it.each(inclusionVectors)('produces and verifies the inclusion path of leaf $position in a tree of $treeSize', (vector) => {
-    const path = hashesOf(leaves, inclusionProofRanges(vector.position, vector.treeSize));
-    expect(hex(path)).toEqual(vector.path);
-    const expectedRoot = Buffer.from(roots[vector.treeSize - 1] as string, 'hex');
-    expect(verifyInclusion(vector.position, vector.treeSize, leaves[vector.position] as Buffer, path, expectedRoot)).toBe(true);
-  });
+  it.each(inclusionVectors)(
+    'produces and verifies the inclusion path of leaf $position in a tree of $treeSize',
+    (vector) => {
+      const path = hashesOf(leaves, inclusionProofRanges(vector.position, vector.treeSize));
+      expect(hex(path)).toEqual(vector.path);
+      const expectedRoot = Buffer.from(roots[vector.treeSize - 1] as string, 'hex');
+      expect(
+        verifyInclusion(
+          vector.position,
+          vector.treeSize,
+          leaves[vector.position] as Buffer,
+          path,
+          expectedRoot,
+        ),
+      ).toBe(true);
+    },
+  );
 
-  it.each(consistencyVectors)('produces and verifies the consistency proof from $oldSize to $newSize', (vector) => {
-    const path = hashesOf(leaves, consistencyProofRanges(vector.oldSize, vector.newSize));
-    expect(hex(path)).toEqual(vector.path);
-    expect(
-      verifyConsistency(
-        vector.oldSize,
-        vector.newSize,
-        root(leaves, vector.oldSize),
-        root(leaves, vector.newSize),
-        path,
-      ),
-    ).toBe(true);
-  });
+  it.each(consistencyVectors)(
+    'produces and verifies the consistency proof from $oldSize to $newSize',
+    (vector) => {
+      const path = hashesOf(leaves, consistencyProofRanges(vector.oldSize, vector.newSize));
+      expect(hex(path)).toEqual(vector.path);
+      expect(
+        verifyConsistency(
+          vector.oldSize,
+          vector.newSize,
+          root(leaves, vector.oldSize),
+          root(leaves, vector.newSize),
+          path,
+        ),
+      ).toBe(true);
+    },
+  );
 
   it('rejects wrong leaves, wrong sizes and truncated paths', () => {
     const path = hashesOf(leaves, inclusionProofRanges(5, 8));
@@ -168,7 +184,9 @@ describe('RFC 9162 Merkle tree: reference vectors', () => {
   });
 });
 
-const leafSet = fc.array(fc.uint8Array({ maxLength: 12 }), { minLength: 1, maxLength: 70 }).map((raw) => raw.map(leafHash));
+const leafSet = fc
+  .array(fc.uint8Array({ maxLength: 12 }), { minLength: 1, maxLength: 70 })
+  .map((raw) => raw.map(leafHash));
 
 describe('RFC 9162 Merkle tree: properties', () => {
   it('verifies every inclusion proof at every tree size, and no proof for another leaf', () => {
@@ -177,7 +195,9 @@ describe('RFC 9162 Merkle tree: properties', () => {
         const treeSize = (a % all.length) + 1;
         const position = b % treeSize;
         const path = hashesOf(all, inclusionProofRanges(position, treeSize));
-        expect(verifyInclusion(position, treeSize, all[position] as Buffer, path, root(all, treeSize))).toBe(true);
+        expect(verifyInclusion(position, treeSize, all[position] as Buffer, path, root(all, treeSize))).toBe(
+          true,
+        );
         const other = leafHash(Buffer.from('not in the tree'));
         expect(verifyInclusion(position, treeSize, other, path, root(all, treeSize))).toBe(false);
       }),
@@ -193,7 +213,9 @@ describe('RFC 9162 Merkle tree: properties', () => {
         expect(verifyConsistency(oldSize, newSize, root(all, oldSize), root(all, newSize), path)).toBe(true);
         const edited = [...all];
         edited[c % oldSize] = leafHash(Buffer.from('rewritten history'));
-        expect(verifyConsistency(oldSize, newSize, root(edited, oldSize), root(all, newSize), path)).toBe(false);
+        expect(verifyConsistency(oldSize, newSize, root(edited, oldSize), root(all, newSize), path)).toBe(
+          false,
+        );
       }),
     );
   });
@@ -212,7 +234,9 @@ describe('RFC 9162 Merkle tree: properties', () => {
         if (slice.length > 1) {
           const swapped = [slice[1] as Buffer, slice[0] as Buffer, ...slice.slice(2)];
           if (!swapped[0]?.equals(slice[0] as Buffer)) {
-            expect(rootFromRangeProof(range, treeSize, swapped, proof)?.equals(root(all, treeSize))).toBe(false);
+            expect(rootFromRangeProof(range, treeSize, swapped, proof)?.equals(root(all, treeSize))).toBe(
+              false,
+            );
           }
         }
         expect(rootFromRangeProof(range, treeSize, slice.slice(1), proof)).toBeUndefined();

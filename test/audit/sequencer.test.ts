@@ -49,7 +49,8 @@ describe('audit sequencer', () => {
       rootHash: checkpoint?.rootHash,
     });
     // A batch of 3 means three transactions, each with its own checkpoint.
-    const sizes = await t.database.sql`select tree_size::int as size from audit_checkpoints order by tree_size`;
+    const sizes = await t.database
+      .sql`select tree_size::int as size from audit_checkpoints order by tree_size`;
     expect(sizes.map((row) => row.size)).toEqual([3, 6, 7]);
 
     expect((await sequence()).sequenced).toBe(0);
@@ -101,7 +102,9 @@ describe('audit sequencer', () => {
 
     const [checkpoint] = await t.database.sql`
       select encode(root_hash, 'hex') as root from audit_checkpoints order by tree_size desc limit 1`;
-    expect(checkpoint?.root).toBe(rootFromLeafHashes(rows.map((row) => leafHash(canonicalLeaf(row)))).toString('hex'));
+    expect(checkpoint?.root).toBe(
+      rootFromLeafHashes(rows.map((row) => leafHash(canonicalLeaf(row)))).toString('hex'),
+    );
   });
 
   it('never positions an event whose transaction rolled back', async () => {
@@ -140,8 +143,14 @@ describe('audit sequencer', () => {
 
   it('elects one leader across instances and hands over when it stops', async () => {
     const silent = t.app.log;
-    const first = startSequencer({ database: t.database, signer: t.app.signer, log: silent }, { intervalMs: 60_000 });
-    const second = startSequencer({ database: t.database, signer: t.app.signer, log: silent }, { intervalMs: 60_000 });
+    const first = startSequencer(
+      { database: t.database, signer: t.app.signer, log: silent },
+      { intervalMs: 60_000 },
+    );
+    const second = startSequencer(
+      { database: t.database, signer: t.app.signer, log: silent },
+      { intervalMs: 60_000 },
+    );
     await record('test.leader');
     const results = [await first.runNow(), await second.runNow()];
     expect(results.filter((result) => result !== undefined)).toHaveLength(1);
