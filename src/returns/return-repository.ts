@@ -135,15 +135,6 @@ export async function deleteReturns(tx: Executor, ids: string[]): Promise<void> 
   await tx.delete(returns).where(inArray(returns.id, ids));
 }
 
-/** Retention: contact data of these returns becomes readable only for legal claims. */
-export async function archiveReturns(tx: Executor, ids: string[]): Promise<void> {
-  if (ids.length === 0) return;
-  await tx
-    .update(returns)
-    .set({ dataState: 'archived', archivedAt: sql`now()`, updatedAt: sql`now()` })
-    .where(inArray(returns.id, ids));
-}
-
 /** Art. 18: restricted returns are stored only; lifting the restriction makes them active again. */
 export async function setReturnsRestricted(tx: Executor, ids: string[], restricted: boolean): Promise<void> {
   if (ids.length === 0) return;
@@ -188,10 +179,4 @@ export async function eraseReturnsContactColumns(tx: Executor, ids: string[]): P
 export async function eraseReturnsPaymentColumns(tx: Executor, ids: string[]): Promise<void> {
   if (ids.length === 0) return;
   await tx.update(returns).set({ ibanEnc: null, updatedAt: sql`now()` }).where(inArray(returns.id, ids));
-}
-
-/** Retention's final step: the record and its timeline are deleted. */
-export async function deleteReturns(tx: Executor, ids: string[]): Promise<void> {
-  if (ids.length === 0) return;
-  await tx.delete(returns).where(inArray(returns.id, ids));
 }
