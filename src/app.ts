@@ -22,6 +22,7 @@ import { loggerOptions } from './http/logging';
 import { metricsRoutes } from './http/metrics';
 import type { Policies } from './policies/load-policies';
 import { pseudonymizedFeedRoutes } from './pseudonymization/feed-routes';
+import { retentionRoutes } from './retention/retention-routes';
 import type { Signer } from './signing/signing-key';
 import { webhookRoutes } from './webhooks/webhook-routes';
 
@@ -125,6 +126,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(auditRoutes);
   await app.register(webhookRoutes);
   await app.register(pseudonymizedFeedRoutes);
+  await app.register(retentionRoutes);
 
   return app;
 }

@@ -7,6 +7,7 @@ import { ConfigError } from '../config/config';
 import { connectDatabase } from '../db/connect';
 import { applyMigrations } from '../db/migrations';
 import { PolicyError } from '../policies/load-policies';
+import { registerRetentionCommands } from '../retention/retention-cli';
 import { runServer } from '../server/run-server';
 import { registerWebhookCommands } from '../webhooks/webhook-cli';
 
@@ -63,6 +64,7 @@ program
   );
 
 registerWebhookCommands(program);
+registerRetentionCommands(program);
 
 registerAuditCommands(program);
 

@@ -16,6 +16,7 @@ export const errorCodes = {
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   conflict: { status: 409, title: 'Conflict with the current state' },
   transition_not_allowed: { status: 409, title: 'Transition not allowed from the current status' },
+  retention_run_in_progress: { status: 409, title: 'A retention run is in progress' },
   request_not_verified: { status: 409, title: 'The subject request is not verified' },
   extension_not_allowed: { status: 409, title: 'The deadline cannot be extended' },
   payload_too_large: { status: 413, title: 'The request body is too large' },

@@ -35,9 +35,9 @@ export const retentionClassRules: Record<
   contact: { startEvent: 'return_closed', actions: ['archive', 'erase'] },
   proof: { startEvent: 'return_closed', actions: ['archive', 'erase'] },
   payment: { startEvent: 'refunded', actions: ['erase'] },
-  accounting: { startEvent: 'refunded', actions: ['delete', 'redact'] },
+  accounting: { startEvent: 'refunded', actions: ['delete'] },
   requests: { startEvent: 'request_completed', actions: ['delete', 'redact'] },
-  audit: { startEvent: 'event_recorded', actions: ['archive', 'delete'] },
+  audit: { startEvent: 'event_recorded', actions: ['delete'] },
 };
 
 const isoDuration = z.string().transform((text, context) => {
@@ -120,6 +120,18 @@ export const retentionPolicySchema = z
         }
       });
     }
+    // Tracking proof is encrypted under the contact key: it can only be archived and erased with it.
+    rules.forEach((rule, index) => {
+      if (rule.dataClass !== 'proof') return;
+      const contact = rules.find((other) => other.dataClass === 'contact' && other.action === rule.action);
+      if (!contact || lengthOf(contact.duration) !== lengthOf(rule.duration)) {
+        context.addIssue({
+          code: 'custom',
+          path: ['rules', index, 'duration'],
+          message: `proof is ${rule.action}d with contact data: needs a contact ${rule.action} rule of the same duration`,
+        });
+      }
+    });
   });
 
 export type RetentionPolicy = z.infer<typeof retentionPolicySchema>;

@@ -81,7 +81,10 @@ export const retentionRunRules = pgTable(
   },
   (table) => [
     primaryKey({ columns: [table.runId, table.ruleId] }),
-    check('retention_run_rules_counts_non_negative', sql`${table.done} >= 0 and ${table.skippedHeld} >= 0 and ${table.failed} >= 0`),
+    check(
+      'retention_run_rules_counts_non_negative',
+      sql`${table.done} >= 0 and ${table.skippedHeld} >= 0 and ${table.failed} >= 0`,
+    ),
   ],
 );
 

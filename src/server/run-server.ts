@@ -4,6 +4,7 @@ import type { AppConfig } from '../config/app-config';
 import { connectDatabase } from '../db/connect';
 import { pendingMigrationCount } from '../db/migrations';
 import { loadPolicies } from '../policies/load-policies';
+import { startRetentionScheduler } from '../retention/retention-scheduler';
 import { createSigner } from '../signing/signing-key';
 import { startWebhooks } from '../webhooks/start-webhooks';
 
@@ -28,6 +29,12 @@ export async function runServer(config: AppConfig): Promise<void> {
   const sequencer = pending === 0 ? startSequencer({ database, signer, log: app.log }) : undefined;
   app.addHook('onClose', async () => {
     await sequencer?.stop();
+  });
+  // Retention on RETENTION_CRON; every instance schedules it, one runs it (advisory lock + run row).
+  const retention =
+    pending === 0 ? startRetentionScheduler({ database, policies }, config.retentionCron, app.log) : undefined;
+  app.addHook('onClose', async () => {
+    await retention?.stop();
   });
 
   // Delivers outbox events; only one instance (the advisory-lock leader) sends at a time.

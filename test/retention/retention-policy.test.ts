@@ -50,6 +50,11 @@ describe('retention policy file', () => {
       /rules\.4\.action: payment data allows erase/,
     ],
     ['action: archive', 'action: shred', /rules\.0\.action:/],
+    [
+      'id: proof-erase\n    dataClass: proof\n    startEvent: return_closed\n    duration: P5Y',
+      'id: proof-erase\n    dataClass: proof\n    startEvent: return_closed\n    duration: P6Y',
+      /rules\.3\.duration: proof is erased with contact data/,
+    ],
     ['id: contact-erase', 'id: contact-archive', /rules\.1\.id: rule ids must be unique/],
     ['dataClass: audit', 'dataClass: telemetry', /rules\.7\.dataClass:/],
   ])('a bad retention.yaml (%s -> %s) stops the start naming the file and the path', (from, to, expected) => {

@@ -1,0 +1,488 @@
+import { type AuditContext, type Executor, recordAuditEvent } from '../audit/record-audit-event';
+import type { Principal } from '../auth/principal';
+import type { DatabaseHandle } from '../db/database';
+import { translateDatabaseError } from '../db/database-errors';
+import { AppError } from '../http/app-error';
+import type { Policies } from '../policies/load-policies';
+import type { RetentionRule } from '../policies/retention-policy';
+import { tryRetentionLock } from './retention-lock';
+import {
+  createRun,
+  findScheduledRun,
+  findUnfinishedRun,
+  finishRule,
+  finishRun,
+  getRun,
+  recordBatch,
+  reopenRun,
+  ruleRowsOf,
+  startRule,
+  supersedeRun,
+} from './retention-run-store';
+import type { RetentionRunRow, RetentionRunTrigger } from './retention-runs.schema';
+import type { AppliedTarget } from './retention-target';
+import { targetFor } from './retention-targets';
+
+export const defaultBatchSize = 500;
+/** Actor of the events a scheduled run writes: no person asked for it. */
+export const retentionActor = 'system:retention';
+
+export interface RuleSummary {
+  ruleId: string;
+  dataClass: string;
+  action: string;
+  duration: string;
+  status: string;
+  done: number;
+  skippedHeld: number;
+  failed: number;
+  batches: number;
+  durationMs: number | null;
+  note: string | null;
+}
+
+export interface RunSummary {
+  runId: string | null;
+  status: string;
+  trigger: RetentionRunTrigger;
+  dryRun: boolean;
+  resumed: boolean;
+  asOf: Date;
+  policyVersion: string;
+  attempts: number;
+  startedAt: Date;
+  finishedAt: Date | null;
+  durationMs: number | null;
+  rules: RuleSummary[];
+  totals: { done: number; skippedHeld: number; failed: number };
+}
+
+export interface RetentionProgress {
+  ruleId: string;
+  ruleIndex: number;
+  ruleCount: number;
+  /** Rows due for this rule when it started (what is left of it, on a resumed run). */
+  ruleDue: number;
+  /** Rows this process handled for the rule so far (done + held + failed). */
+  ruleHandled: number;
+  batch: { done: number; skippedHeld: number; failed: number };
+}
+
+export interface RetentionDependencies {
+  database: DatabaseHandle;
+  policies: Policies;
+  /** Who asked; absent for the schedule. */
+  principal?: Principal;
+  requestId?: string;
+}
+
+export interface RunRetentionOptions {
+  asOf?: Date;
+  dryRun?: boolean;
+  batchSize?: number;
+  trigger?: RetentionRunTrigger;
+  /** The cron time of a scheduled run: one run per scheduled time across all instances. */
+  scheduledFor?: Date;
+  onProgress?: (progress: RetentionProgress) => void;
+  /** Called once the run is recorded (after the lock), before the first batch. */
+  onStarted?: (summary: RunSummary) => void;
+  /** Stops the run between batches; it stays resumable. */
+  signal?: AbortSignal;
+}
+
+export function runInProgressError(): AppError {
+  return new AppError('retention_run_in_progress', 'A retention run is in progress; try again when it ends.');
+}
+
+function auditContextOf(deps: RetentionDependencies): AuditContext {
+  return { principal: deps.principal, requestId: deps.requestId, purpose: 'retention' };
+}
+
+const totalsOf = (rules: RuleSummary[]) => ({
+  done: rules.reduce((sum, rule) => sum + rule.done, 0),
+  skippedHeld: rules.reduce((sum, rule) => sum + rule.skippedHeld, 0),
+  failed: rules.reduce((sum, rule) => sum + rule.failed, 0),
+});
+
+/** Walks the due rows of an applied rule in key order, the way a run does, without changing them. */
+async function* dueBatches(
+  executor: Executor,
+  target: AppliedTarget,
+  rule: RetentionRule,
+  asOf: Date,
+  size: number,
+) {
+  let afterKey: string | null = null;
+  for (;;) {
+    const keys = await target.selectDue(executor, { rule, asOf, afterKey }, size, false);
+    if (keys.length === 0) return;
+    const held = await target.held(executor, keys, asOf);
+    yield { keys, held };
+    if (keys.length < size) return;
+    afterKey = keys.at(-1)!;
+  }
+}
+
+export interface RulePreview {
+  ruleId: string;
+  dataClass: string;
+  action: string;
+  startEvent: string;
+  duration: string;
+  legalBasis: string;
+  /** Rows past their period as of the date. */
+  due: number;
+  /** Of those, rows a legal hold keeps. */
+  held: number;
+  /** What a run would act on: due minus held (0 for a reported rule). */
+  toApply: number;
+  applied: boolean;
+  note: string | null;
+}
+
+/** What a run as of `asOf` would do, per rule; reads only. */
+export async function previewRetention(
+  executor: Executor,
+  policies: Policies,
+  asOf: Date,
+  batchSize = 5_000,
+): Promise<RulePreview[]> {
+  const previews: RulePreview[] = [];
+  for (const rule of policies.retention.rules) {
+    const target = targetFor(rule);
+    const base = {
+      ruleId: rule.id,
+      dataClass: rule.dataClass,
+      action: rule.action,
+      startEvent: rule.startEvent,
+      duration: rule.duration.iso,
+      legalBasis: rule.legalBasis,
+    };
+    if (target.kind === 'reported') {
+      const due = await target.countDue(executor, rule, asOf);
+      previews.push({ ...base, due, held: 0, toApply: 0, applied: false, note: target.note });
+      continue;
+    }
+    let due = 0;
+    let held = 0;
+    for await (const batch of dueBatches(executor, target, rule, asOf, batchSize)) {
+      due += batch.keys.length;
+      held += batch.held.size;
+    }
+    previews.push({ ...base, due, held, toApply: due - held, applied: true, note: null });
+  }
+  return previews;
+}
+
+/** A dry run: the preview in the shape of a run, with nothing written anywhere. */
+async function dryRun(
+  deps: RetentionDependencies,
+  asOf: Date,
+  batchSize: number,
+  trigger: RetentionRunTrigger,
+) {
+  const startedAt = new Date();
+  const previews = await previewRetention(deps.database.db, deps.policies, asOf, batchSize);
+  const rules: RuleSummary[] = previews.map((preview) => ({
+    ruleId: preview.ruleId,
+    dataClass: preview.dataClass,
+    action: preview.action,
+    duration: preview.duration,
+    status: preview.applied ? 'completed' : 'not_applied',
+    done: preview.toApply,
+    skippedHeld: preview.held,
+    failed: 0,
+    batches: Math.ceil(preview.due / batchSize),
+    durationMs: null,
+    note: preview.note,
+  }));
+  const finishedAt = new Date();
+  return {
+    runId: null,
+    status: 'completed',
+    trigger,
+    dryRun: true,
+    resumed: false,
+    asOf,
+    policyVersion: deps.policies.version,
+    attempts: 1,
+    startedAt,
+    finishedAt,
+    durationMs: finishedAt.getTime() - startedAt.getTime(),
+    rules,
+    totals: totalsOf(rules),
+  } satisfies RunSummary;
+}
+
+/** Reads a run and its rules back in the shape the API and the CLI answer with. */
+export async function summarizeRun(db: Executor, run: RetentionRunRow, resumed = false): Promise<RunSummary> {
+  const rules: RuleSummary[] = (await ruleRowsOf(db, run.id)).map((row) => ({
+    ruleId: row.ruleId,
+    dataClass: row.dataClass,
+    action: row.action,
+    duration: row.duration,
+    status: row.status,
+    done: row.done,
+    skippedHeld: row.skippedHeld,
+    failed: row.failed,
+    batches: row.batches,
+    durationMs: row.durationMs,
+    note: row.note,
+  }));
+  return {
+    runId: run.id,
+    status: run.status,
+    trigger: run.trigger,
+    dryRun: false,
+    resumed: resumed || run.attempts > 1,
+    asOf: run.asOf,
+    policyVersion: run.policyVersion,
+    attempts: run.attempts,
+    startedAt: run.startedAt,
+    finishedAt: run.finishedAt,
+    durationMs: run.durationMs,
+    rules,
+    totals: totalsOf(rules),
+  };
+}
+
+/**
+ * The run to work on. A scheduled time has one run: resumed if a killed instance left it, skipped
+ * (undefined) once completed. Otherwise a run that a killed or failed process left unfinished is
+ * resumed when it is the same work (same policy version, same as-of date or none asked); any other
+ * leftover is superseded: a later as-of date covers everything it had left, and the rows' own state
+ * already excludes what it did.
+ */
+async function openRun(
+  deps: RetentionDependencies,
+  options: { asOf?: Date; batchSize: number; trigger: RetentionRunTrigger; scheduledFor?: Date },
+): Promise<{ run: RetentionRunRow; resumed: boolean } | undefined> {
+  const db = deps.database.db;
+  const { policies } = deps;
+  const reopen = async (run: RetentionRunRow) => {
+    await reopenRun(db, run.id);
+    return { run: (await getRun(db, run.id))!, resumed: true };
+  };
+  const scheduled = options.scheduledFor ? await findScheduledRun(db, options.scheduledFor) : undefined;
+  if (scheduled) {
+    if (scheduled.status === 'completed' || scheduled.status === 'superseded') return undefined;
+    return reopen(scheduled);
+  }
+  const unfinished = await findUnfinishedRun(db);
+  if (unfinished) {
+    const sameWork =
+      !options.scheduledFor &&
+      unfinished.policyVersion === policies.version &&
+      (options.asOf === undefined || options.asOf.getTime() === unfinished.asOf.getTime());
+    if (sameWork) return reopen(unfinished);
+    await supersedeRun(db, unfinished.id);
+  }
+  const run = await createRun(
+    db,
+    {
+      trigger: options.trigger,
+      actor: deps.principal?.sub ?? retentionActor,
+      policyVersion: policies.version,
+      batchSize: options.batchSize,
+      asOf: options.asOf ?? options.scheduledFor ?? new Date(),
+      scheduledFor: options.scheduledFor,
+    },
+    policies.retention.rules,
+  );
+  return run ? { run, resumed: false } : undefined;
+}
+
+function isConnectionFailure(error: unknown): boolean {
+  return translateDatabaseError(error)?.code === 'database_unavailable';
+}
+
+/** One batch: act, record progress and audit it, all in one transaction. Null when nothing is due. */
+async function applyBatch(
+  deps: RetentionDependencies,
+  run: RetentionRunRow,
+  rule: RetentionRule,
+  target: AppliedTarget,
+  afterKey: string | null,
+  limit: number,
+) {
+  return deps.database.db.transaction(async (tx) => {
+    const keys = await target.selectDue(tx, { rule, asOf: run.asOf, afterKey }, limit, true);
+    if (keys.length === 0) return null;
+    const audit = auditContextOf(deps);
+    const outcome = await target.apply(tx, keys, { rule, asOf: run.asOf, policies: deps.policies, audit });
+    const lastKey = keys.at(-1)!;
+    await recordBatch(tx, run.id, rule.id, {
+      done: outcome.done.length,
+      skippedHeld: outcome.held.length,
+      failed: 0,
+      lastKey,
+    });
+    await recordAuditEvent(tx, audit, {
+      actor: deps.principal ? undefined : retentionActor,
+      action: `retention.${rule.action}`,
+      outcome: 'success',
+      targetType: 'retention_rule',
+      targetId: rule.id,
+      details: {
+        runId: run.id,
+        dataClass: rule.dataClass,
+        policyVersion: run.policyVersion,
+        asOf: run.asOf.toISOString(),
+        rowType: target.rowType,
+        ids: outcome.done,
+        heldIds: outcome.held,
+      },
+    });
+    return { keys, outcome, lastKey };
+  });
+}
+
+/**
+ * A batch that failed is retried row by row, each row its own transaction, so one bad row is
+ * counted as failed (and audited) without holding back the others. A lost database stops the run.
+ */
+async function applyRowByRow(
+  deps: RetentionDependencies,
+  run: RetentionRunRow,
+  rule: RetentionRule,
+  target: AppliedTarget,
+  afterKey: string | null,
+  limit: number,
+) {
+  const db = deps.database.db;
+  const keys = await target.selectDue(db, { rule, asOf: run.asOf, afterKey }, limit, false);
+  const totals = { done: 0, skippedHeld: 0, failed: 0 };
+  let previous = afterKey;
+  for (const key of keys) {
+    try {
+      const result = await applyBatch(deps, run, rule, target, previous, 1);
+      if (result) {
+        totals.done += result.outcome.done.length;
+        totals.skippedHeld += result.outcome.held.length;
+      }
+    } catch (error) {
+      if (isConnectionFailure(error)) throw error;
+      totals.failed += 1;
+      await db.transaction(async (tx) => {
+        await recordBatch(tx, run.id, rule.id, { done: 0, skippedHeld: 0, failed: 1, lastKey: key });
+        await recordAuditEvent(tx, auditContextOf(deps), {
+          actor: deps.principal ? undefined : retentionActor,
+          action: `retention.${rule.action}`,
+          outcome: 'failure',
+          targetType: target.rowType,
+          targetId: key,
+          details: { runId: run.id, ruleId: rule.id, error: errorCodeOf(error) },
+        });
+      });
+    }
+    previous = key;
+  }
+  return { keys, totals, lastKey: keys.at(-1) ?? afterKey };
+}
+
+/** A code for the run record and the audit log: never a message, which could quote a value. */
+function errorCodeOf(error: unknown): string {
+  if (error instanceof AppError) return error.code;
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === 'string') return code;
+  return error instanceof Error ? error.name : 'unknown';
+}
+
+async function runRule(
+  deps: RetentionDependencies,
+  run: RetentionRunRow,
+  rule: RetentionRule,
+  position: { index: number; count: number; lastKey: string | null },
+  options: { batchSize: number; onProgress?: RunRetentionOptions['onProgress']; signal?: AbortSignal },
+) {
+  const { batchSize, onProgress, signal } = options;
+  const db = deps.database.db;
+  const target = targetFor(rule);
+  if (target.kind === 'reported') {
+    const due = await target.countDue(db, rule, run.asOf);
+    await finishRule(db, run.id, rule.id, 'not_applied', `${target.note} (${due} due)`);
+    return;
+  }
+  await startRule(db, run.id, rule.id);
+  const ruleDue = await target.countDue(db, rule, run.asOf);
+  let afterKey = position.lastKey;
+  let handled = 0;
+  for (;;) {
+    signal?.throwIfAborted();
+    let step: { count: number; lastKey: string | null; batch: RetentionProgress['batch'] };
+    try {
+      const result = await applyBatch(deps, run, rule, target, afterKey, batchSize);
+      if (!result) break;
+      step = {
+        count: result.keys.length,
+        lastKey: result.lastKey,
+        batch: { done: result.outcome.done.length, skippedHeld: result.outcome.held.length, failed: 0 },
+      };
+    } catch (error) {
+      if (isConnectionFailure(error)) throw error;
+      const result = await applyRowByRow(deps, run, rule, target, afterKey, batchSize);
+      step = { count: result.keys.length, lastKey: result.lastKey, batch: result.totals };
+    }
+    handled += step.count;
+    afterKey = step.lastKey;
+    onProgress?.({
+      ruleId: rule.id,
+      ruleIndex: position.index,
+      ruleCount: position.count,
+      ruleDue,
+      ruleHandled: handled,
+      batch: step.batch,
+    });
+    if (step.count < batchSize) break;
+  }
+  const [row] = (await ruleRowsOf(db, run.id)).filter((candidate) => candidate.ruleId === rule.id);
+  await finishRule(db, run.id, rule.id, row && row.failed > 0 ? 'failed' : 'completed');
+}
+
+/**
+ * Runs every retention rule as of a date, once across all instances (advisory lock), in batches that
+ * each commit their action, their progress and their audit event together. Killed at any point, the
+ * next run resumes the same run after its last committed batch. Throws `retention_run_in_progress`
+ * when another run holds the lock; answers undefined for a scheduled time that already ran.
+ */
+export async function runRetention(
+  deps: RetentionDependencies,
+  options: RunRetentionOptions = {},
+): Promise<RunSummary | undefined> {
+  const batchSize = options.batchSize ?? defaultBatchSize;
+  const trigger = options.trigger ?? 'api';
+  if (options.dryRun) return dryRun(deps, options.asOf ?? new Date(), batchSize, trigger);
+
+  const lock = await tryRetentionLock(deps.database.url);
+  if (!lock) throw runInProgressError();
+  try {
+    const opened = await openRun(deps, { ...options, batchSize, trigger });
+    if (!opened) return undefined;
+    const { run, resumed } = opened;
+    const db = deps.database.db;
+    options.onStarted?.(await summarizeRun(db, run, resumed));
+    try {
+      const rows = await ruleRowsOf(db, run.id);
+      for (const [index, row] of rows.entries()) {
+        if (row.status === 'completed' || row.status === 'not_applied') continue;
+        const rule = deps.policies.retention.rules.find((candidate) => candidate.id === row.ruleId);
+        if (!rule) continue;
+        await runRule(
+          deps,
+          run,
+          rule,
+          { index, count: rows.length, lastKey: row.lastKey },
+          { batchSize, onProgress: options.onProgress, signal: options.signal },
+        );
+      }
+      const failed = (await ruleRowsOf(db, run.id)).some((row) => row.status === 'failed');
+      await finishRun(db, run.id, 'completed', failed ? 'rows_failed' : undefined);
+    } catch (error) {
+      await finishRun(db, run.id, 'failed', errorCodeOf(error)).catch(() => {});
+      throw error;
+    }
+    return summarizeRun(db, (await getRun(db, run.id))!, resumed);
+  } finally {
+    await lock.release();
+  }
+}

@@ -1,0 +1,49 @@
+import type { AuditContext, Executor } from '../audit/record-audit-event';
+import type { Policies } from '../policies/load-policies';
+import type { RetentionRule } from '../policies/retention-policy';
+
+/** Where a rule stands in its pass over the table: rows are visited in key order, after `afterKey`. */
+export interface DueWindow {
+  rule: RetentionRule;
+  asOf: Date;
+  afterKey: string | null;
+}
+
+export interface ApplyContext {
+  rule: RetentionRule;
+  asOf: Date;
+  policies: Policies;
+  audit: AuditContext;
+}
+
+/** What one batch did: keys acted on, and keys a legal hold kept out. */
+export interface BatchOutcome {
+  done: string[];
+  held: string[];
+}
+
+/**
+ * How one (data class, action) pair is enforced. A due row's own state must stop it from being
+ * selected again once the action committed, so a resumed run never acts twice on a row.
+ */
+export interface AppliedTarget {
+  kind: 'applied';
+  /** Audit target type of the rows (`return`, `subject_request`). */
+  rowType: string;
+  /** Due rows after the window's key, in key order, at most `limit`; locked when `lock` is set. */
+  selectDue(executor: Executor, window: DueWindow, limit: number, lock: boolean): Promise<string[]>;
+  countDue(executor: Executor, rule: RetentionRule, asOf: Date): Promise<number>;
+  /** Keys among these that an active legal hold covers as of `asOf`. */
+  held(executor: Executor, keys: string[], asOf: Date): Promise<Set<string>>;
+  /** Applies the action inside the batch transaction; skips and reports held keys. */
+  apply(tx: Executor, keys: string[], context: ApplyContext): Promise<BatchOutcome>;
+}
+
+/** A rule the engine reports on but does not apply itself, with the reason (never personal data). */
+export interface ReportedTarget {
+  kind: 'reported';
+  note: string;
+  countDue(executor: Executor, rule: RetentionRule, asOf: Date): Promise<number>;
+}
+
+export type RetentionTarget = AppliedTarget | ReportedTarget;

@@ -1,0 +1,259 @@
+import {
+  and,
+  eq,
+  exists,
+  gt,
+  inArray,
+  isNotNull,
+  isNull,
+  lte,
+  or,
+  type SQL,
+  type SQLWrapper,
+  sql,
+} from 'drizzle-orm';
+import { auditEvents } from '../audit/audit-events.schema';
+import type { Executor } from '../audit/record-audit-event';
+import { eraseReturnsContactData, eraseReturnsPaymentData } from '../erasure/erase';
+import { activeHoldsFor, heldReturnIds } from '../legal-holds/active-holds';
+import type { RetentionRule } from '../policies/retention-policy';
+import { archiveReturns, deleteReturns } from '../returns/return-repository';
+import { returnEvents, returns } from '../returns/returns.schema';
+import { subjectRequests } from '../subject-requests/subject-requests.schema';
+import type { AppliedTarget, ApplyContext, DueWindow, RetentionTarget } from './retention-target';
+
+/** `start + duration <= asOf`, in PostgreSQL calendar arithmetic (ISO 8601 interval input). */
+function isPast(start: SQLWrapper, rule: RetentionRule, asOf: Date): SQL {
+  return sql`${start} + ${rule.duration.iso}::interval <= ${asOf}`;
+}
+
+/** A return's clock starts at its `closed` event; only closed returns have one. */
+function closedFor(rule: RetentionRule, asOf: Date): SQL {
+  return and(
+    eq(returns.status, 'closed'),
+    exists(
+      sql`(select 1 from ${returnEvents} where ${returnEvents.returnId} = ${returns.id} and ${returnEvents.type} = 'closed' and ${isPast(sql`${returnEvents.occurredAt}`, rule, asOf)})`,
+    ),
+  )!;
+}
+
+/** Due returns in id order after the window's key; the batch transaction locks them. */
+function returnsTarget(
+  dueWhere: (rule: RetentionRule, asOf: Date) => SQL,
+  act: (tx: Executor, ids: string[], context: ApplyContext) => Promise<{ done: string[]; held: string[] }>,
+): AppliedTarget {
+  const select = async (executor: Executor, window: DueWindow, limit: number, lock: boolean) => {
+    const query = executor
+      .select({ id: returns.id })
+      .from(returns)
+      .where(
+        and(
+          window.afterKey ? gt(returns.id, window.afterKey) : undefined,
+          dueWhere(window.rule, window.asOf),
+        ),
+      )
+      .orderBy(returns.id)
+      .limit(limit);
+    const rows = lock ? await query.for('update') : await query;
+    return rows.map((row) => row.id);
+  };
+  return {
+    kind: 'applied',
+    rowType: 'return',
+    selectDue: select,
+    countDue: async (executor, rule, asOf) => {
+      const [row] = await executor
+        .select({ count: sql<number>`count(*)::int` })
+        .from(returns)
+        .where(dueWhere(rule, asOf));
+      return row?.count ?? 0;
+    },
+    held: (executor, ids, asOf) => heldReturnIds(executor, ids, asOf),
+    apply: act,
+  };
+}
+
+/** Archive, delete: check the holds here; the erasure module checks its own. */
+async function unlessHeld(
+  tx: Executor,
+  ids: string[],
+  asOf: Date,
+  act: (ids: string[]) => Promise<void>,
+): Promise<{ done: string[]; held: string[] }> {
+  const held = await heldReturnIds(tx, ids, asOf);
+  const done = ids.filter((id) => !held.has(id));
+  if (done.length > 0) await act(done);
+  return { done, held: [...held] };
+}
+
+const erasureContext = (context: ApplyContext) => ({
+  audit: context.audit,
+  policies: context.policies,
+  now: context.asOf,
+  origin: 'retention' as const,
+});
+
+const contactArchive = returnsTarget(
+  (rule, asOf) => and(closedFor(rule, asOf), isNull(returns.archivedAt), isNull(returns.erasedAt))!,
+  (tx, ids, context) => unlessHeld(tx, ids, context.asOf, (due) => archiveReturns(tx, due)),
+);
+
+const contactErase = returnsTarget(
+  (rule, asOf) => and(closedFor(rule, asOf), isNull(returns.erasedAt))!,
+  async (tx, ids, context) => {
+    const result = await eraseReturnsContactData(tx, ids, erasureContext(context));
+    return { done: result.erased, held: result.held };
+  },
+);
+
+const paymentErase = returnsTarget(
+  (rule, asOf) => and(isNotNull(returns.ibanEnc), isPast(returns.refundedAt, rule, asOf))!,
+  async (tx, ids, context) => {
+    const result = await eraseReturnsPaymentData(tx, ids, erasureContext(context));
+    return { done: result.erased, held: result.held };
+  },
+);
+
+/**
+ * The record itself goes. Personal data are erased first, in the same transaction, so the subject's
+ * keys are shredded the way an erasure does it even for a return that never closed.
+ */
+const accountingDelete = returnsTarget(
+  (rule, asOf) => isPast(returns.refundedAt, rule, asOf),
+  (tx, ids, context) =>
+    unlessHeld(tx, ids, context.asOf, async (due) => {
+      await eraseReturnsContactData(tx, due, erasureContext(context));
+      await eraseReturnsPaymentData(tx, due, erasureContext(context));
+      await deleteReturns(tx, due);
+    }),
+);
+
+const finishedRequest = (rule: RetentionRule, asOf: Date) =>
+  and(
+    inArray(subjectRequests.status, ['completed', 'rejected']),
+    isPast(subjectRequests.completedAt, rule, asOf),
+  )!;
+
+/** Subject requests whose subject an active legal hold covers. */
+async function heldRequestIds(executor: Executor, ids: string[], asOf: Date): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await executor
+    .select({ id: subjectRequests.id, subjectId: subjectRequests.subjectId })
+    .from(subjectRequests)
+    .where(inArray(subjectRequests.id, ids));
+  const held = new Set<string>();
+  for (const row of rows) {
+    if (row.subjectId && (await activeHoldsFor(executor, { subjectId: row.subjectId }, asOf)).length > 0) {
+      held.add(row.id);
+    }
+  }
+  return held;
+}
+
+/** Subject-request records past their period (proof of compliance); a hold on the subject keeps them. */
+function requestsTarget(
+  dueWhere: (rule: RetentionRule, asOf: Date) => SQL,
+  act: (tx: Executor, ids: string[]) => Promise<unknown>,
+): AppliedTarget {
+  return {
+    kind: 'applied',
+    rowType: 'subject_request',
+    selectDue: async (executor, window, limit, lock) => {
+      const query = executor
+        .select({ id: subjectRequests.id })
+        .from(subjectRequests)
+        .where(
+          and(
+            window.afterKey ? gt(subjectRequests.id, window.afterKey) : undefined,
+            dueWhere(window.rule, window.asOf),
+          ),
+        )
+        .orderBy(subjectRequests.id)
+        .limit(limit);
+      const rows = lock ? await query.for('update') : await query;
+      return rows.map((row) => row.id);
+    },
+    countDue: async (executor, rule, asOf) => {
+      const [row] = await executor
+        .select({ count: sql<number>`count(*)::int` })
+        .from(subjectRequests)
+        .where(dueWhere(rule, asOf));
+      return row?.count ?? 0;
+    },
+    held: heldRequestIds,
+    apply: async (tx, ids, context) => {
+      const held = await heldRequestIds(tx, ids, context.asOf);
+      const done = ids.filter((id) => !held.has(id));
+      if (done.length > 0) await act(tx, done);
+      return { done, held: [...held] };
+    },
+  };
+}
+
+const requestsDelete = requestsTarget(finishedRequest, (tx, ids) =>
+  tx.delete(subjectRequests).where(inArray(subjectRequests.id, ids)),
+);
+
+/** The record stays (type, dates, status) without its answer and free-text reasons. */
+const requestsRedact = requestsTarget(
+  (rule, asOf) =>
+    and(
+      finishedRequest(rule, asOf),
+      or(
+        isNotNull(subjectRequests.result),
+        isNotNull(subjectRequests.changesEnc),
+        isNotNull(subjectRequests.rejectionReason),
+        isNotNull(subjectRequests.extensionReason),
+      ),
+    )!,
+  (tx, ids) =>
+    tx
+      .update(subjectRequests)
+      .set({
+        result: null,
+        changesEnc: null,
+        rejectionReason: null,
+        extensionReason: null,
+        updatedAt: sql`now()`,
+      })
+      .where(inArray(subjectRequests.id, ids)),
+);
+
+/** Proof (tracking events) is encrypted under the contact key: it is archived and erased with it. */
+const withContact = (action: string): RetentionTarget => ({
+  kind: 'reported',
+  note: `applied by the contact ${action} rule: tracking proof is encrypted under the contact data key`,
+  countDue: (executor, rule, asOf) =>
+    (action === 'archive' ? contactArchive : contactErase).countDue(executor, rule, asOf),
+});
+
+const auditReported: RetentionTarget = {
+  kind: 'reported',
+  note: 'the audit log is append-only: events past the period leave through the archival procedure (src/retention/README.md)',
+  countDue: async (executor, rule, asOf) => {
+    const [row] = await executor
+      .select({ count: sql<number>`count(*)::int` })
+      .from(auditEvents)
+      .where(lte(sql`${auditEvents.occurredAt} + ${rule.duration.iso}::interval`, asOf));
+    return row?.count ?? 0;
+  },
+};
+
+const targets: Record<string, RetentionTarget> = {
+  'contact/archive': contactArchive,
+  'contact/erase': contactErase,
+  'proof/archive': withContact('archive'),
+  'proof/erase': withContact('erase'),
+  'payment/erase': paymentErase,
+  'accounting/delete': accountingDelete,
+  'requests/delete': requestsDelete,
+  'requests/redact': requestsRedact,
+  'audit/delete': auditReported,
+};
+
+/** How a rule is enforced; the policy schema only lets through pairs that have a target here. */
+export function targetFor(rule: RetentionRule): RetentionTarget {
+  const target = targets[`${rule.dataClass}/${rule.action}`];
+  if (!target) throw new Error(`no retention target for ${rule.dataClass}/${rule.action}`);
+  return target;
+}
