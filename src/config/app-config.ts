@@ -13,6 +13,15 @@ export interface JwtSettings {
   audience: string;
 }
 
+export interface WebhookSettings {
+  /** Configured signing secrets by subscription id (`whsec_...`); others are generated in development. */
+  secrets: Record<string, string>;
+  /** Plain-http targets on loopback (development receivers). */
+  allowLoopback: boolean;
+  /** Targets in private and link-local ranges (10/8, 172.16/12, 192.168/16, fc00::/7, 169.254/16, ...). */
+  allowPrivateNetworks: boolean;
+}
+
 /** The configuration the service runs with, secrets resolved. */
 export interface AppConfig {
   nodeEnv: Environment['NODE_ENV'];
@@ -28,6 +37,7 @@ export interface AppConfig {
   signingKeyPem: string;
   retentionCron: string;
   policiesDir: string;
+  webhooks: WebhookSettings;
   shutdownTimeoutMs: number;
   bodyLimitBytes: number;
   /** Names of the variables whose development values were generated under DATA_DIR. */
@@ -117,6 +127,11 @@ export function resolveAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfi
     signingKeyPem: secretOf('SIGNING_KEY', parsed.SIGNING_KEY)!.replaceAll('\\n', '\n'),
     retentionCron: parsed.RETENTION_CRON,
     policiesDir: path.resolve(parsed.POLICIES_DIR),
+    webhooks: {
+      secrets: parsed.WEBHOOK_SECRETS ?? {},
+      allowLoopback: parsed.WEBHOOK_ALLOW_LOOPBACK ?? parsed.NODE_ENV !== 'production',
+      allowPrivateNetworks: parsed.WEBHOOK_ALLOW_PRIVATE_NETWORKS ?? false,
+    },
     shutdownTimeoutMs: parsed.SHUTDOWN_TIMEOUT_MS,
     bodyLimitBytes: parsed.BODY_LIMIT_BYTES,
     generatedSecrets: generated,

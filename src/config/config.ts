@@ -19,6 +19,38 @@ const base64Secret = (minBytes: number) =>
     message: `expected base64 of at least ${minBytes} bytes`,
   });
 
+const booleanFlag = optionalString.pipe(
+  z
+    .enum(['true', 'false'], { error: 'expected true or false' })
+    .transform((value) => value === 'true')
+    .optional(),
+);
+
+/** `subscription-id:whsec_<base64 of 24 to 64 bytes>,...`: the Standard Webhooks secret of each subscription. */
+const webhookSecretList = z
+  .string()
+  .transform((value) => value.split(',').map((entry) => entry.trim()))
+  .pipe(
+    z.array(
+      z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}:whsec_[A-Za-z0-9+/]+={0,2}$/, {
+        message: 'expected subscription-id:whsec_<base64>, comma-separated',
+      }),
+    ),
+  )
+  .transform((entries) => entries.map((entry) => entry.split(':') as [string, string]))
+  .refine(
+    (pairs) =>
+      pairs.every(([, secret]) => {
+        const bytes = Buffer.from(secret.slice('whsec_'.length), 'base64').length;
+        return bytes >= 24 && bytes <= 64;
+      }),
+    { message: 'each whsec_ secret must hold 24 to 64 bytes' },
+  )
+  .refine((pairs) => new Set(pairs.map(([id]) => id)).size === pairs.length, {
+    message: 'a subscription id appears twice',
+  })
+  .transform((pairs) => Object.fromEntries(pairs));
+
 const ed25519PrivateKeyPem = z.string().refine(
   (value) => {
     try {
@@ -62,6 +94,9 @@ export const environmentSchema = z.object({
     .default('0 3 * * *')
     .refine((value) => validateCron(value), { message: 'not a valid cron expression' }),
   POLICIES_DIR: z.string().min(1).default('./policies'),
+  WEBHOOK_SECRETS: optionalString.pipe(webhookSecretList.optional()),
+  WEBHOOK_ALLOW_LOOPBACK: booleanFlag,
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: booleanFlag,
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   BODY_LIMIT_BYTES: z.coerce
     .number()

@@ -1,0 +1,241 @@
+import http from 'node:http';
+import https from 'node:https';
+import postgres from 'postgres';
+import type { DatabaseHandle } from '../db/database';
+import type { WebhookSubscription } from '../policies/webhooks-policy';
+import { type ClaimedDelivery, claimDueDeliveries, fanOutEvents, recordAttempt } from './deliveries';
+import { outboxChannel } from './outbox';
+import { sendWebhook } from './send-webhook';
+import type { TargetRules } from './target-guard';
+import { webhookBody } from './webhook-payload';
+import { signWebhook } from './webhook-secrets';
+
+// Any constant shared by every instance; distinct from the migration lock and the other jobs' keys.
+const dispatcherLockKey = 7_311_009;
+
+export interface DispatcherLogger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(object: unknown, message: string): void;
+}
+
+export interface DispatcherOptions {
+  database: DatabaseHandle;
+  subscriptions: readonly WebhookSubscription[];
+  /** Signing key bytes by subscription id. */
+  keys: Map<string, Buffer>;
+  rules: TargetRules;
+  log: DispatcherLogger;
+  /** Fallback poll for due retries; new events wake the dispatcher through LISTEN/NOTIFY. */
+  pollIntervalMs?: number;
+  /** How often a follower tries to become leader, and a leader checks it still holds the lock. */
+  leaderCheckIntervalMs?: number;
+  /** Requests in flight per subscription: a slow receiver fills its own slots, never the others'. */
+  concurrencyPerTarget?: number;
+  /** Retry delay after attempt n: min(maxMs, baseMs * 2^(n-1)), times a random 50-100 % (jitter). */
+  backoff?: { baseMs: number; maxMs: number };
+  /** Lease = request timeout + this margin; a crashed dispatcher's claims come back after it. */
+  leaseMarginMs?: number;
+}
+
+export interface WebhookDispatcher {
+  start(): Promise<void>;
+  /** Stops claiming, lets requests in flight finish and be recorded, releases the leadership. */
+  stop(): Promise<void>;
+  /** Abrupt end, as a crash would be: requests are cut and nothing more is recorded. */
+  kill(): Promise<void>;
+  isLeader(): boolean;
+}
+
+export function retryDelayMs(attempt: number, backoff: { baseMs: number; maxMs: number }): number {
+  const ceiling = Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.min(attempt - 1, 30));
+  return Math.round(ceiling * (0.5 + Math.random() / 2));
+}
+
+/**
+ * One dispatcher per instance; only the one holding the PostgreSQL session advisory lock (on its own
+ * connection) delivers. It fans new outbox events out to subscriptions, claims due deliveries with
+ * FOR UPDATE SKIP LOCKED, and sends them in parallel with a per-target cap and a per-request timeout.
+ */
+export function createWebhookDispatcher(options: DispatcherOptions): WebhookDispatcher {
+  const pollIntervalMs = options.pollIntervalMs ?? 500;
+  const leaderCheckIntervalMs = options.leaderCheckIntervalMs ?? 2000;
+  const concurrency = options.concurrencyPerTarget ?? 8;
+  const backoff = options.backoff ?? { baseMs: 2000, maxMs: 3_600_000 };
+  const leaseMarginMs = options.leaseMarginMs ?? 5000;
+  const subscriptions = new Map(options.subscriptions.map((s) => [s.id, s]));
+  const { sql } = options.database;
+  const agents = {
+    http: new http.Agent({ keepAlive: true, maxSockets: concurrency }),
+    https: new https.Agent({ keepAlive: true, maxSockets: concurrency }),
+  };
+  const abort = new AbortController();
+  const inFlight = new Map<string, number>();
+  const sending = new Set<Promise<void>>();
+
+  let lockConnection: postgres.Sql | undefined;
+  let unlisten: (() => Promise<void>) | undefined;
+  let leader = false;
+  let stopped = false;
+  let cycling = false;
+  let wakeAgain = false;
+  let pollTimer: NodeJS.Timeout | undefined;
+  let leaderTimer: NodeJS.Timeout | undefined;
+
+  async function checkLeadership(): Promise<void> {
+    if (stopped || !lockConnection) return;
+    try {
+      if (leader) {
+        // The driver reconnects silently after a dropped connection, and the session lock dies with
+        // it: ask the server whether this session still holds it.
+        const [row] = await lockConnection<{ held: boolean }[]>`
+          select exists (select 1 from pg_locks where locktype = 'advisory' and objid = ${dispatcherLockKey}
+                         and pid = pg_backend_pid() and granted) as held`;
+        if (!row?.held) {
+          leader = false;
+          options.log.warn('webhook dispatcher lost its leadership');
+        }
+      } else {
+        const [row] = await lockConnection<
+          { ok: boolean }[]
+        >`select pg_try_advisory_lock(${dispatcherLockKey}) as ok`;
+        if (row?.ok && !stopped) {
+          leader = true;
+          options.log.info('webhook dispatcher is the leader');
+          wake();
+        }
+      }
+    } catch (error) {
+      leader = false;
+      options.log.error({ err: error }, 'webhook dispatcher could not check its leadership');
+    }
+  }
+
+  function wake(): void {
+    if (stopped || !leader) return;
+    if (cycling) {
+      wakeAgain = true;
+      return;
+    }
+    cycling = true;
+    void cycle().finally(() => {
+      cycling = false;
+      if (wakeAgain) {
+        wakeAgain = false;
+        wake();
+      }
+    });
+  }
+
+  async function cycle(): Promise<void> {
+    try {
+      while (!stopped && leader && (await fanOutEvents(sql, options.subscriptions)) === 500) {}
+      if (stopped || !leader) return;
+      const capacities = [...subscriptions.values()]
+        .map((s) => ({
+          subscriptionId: s.id,
+          limit: concurrency - (inFlight.get(s.id) ?? 0),
+          leaseMs: s.timeoutMs + leaseMarginMs,
+        }))
+        .filter((c) => c.limit > 0);
+      const claims = await claimDueDeliveries(sql, capacities);
+      for (const claim of claims) launch(claim);
+    } catch (error) {
+      options.log.error({ err: error }, 'webhook dispatch cycle failed; retrying on the next poll');
+    }
+  }
+
+  function launch(claim: ClaimedDelivery): void {
+    const subscription = subscriptions.get(claim.subscriptionId)!;
+    inFlight.set(subscription.id, (inFlight.get(subscription.id) ?? 0) + 1);
+    const task = deliver(subscription, claim)
+      .catch((error) => options.log.error({ err: error }, 'webhook attempt could not be recorded'))
+      .finally(() => {
+        inFlight.set(subscription.id, (inFlight.get(subscription.id) ?? 1) - 1);
+        sending.delete(task);
+        wake();
+      });
+    sending.add(task);
+  }
+
+  async function deliver(subscription: WebhookSubscription, claim: ClaimedDelivery): Promise<void> {
+    const key = options.keys.get(subscription.id);
+    if (!key) throw new Error(`no signing key for webhook subscription ${subscription.id}`);
+    const body = webhookBody(claim);
+    const timestamp = Math.floor(Date.now() / 1000);
+    const startedAt = new Date();
+    const result = await sendWebhook({
+      url: subscription.url,
+      headers: {
+        'webhook-id': claim.eventId,
+        'webhook-timestamp': String(timestamp),
+        'webhook-signature': signWebhook(key, claim.eventId, timestamp, body),
+      },
+      body,
+      timeoutMs: subscription.timeoutMs,
+      rules: options.rules,
+      agents,
+      signal: abort.signal,
+    });
+    // Killed: a crash records nothing; the lease runs out and another dispatcher sends it again.
+    if (abort.signal.aborted) return;
+    const status = await recordAttempt(
+      sql,
+      claim,
+      { startedAt, ...result },
+      {
+        maxAttempts: subscription.maxAttempts,
+        retryDelayMs: retryDelayMs(claim.attempts + 1, backoff),
+      },
+    );
+    if (status === 'dead') {
+      options.log.warn(
+        `webhook delivery ${claim.id} (subscription ${subscription.id}) is a dead letter after ${claim.attempts + 1} attempt(s)`,
+      );
+    }
+  }
+
+  async function halt(): Promise<void> {
+    stopped = true;
+    clearInterval(pollTimer);
+    clearInterval(leaderTimer);
+    await unlisten?.().catch(() => {});
+  }
+
+  return {
+    async start() {
+      lockConnection = postgres(options.database.url, {
+        max: 1,
+        idle_timeout: 0,
+        onnotice: () => {},
+        connection: { application_name: 'returnvault-webhook-dispatcher' },
+      });
+      const listener = await lockConnection.listen(outboxChannel, () => wake());
+      unlisten = listener.unlisten;
+      await checkLeadership();
+      pollTimer = setInterval(wake, pollIntervalMs);
+      leaderTimer = setInterval(() => void checkLeadership(), leaderCheckIntervalMs);
+    },
+    async stop() {
+      await halt();
+      await Promise.allSettled([...sending]);
+      if (leader && lockConnection) {
+        await lockConnection`select pg_advisory_unlock(${dispatcherLockKey})`.catch(() => {});
+      }
+      leader = false;
+      await lockConnection?.end({ timeout: 5 });
+      agents.http.destroy();
+      agents.https.destroy();
+    },
+    async kill() {
+      abort.abort();
+      await halt();
+      leader = false;
+      await lockConnection?.end({ timeout: 0 });
+      agents.http.destroy();
+      agents.https.destroy();
+      await Promise.allSettled([...sending]);
+    },
+    isLeader: () => leader,
+  };
+}

@@ -1,0 +1,28 @@
+import { sql } from 'drizzle-orm';
+import type { Executor } from '../audit/record-audit-event';
+import { webhookEvents } from './webhook-outbox.schema';
+import { parseWebhookEvent, type WebhookEventInput } from './webhook-payload';
+
+/** Channel the dispatcher listens on; the notification is delivered only when the caller commits. */
+export const outboxChannel = 'webhook_outbox';
+
+/**
+ * Writes one outbox event in the caller's transaction: it exists exactly when the change it announces
+ * is committed. The dispatcher fans it out to the matching subscriptions. Returns the event id, which
+ * is the `webhook-id` every receiver sees. Throws WebhookPayloadError for a payload that is not just
+ * ids, statuses and clocks (recipients' data must already be pseudonymized by the caller).
+ */
+export async function enqueueWebhookEvent(tx: Executor, input: WebhookEventInput): Promise<string> {
+  const event = parseWebhookEvent(input);
+  const [row] = await tx
+    .insert(webhookEvents)
+    .values({
+      type: event.type,
+      merchantId: event.merchantId ?? null,
+      recipientId: event.recipientId ?? null,
+      data: event.data,
+    })
+    .returning({ id: webhookEvents.id });
+  await tx.execute(sql`select pg_notify(${outboxChannel}, '')`);
+  return row!.id;
+}
