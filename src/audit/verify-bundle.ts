@@ -157,8 +157,7 @@ export async function verifyBundle(
     const root = rootFromRangeProof(header.range, signed.treeSize, loggedLeaves, hashes(header.rangeProof));
     if (!root?.equals(Buffer.from(signed.rootHash, 'hex'))) {
       throw new VerificationError(
-        `the leaves of positions ${start}..${end - 1} do not rebuild the signed root: a leaf hash or the proof was altered`,
-        start,
+        `the leaves of positions ${start}..${end - 1} do not rebuild the signed root: leaf hashes, their order or the proof were altered`,
       );
     }
   }

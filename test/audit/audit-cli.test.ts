@@ -1,0 +1,97 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditBundle } from '../../src/audit/audit-bundle';
+import { recordAuditEvent } from '../../src/audit/record-audit-event';
+import { runSequencerOnce } from '../../src/audit/sequencer';
+import { bearer, createTestApp, type TestApp } from '../support/test-app';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile('npx', ['tsx', 'src/cli/main.ts', ...args], { cwd: process.cwd() }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('returnvault audit verify', () => {
+  let t: TestApp;
+  let dir: string;
+  let bundle: AuditBundle;
+  const file = (name: string, content: unknown) => {
+    const target = path.join(dir, name);
+    writeFileSync(target, JSON.stringify(content));
+    return target;
+  };
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    dir = mkdtempSync(path.join(tmpdir(), 'returnvault-audit-'));
+    const auditor = bearer(await t.token('auditor'));
+    for (let i = 0; i < 6; i++) {
+      await recordAuditEvent(
+        t.database.db,
+        {},
+        { action: 'test.cli', outcome: 'success', targetId: `ret-${i}` },
+      );
+    }
+    await runSequencerOnce(t.database, t.app.signer);
+    file('kept.json', (await t.app.inject({ url: '/v1/audit/checkpoint', headers: auditor })).json());
+    await recordAuditEvent(t.database.db, {}, { action: 'test.cli', outcome: 'success' });
+    await runSequencerOnce(t.database, t.app.signer);
+    bundle = (await t.app.inject({ url: '/v1/audit/export?since=6', headers: auditor })).json();
+    file('jwks.json', (await t.app.inject({ url: '/.well-known/jwks.json' })).json());
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('prints a short OK summary and exits 0 for an untouched bundle', async () => {
+    const run = await cli(
+      'audit',
+      'verify',
+      file('good.json', bundle),
+      '--jwks',
+      path.join(dir, 'jwks.json'),
+      '--since',
+      path.join(dir, 'kept.json'),
+    );
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^OK: 7 event\(s\) at positions 0\.\.6 match the checkpoint of tree size 7/);
+    expect(run.stdout).toContain('extends the kept checkpoint of tree size 6');
+  }, 120_000);
+
+  it('exits non-zero with one line naming the first bad position of an edited bundle', async () => {
+    const tampered = structuredClone(bundle);
+    (tampered.events[3] as AuditBundle['events'][number]).event.outcome = 'failure';
+    const run = await cli(
+      'audit',
+      'verify',
+      file('tampered.json', tampered),
+      '--jwks',
+      path.join(dir, 'jwks.json'),
+    );
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr.trimEnd().split('\n')).toEqual([
+      'returnvault: position 3: the event differs from the one logged (edited)',
+    ]);
+  }, 120_000);
+
+  it('exits non-zero on a bad signature and on a file that is not a bundle', async () => {
+    const forged = structuredClone(bundle);
+    forged.checkpoint.jws = forged.checkpoint.jws.replace(/.{4}$/, 'AAAA');
+    const signature = await cli('audit', 'verify', file('forged.json', forged));
+    expect(signature.code).toBe(1);
+    expect(signature.stderr).toContain('signature does not verify');
+    const missing = await cli('audit', 'verify', path.join(dir, 'nowhere.json'));
+    expect(missing.code).toBe(1);
+    expect(missing.stderr.trimEnd().split('\n')).toHaveLength(1);
+  }, 120_000);
+});
