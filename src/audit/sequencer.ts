@@ -25,12 +25,25 @@ interface BatchResult {
   treeSize: number;
   drained: boolean;
   checkpoint?: Checkpoint;
+  /** Where the next batch of the same pass resumes. */
+  pass: Pass;
+}
+
+/**
+ * One pass drains the unpositioned events in id order over several batches. The xmin of its first
+ * snapshot is what it may set the horizon to once drained: every event of a transaction below it was
+ * visible then, with an id the pass has not passed yet or has already taken.
+ */
+interface Pass {
+  xmin?: string;
+  afterId: string;
 }
 
 async function sequenceBatch(
   tx: postgres.TransactionSql,
   signer: Signer,
   batchSize: number,
+  pass: Pass,
 ): Promise<BatchResult> {
   await tx`select pg_advisory_xact_lock(${sequencingLockKey})`;
   const [state] = await tx<{ horizon: string; treeSize: string }[]>`
@@ -44,17 +57,22 @@ async function sequenceBatch(
       select e.id::text, ${tx.unsafe(loggedEventColumns)}
         from audit_events e
        where e.tx_xid >= ${state.horizon}::xid8
+         and e.id > ${pass.afterId}::bigint
          and not exists (select 1 from audit_log_entries l where l.audit_event_id = e.id)
        order by e.id
        limit ${batchSize})
     select snapshot.xmin, candidates.* from snapshot left join candidates on true`;
   const events = rows.filter((row) => row.id !== null);
-  // Only a pass that saw every visible unpositioned event may move the horizon.
+  const next: Pass = {
+    xmin: pass.xmin ?? (rows[0]?.xmin as string),
+    afterId: events.at(-1)?.id ?? pass.afterId,
+  };
   const drained = events.length < batchSize;
-  const horizon = drained ? (rows[0]?.xmin as string) : state.horizon;
+  // Another pass may have moved the horizon further meanwhile: both bounds hold, keep the larger.
+  const horizon = drained ? tx`greatest(horizon, ${next.xmin as string}::xid8)` : tx`horizon`;
   if (events.length === 0) {
-    await tx`update audit_sequencer_state set horizon = ${horizon}::xid8 where id = 1`;
-    return { sequenced: 0, treeSize, drained };
+    await tx`update audit_sequencer_state set horizon = ${horizon} where id = 1`;
+    return { sequenced: 0, treeSize, drained, pass: next };
   }
 
   const leafHashes = events.map((event) => leafHash(canonicalLeaf(event)));
@@ -80,8 +98,8 @@ async function sequenceBatch(
   );
   await tx`insert into audit_checkpoints (tree_size, root_hash, signed_at, key_id, jws)
     values (${newSize}, decode(${checkpoint.rootHash}, 'hex'), ${checkpoint.signedAt}, ${checkpoint.keyId}, ${checkpoint.jws})`;
-  await tx`update audit_sequencer_state set horizon = ${horizon}::xid8, tree_size = ${newSize} where id = 1`;
-  return { sequenced: events.length, treeSize: newSize, drained, checkpoint };
+  await tx`update audit_sequencer_state set horizon = ${horizon}, tree_size = ${newSize} where id = 1`;
+  return { sequenced: events.length, treeSize: newSize, drained, checkpoint, pass: next };
 }
 
 /**
@@ -100,12 +118,14 @@ export async function runSequencerOnce(
 ): Promise<SequencingResult> {
   const batchSize = options.batchSize ?? 5000;
   const result: SequencingResult = { sequenced: 0, treeSize: 0 };
+  let pass: Pass = { afterId: '0' };
   for (;;) {
-    const batch = await database.sql.begin((tx) => sequenceBatch(tx, signer, batchSize));
+    const batch = await database.sql.begin((tx) => sequenceBatch(tx, signer, batchSize, pass));
     result.sequenced += batch.sequenced;
     result.treeSize = batch.treeSize;
     if (batch.checkpoint) result.checkpoint = batch.checkpoint;
     if (batch.drained) return result;
+    pass = batch.pass;
   }
 }
 
