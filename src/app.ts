@@ -20,6 +20,7 @@ import { registerErrorHandling, sendProblem } from './http/error-handler';
 import { healthRoutes } from './http/health-routes';
 import { loggerOptions } from './http/logging';
 import { metricsRoutes } from './http/metrics';
+import { keyRoutes } from './keys/key-routes';
 import type { Policies } from './policies/load-policies';
 import { pseudonymizedFeedRoutes } from './pseudonymization/feed-routes';
 import { retentionRoutes } from './retention/retention-routes';
@@ -123,6 +124,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(healthRoutes);
   await app.register(metricsRoutes);
   await app.register(meRoutes);
+  await app.register(keyRoutes);
   await app.register(auditRoutes);
   await app.register(webhookRoutes);
   await app.register(pseudonymizedFeedRoutes);

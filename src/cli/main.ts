@@ -6,6 +6,7 @@ import { resolveAppConfig } from '../config/app-config';
 import { ConfigError } from '../config/config';
 import { connectDatabase } from '../db/connect';
 import { applyMigrations } from '../db/migrations';
+import { registerKeyCommands } from '../keys/key-cli';
 import { PolicyError } from '../policies/load-policies';
 import { registerRetentionCommands } from '../retention/retention-cli';
 import { runServer } from '../server/run-server';
@@ -64,6 +65,7 @@ program
   );
 
 registerWebhookCommands(program);
+registerKeyCommands(program);
 registerRetentionCommands(program);
 
 registerAuditCommands(program);

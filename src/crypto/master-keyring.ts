@@ -41,11 +41,17 @@ export class MasterKeyring {
     return this.#keys.has(version);
   }
 
-  wrap(dek: Buffer, ctx: WrapContext): { wrapped: Buffer; kekVersion: string } {
+  /** Wraps under the active version, or under `kekVersion` (a rotation job's target). */
+  wrap(
+    dek: Buffer,
+    ctx: WrapContext,
+    kekVersion: string = this.activeVersion,
+  ): { wrapped: Buffer; kekVersion: string } {
     if (dek.length !== dekLength) throw new Error(`a data key must be ${dekLength} bytes`);
-    const kekVersion = this.activeVersion;
+    const kek = this.#keys.get(kekVersion);
+    if (!kek) throw new KeyVersionUnavailableError(`MASTER_KEYS does not hold master key ${kekVersion}`);
     const iv = randomBytes(ivLength);
-    const cipher = createCipheriv('aes-256-gcm', this.#keys.get(kekVersion)!, iv);
+    const cipher = createCipheriv('aes-256-gcm', kek, iv);
     cipher.setAAD(wrapAad(ctx, kekVersion));
     const body = Buffer.concat([cipher.update(dek), cipher.final()]);
     return { wrapped: Buffer.concat([Buffer.of(wrapFormat), iv, body, cipher.getAuthTag()]), kekVersion };

@@ -1,0 +1,101 @@
+import { SingleBar } from 'cli-progress';
+import { type Command, InvalidArgumentError } from 'commander';
+import { resolveAppConfig } from '../config/app-config';
+import { MasterKeyring } from '../crypto/master-keyring';
+import { connectDatabase } from '../db/connect';
+import { pendingMigrationCount } from '../db/migrations';
+import { defaultBatchSize, runRotationJob, startRotation } from './key-rotation';
+import type { KeyRotationJob } from './key-rotation-jobs.schema';
+
+function batchSizeOption(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1 || parsed > 10_000) {
+    throw new InvalidArgumentError('expected an integer from 1 to 10000');
+  }
+  return parsed;
+}
+
+/** A bar on a terminal; one line per batch otherwise, so logs and pipes see progress too. */
+function progressReporter(job: KeyRotationJob): { onProgress: (job: KeyRotationJob) => void; stop(): void } {
+  if (!process.stderr.isTTY) {
+    return {
+      onProgress: (p) =>
+        process.stderr.write(`progress ${p.rewrapped}/${p.total} data keys on ${p.targetVersion}\n`),
+      stop: () => {},
+    };
+  }
+  const bar = new SingleBar({
+    format: `re-wrap to ${job.targetVersion} [{bar}] {value}/{total} | {eta_formatted} left`,
+    stream: process.stderr,
+    hideCursor: true,
+  });
+  bar.start(Math.max(job.total, job.rewrapped), job.rewrapped);
+  return {
+    onProgress: (p) => {
+      bar.setTotal(Math.max(p.total, p.rewrapped));
+      bar.update(p.rewrapped);
+    },
+    stop: () => bar.stop(),
+  };
+}
+
+/**
+ * `returnvault keys rotate`: starts (or resumes) the re-wrap of every data key to the active
+ * MASTER_KEYS version and runs it to the end. Ctrl-C stops after the batch in flight; run it again
+ * to resume.
+ */
+export function registerKeyCommands(program: Command): void {
+  const keys = program.command('keys').description('master keys (MASTER_KEYS) and data-key re-wrapping');
+  keys
+    .command('rotate')
+    .description(
+      're-wrap every data key to the active (last) MASTER_KEYS version; resumes an interrupted run',
+    )
+    .option('--batch-size <n>', 'data keys per transaction', batchSizeOption, defaultBatchSize)
+    .action(async (options: { batchSize: number }) => {
+      const config = resolveAppConfig();
+      const database = await connectDatabase(config, {
+        maxConnections: 2,
+        applicationName: 'returnvault-keys',
+      });
+      const abort = new AbortController();
+      const onSignal = () => abort.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        if ((await pendingMigrationCount(database.sql)) > 0) {
+          throw new Error('migrations are pending: run "returnvault migrate" first');
+        }
+        const keyring = new MasterKeyring(config.masterKeys);
+        const job = await startRotation(database.db, keyring, { actor: 'cli' });
+        const progress = progressReporter(job);
+        const result = await runRotationJob(database, keyring, {
+          batchSize: options.batchSize,
+          signal: abort.signal,
+          onProgress: progress.onProgress,
+        }).finally(() => progress.stop());
+        switch (result.outcome) {
+          case 'busy':
+            throw new Error('another instance is running the key rotation; it will finish it');
+          case 'idle':
+          case 'completed':
+            process.stdout.write(`every data key is wrapped by ${keyring.activeVersion}\n`);
+            return;
+          case 'stopped':
+            process.stdout.write(
+              `stopped at ${result.job.rewrapped}/${result.job.total}; run "returnvault keys rotate" again to resume\n`,
+            );
+            process.exitCode = 1;
+            return;
+          default:
+            throw new Error(
+              `key rotation ${result.outcome}: ${result.job.error ?? 'a newer rotation replaced it'}`,
+            );
+        }
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        await database.close();
+      }
+    });
+}

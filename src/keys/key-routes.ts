@@ -1,0 +1,101 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { principalOf } from '../auth/auth-plugin';
+import { problemResponses } from '../http/problem';
+import { keyStatus, startRotation } from './key-rotation';
+import { type KeyRotationJob, rotationStatuses } from './key-rotation-jobs.schema';
+import { RotationWorker } from './rotation-worker';
+
+const rotationJobSchema = z
+  .object({
+    id: z.uuid(),
+    status: z.enum(rotationStatuses),
+    targetVersion: z.string().describe('The master key version every data key is re-wrapped to'),
+    total: z.number().int().describe('Live data keys on another version when the job started'),
+    rewrapped: z.number().int(),
+    batches: z.number().int(),
+    error: z.string().nullable(),
+    requestedBy: z.string(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    finishedAt: z.string().nullable(),
+  })
+  .meta({ id: 'KeyRotationJob' });
+
+const keyStatusSchema = z
+  .object({
+    activeVersion: z.string(),
+    configuredVersions: z.array(z.string()),
+    dataKeys: z.array(
+      z.object({
+        kekVersion: z.string(),
+        count: z.number().int(),
+        configured: z
+          .boolean()
+          .describe('False: MASTER_KEYS no longer holds this version, its keys are unreadable'),
+      }),
+    ),
+    destroyedDataKeys: z.number().int(),
+    pendingRewrap: z.number().int().describe('Live data keys not yet on the active version'),
+    rotation: rotationJobSchema.nullable().describe('The latest rotation job'),
+  })
+  .meta({ id: 'KeyStatus' });
+
+function jobBody(job: KeyRotationJob): z.infer<typeof rotationJobSchema> {
+  return {
+    ...job,
+    createdAt: job.createdAt.toISOString(),
+    updatedAt: job.updatedAt.toISOString(),
+    finishedAt: job.finishedAt?.toISOString() ?? null,
+  };
+}
+
+/** Master key versions and the background re-wrap of data keys; never any key material. */
+export async function keyRoutes(app: FastifyInstance) {
+  const worker = new RotationWorker(app.database, app.keyring, app.log);
+  app.addHook('onReady', async () => worker.kick());
+  app.addHook('onClose', async () => worker.stop());
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+
+  routes.post(
+    '/v1/keys/rotate',
+    {
+      config: { scopes: ['keys:manage'] },
+      schema: {
+        tags: ['keys'],
+        security: [{ bearerAuth: [] }],
+        description:
+          'Re-wraps every data key to the active (last) MASTER_KEYS version in the background, in resumable ' +
+          'batches. Add the new version to MASTER_KEYS and restart first. Answers the job (the running one ' +
+          'when it already targets the active version).',
+        response: { 202: rotationJobSchema, ...problemResponses(401, 403) },
+      },
+    },
+    async (request, reply) => {
+      const job = await startRotation(app.database.db, app.keyring, {
+        principal: principalOf(request),
+        requestId: request.id,
+      });
+      worker.kick();
+      return reply.code(202).send(jobBody(job));
+    },
+  );
+
+  routes.get(
+    '/v1/keys',
+    {
+      config: { scopes: ['keys:manage'] },
+      schema: {
+        tags: ['keys'],
+        security: [{ bearerAuth: [] }],
+        description: 'Master key versions, data keys per version and rotation progress.',
+        response: { 200: keyStatusSchema, ...problemResponses(401, 403) },
+      },
+    },
+    async () => {
+      const status = await keyStatus(app.database.db, app.keyring);
+      return { ...status, rotation: status.rotation ? jobBody(status.rotation) : null };
+    },
+  );
+}

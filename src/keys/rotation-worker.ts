@@ -1,0 +1,53 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { MasterKeyring } from '../crypto/master-keyring';
+import type { DatabaseHandle } from '../db/database';
+import { runRotationJob } from './key-rotation';
+
+/**
+ * Runs the re-wrap in the background of a server: kicked by POST /v1/keys/rotate and at start (to
+ * resume a job a killed instance left running). Requests never wait for it; close waits for the batch
+ * in flight and leaves the rest to the next start.
+ */
+export class RotationWorker {
+  readonly #abort = new AbortController();
+  #current: Promise<void> | undefined;
+  #again = false;
+
+  constructor(
+    private readonly database: DatabaseHandle,
+    private readonly keyring: MasterKeyring,
+    private readonly log: FastifyBaseLogger,
+  ) {}
+
+  kick(): void {
+    if (this.#abort.signal.aborted) return;
+    if (this.#current) {
+      this.#again = true;
+      return;
+    }
+    this.#current = this.#loop().finally(() => {
+      this.#current = undefined;
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    await this.#current;
+  }
+
+  async #loop(): Promise<void> {
+    do {
+      this.#again = false;
+      try {
+        const result = await runRotationJob(this.database, this.keyring, { signal: this.#abort.signal });
+        if (result.outcome === 'busy') this.log.info('key rotation: another instance runs the re-wrap');
+        else if ('job' in result) {
+          const { id, targetVersion, rewrapped, error } = result.job;
+          this.log.info({ jobId: id, targetVersion, rewrapped, error }, `key rotation ${result.outcome}`);
+        }
+      } catch (error) {
+        this.log.error({ err: error }, 'key rotation stopped by an error; it resumes on the next start');
+      }
+    } while (this.#again && !this.#abort.signal.aborted);
+  }
+}

@@ -1,0 +1,186 @@
+import { spawn } from 'node:child_process';
+import { eq, sql } from 'drizzle-orm';
+import postgres from 'postgres';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { auditEvents } from '../../src/audit/audit-events.schema';
+import { KeyVersionUnavailableError } from '../../src/crypto/decryption-errors';
+import { MasterKeyring } from '../../src/crypto/master-keyring';
+import { runRotationJob, startRotation } from '../../src/keys/key-rotation';
+import { keyRotationJobs } from '../../src/keys/key-rotation-jobs.schema';
+import { versionedKey } from '../crypto/crypto-fixtures';
+import { testEnvironment } from '../support/test-app';
+import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { readAll, type StoredValue, writeSubjects } from './rotation-fixtures';
+
+const v1 = versionedKey('v1');
+const v2 = versionedKey('v2');
+const onlyV1 = new MasterKeyring([v1]);
+const v1v2 = new MasterKeyring([v1, v2]);
+
+let database: TestDatabase;
+
+async function keysPerVersion(): Promise<Record<string, number>> {
+  const rows = await database.sql`select coalesce(kek_version, 'destroyed') as v, count(*)::int as n
+    from subject_data_keys group by 1`;
+  return Object.fromEntries(rows.map((row) => [row.v as string, row.n as number]));
+}
+
+async function rewrappedInAudit(jobId: string): Promise<number> {
+  const events = await database.db.select().from(auditEvents).where(eq(auditEvents.targetId, jobId));
+  return events
+    .filter((event) => event.action === 'key.rewrap.batch')
+    .reduce((sum, event) => sum + (event.details.rewrapped as number), 0);
+}
+
+describe('key rotation', () => {
+  beforeEach(async () => {
+    database = await createTestDatabase();
+  });
+
+  it('re-wraps every data key to v2 while reads and writes go on with mixed versions', async () => {
+    const before = await writeSubjects(database.db, onlyV1, 15);
+    expect(await keysPerVersion()).toEqual({ v1: 30 });
+    // New config v1,v2: old keys still read, new subjects get v2 keys, before any rotation.
+    expect(await readAll(database.db, v1v2, before)).toEqual(before.map((value) => value.plaintext));
+    const mixed = await writeSubjects(database.db, v1v2, 2);
+    expect(await keysPerVersion()).toEqual({ v1: 30, v2: 4 });
+
+    const job = await startRotation(database.db, v1v2, { actor: 'test' });
+    expect(job).toMatchObject({ status: 'running', targetVersion: 'v2', total: 30, rewrapped: 0 });
+    // Requests go on beside the runner: reads of old data and new intakes, on the same pool.
+    let rotating = true;
+    const rotation = runRotationJob(database, v1v2, { batchSize: 7 }).finally(() => {
+      rotating = false;
+    });
+    const writtenDuring: StoredValue[] = [];
+    let readsDuring = 0;
+    while (rotating) {
+      expect(await readAll(database.db, v1v2, before.slice(0, 6))).toEqual(
+        before.slice(0, 6).map((value) => value.plaintext),
+      );
+      readsDuring += 1;
+      writtenDuring.push(...(await writeSubjects(database.db, v1v2, 1)));
+    }
+    expect(await rotation).toMatchObject({ outcome: 'completed' });
+    expect(readsDuring).toBeGreaterThan(0);
+
+    const finished = await database.db.select().from(keyRotationJobs).where(eq(keyRotationJobs.id, job.id));
+    expect(finished[0]).toMatchObject({ status: 'completed', rewrapped: 30, batches: 5 });
+    expect(await keysPerVersion()).toEqual({ v2: 34 + writtenDuring.length });
+    expect(await rewrappedInAudit(job.id)).toBe(30);
+
+    // v1 can now be retired: everything reads with v2 alone, and nothing reads with v1 alone.
+    const onlyV2 = new MasterKeyring([v2]);
+    const all = [...before, ...mixed, ...writtenDuring];
+    expect(await readAll(database.db, onlyV2, all)).toEqual(all.map((value) => value.plaintext));
+    await expect(readAll(database.db, onlyV1, before)).rejects.toThrow(KeyVersionUnavailableError);
+  });
+
+  it('reads a half-rotated keyset (some keys on v1, some on v2)', async () => {
+    const values = await writeSubjects(database.db, onlyV1, 10);
+    await startRotation(database.db, v1v2, { actor: 'test' });
+    await runRotationJob(database, v1v2, { batchSize: 4, maxBatches: 2 });
+    expect(await keysPerVersion()).toEqual({ v1: 12, v2: 8 });
+    expect(await readAll(database.db, v1v2, values)).toEqual(values.map((value) => value.plaintext));
+  });
+
+  it('resumes a run stopped half-way and finishes without re-wrapping anything twice', async () => {
+    const values = await writeSubjects(database.db, onlyV1, 25);
+    const job = await startRotation(database.db, v1v2, { actor: 'test' });
+    const first = await runRotationJob(database, v1v2, { batchSize: 10, maxBatches: 2 });
+    expect(first).toMatchObject({
+      outcome: 'stopped',
+      job: { status: 'running', rewrapped: 20, batches: 2 },
+    });
+    expect(await keysPerVersion()).toEqual({ v1: 30, v2: 20 });
+
+    // Restart: starting again answers the same running job, and the runner finishes it.
+    expect((await startRotation(database.db, v1v2, { actor: 'test' })).id).toBe(job.id);
+    const second = await runRotationJob(database, v1v2, { batchSize: 10 });
+    expect(second).toMatchObject({ outcome: 'completed', job: { rewrapped: 50, batches: 5, total: 50 } });
+    expect(await keysPerVersion()).toEqual({ v2: 50 });
+    expect(await rewrappedInAudit(job.id)).toBe(50);
+    expect(await readAll(database.db, v1v2, values)).toEqual(values.map((value) => value.plaintext));
+  });
+
+  it('resumes after the CLI process is SIGKILLed mid-run: the checkpoint always matches the keys', async () => {
+    await writeSubjects(database.db, onlyV1, 60);
+    const env = testEnvironment({
+      DATABASE_URL: database.url,
+      MASTER_KEYS: [v1, v2].map((key) => `${key.version}:${key.key.toString('base64')}`).join(','),
+    });
+    const child = spawn('npx', ['tsx', 'src/cli/main.ts', 'keys', 'rotate', '--batch-size', '1'], {
+      env: { ...process.env, ...env },
+      stdio: 'ignore',
+      detached: true,
+    });
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    const deadline = Date.now() + 30_000;
+    let progress = 0;
+    while (progress < 5 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const [row] = await database.sql`select coalesce(max(rewrapped), 0)::int as n from key_rotation_jobs`;
+      progress = row!.n as number;
+    }
+    process.kill(-child.pid!, 'SIGKILL');
+    await exited;
+    expect(progress).toBeGreaterThanOrEqual(5);
+
+    const [job] = await database.db.select().from(keyRotationJobs);
+    const versions = await keysPerVersion();
+    expect(job!.status).toBe('running');
+    expect(job!.rewrapped).toBeLessThan(120);
+    // Every committed batch moved keys and counter together: no key re-wrapped without its checkpoint.
+    expect(versions.v2).toBe(job!.rewrapped);
+    expect(await rewrappedInAudit(job!.id)).toBe(job!.rewrapped);
+
+    const resumed = await runRotationJob(database, v1v2, { batchSize: 25 });
+    expect(resumed).toMatchObject({ outcome: 'completed', job: { id: job!.id, rewrapped: 120, total: 120 } });
+    expect(await keysPerVersion()).toEqual({ v2: 120 });
+    expect(await rewrappedInAudit(job!.id)).toBe(120);
+  });
+
+  it('lets one runner at a time work: another instance holding the lock makes the run answer busy', async () => {
+    await writeSubjects(database.db, onlyV1, 2);
+    await startRotation(database.db, v1v2, { actor: 'test' });
+    const other = postgres(database.url, { max: 1, onnotice: () => {} });
+    try {
+      await other`select pg_advisory_lock(7311002)`;
+      expect(await runRotationJob(database, v1v2)).toEqual({ outcome: 'busy' });
+      expect(await keysPerVersion()).toEqual({ v1: 4 });
+    } finally {
+      await other.end();
+    }
+    expect(await runRotationJob(database, v1v2)).toMatchObject({ outcome: 'completed' });
+  });
+
+  it('starts one job for concurrent requests, and supersedes it when a newer version becomes active', async () => {
+    await writeSubjects(database.db, onlyV1, 2);
+    const jobs = await Promise.all(
+      Array.from({ length: 5 }, () => startRotation(database.db, v1v2, { actor: 'test' })),
+    );
+    expect(new Set(jobs.map((job) => job.id)).size).toBe(1);
+    const v3 = new MasterKeyring([v1, v2, versionedKey('v3')]);
+    const newer = await startRotation(database.db, v3, { actor: 'test' });
+    expect(newer).toMatchObject({ targetVersion: 'v3', total: 4 });
+    const statuses = await database.db.select({ status: keyRotationJobs.status }).from(keyRotationJobs);
+    expect(statuses.map((row) => row.status).sort()).toEqual(['running', 'superseded']);
+    expect(await runRotationJob(database, v3)).toMatchObject({ outcome: 'completed', job: { rewrapped: 4 } });
+    expect(await keysPerVersion()).toEqual({ v3: 4 });
+  });
+
+  it('fails the job, naming the version, when a data key is wrapped by a master key no longer configured', async () => {
+    await writeSubjects(database.db, onlyV1, 2);
+    const withoutV1 = new MasterKeyring([v2]);
+    await startRotation(database.db, withoutV1, { actor: 'test' });
+    const result = await runRotationJob(database, withoutV1);
+    expect(result).toMatchObject({ outcome: 'failed', job: { status: 'failed' } });
+    expect('job' in result && result.job.error).toMatch(/^key_version_unavailable:v1:/);
+    expect(await keysPerVersion()).toEqual({ v1: 4 });
+    const [failure] = await database.db
+      .select()
+      .from(auditEvents)
+      .where(sql`${auditEvents.action} = 'key.rotation.fail'`);
+    expect(failure).toMatchObject({ outcome: 'failure' });
+  });
+});
