@@ -13,10 +13,8 @@ export const recipientDisclosures = pgTable(
     firstDisclosedAt: timestamp('first_disclosed_at', { withTimezone: true, mode: 'date' }).notNull(),
     lastDisclosedAt: timestamp('last_disclosed_at', { withTimezone: true, mode: 'date' }).notNull(),
   },
-  (table) => [
-    primaryKey({ columns: [table.recipientId, table.subjectId] }),
-    index('recipient_disclosures_subject_idx').on(table.subjectId),
-  ],
+  // Subject first: the one index serves both the per-page upsert and the access package's lookup.
+  (table) => [primaryKey({ columns: [table.subjectId, table.recipientId] })],
 );
 
 /**

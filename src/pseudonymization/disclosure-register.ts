@@ -25,7 +25,7 @@ export async function recordFeedPageDisclosure(executor: Executor, page: FeedPag
       insert into recipient_disclosures (recipient_id, subject_id, first_disclosed_at, last_disclosed_at)
       select ${page.recipientId}, subject_id, now(), now()
       from unnest(string_to_array(${joinIds(page.subjectIds)}, ',')::uuid[]) as subject_id
-      on conflict (recipient_id, subject_id) do update set last_disclosed_at = excluded.last_disclosed_at
+      on conflict (subject_id, recipient_id) do update set last_disclosed_at = excluded.last_disclosed_at
     )
     insert into recipient_erasure_notices (recipient_id, return_id, subject_id, told_at)
     select ${page.recipientId}, return_id, subject_id, now()
