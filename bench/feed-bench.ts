@@ -1,0 +1,227 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { buildApp } from '../src/app';
+import { mintToken } from '../src/auth/mint-token';
+import { resolveAppConfig } from '../src/config/app-config';
+import { type DatabaseHandle, openDatabase } from '../src/db/database';
+import { startEmbeddedPostgres } from '../src/db/embedded-postgres';
+import { applyMigrations } from '../src/db/migrations';
+import { loadPolicies } from '../src/policies/load-policies';
+import { feedStart } from '../src/pseudonymization/feed-cursor';
+import { readFeedRows } from '../src/pseudonymization/feed-reader';
+import { createSigner } from '../src/signing/signing-key';
+
+/*
+ * `npm run bench -- feed [--returns N] [--page N]`: a full sync of N returns by one recipient through
+ * the real HTTP endpoint, against a raw keyset SELECT of the same rows and columns in the same run.
+ * Uses BENCH_DATABASE_URL when set (a database it may fill), else a throw-away embedded PostgreSQL.
+ */
+
+interface Options {
+  returns: number;
+  page: number;
+}
+
+function parseOptions(args: string[]): Options {
+  const options: Options = { returns: 1_000_000, page: 1000 };
+  for (let i = 0; i < args.length; i += 2) {
+    const value = Number(args[i + 1]);
+    if (!Number.isInteger(value) || value <= 0) throw new Error(`${args[i]} needs a positive integer`);
+    if (args[i] === '--returns') options.returns = value;
+    else if (args[i] === '--page') options.page = value;
+    else throw new Error(`unknown option ${args[i]} (use --returns N, --page N)`);
+  }
+  return options;
+}
+
+async function openBenchDatabase(): Promise<{ handle: DatabaseHandle; stop(): Promise<void> }> {
+  if (process.env.BENCH_DATABASE_URL) {
+    const handle = openDatabase(process.env.BENCH_DATABASE_URL, { maxConnections: 4 });
+    return { handle, stop: () => handle.close() };
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), 'returnvault-bench-'));
+  const cluster = await startEmbeddedPostgres(dir, { persistent: false });
+  const handle = openDatabase(cluster.url, { maxConnections: 4 });
+  return {
+    handle,
+    stop: async () => {
+      await handle.close();
+      await cluster.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Fills `returns` in SQL, in batches: realistic business columns and random bytes where the
+ * ciphertexts go (the feed never reads them, but they make the rows as wide as real ones). Two returns
+ * per subject. Intake through the API (encryption, clocks) is not what this measures.
+ */
+async function seed(handle: DatabaseHandle, count: number) {
+  const batch = 100_000;
+  const subjects = Math.ceil(count / 2);
+  await handle.sql`
+    insert into subjects (email_index, email_index_version)
+    select sha256(convert_to('bench-' || g, 'UTF8')), 'v1' from generate_series(1, ${subjects}) as g`;
+  await handle.sql`create temporary table bench_subjects as
+    select id, row_number() over (order by id) as n from subjects`;
+  await handle.sql`create index on bench_subjects (n)`;
+  for (let from = 1; from <= count; from += batch) {
+    const to = Math.min(count, from + batch - 1);
+    await handle.sql`
+      insert into returns (id, merchant_id, order_ref, subject_id, status, method, refund_method,
+        delivered_at, notified_at, withdrawal_deadline, return_deadline, items, total_cents, postal_area,
+        country, customer_name_enc, customer_email_enc, customer_phone_enc, address_line1_enc, postal_code_enc,
+        city_enc, iban_enc)
+      select gen_random_uuid(), 'merchant-' || (g % 7), 'ORD-' || g, s.id,
+        (array['created', 'dispatched', 'received', 'refunded'])[1 + g % 4],
+        (array['mailbox', 'post_office', 'pickup_point'])[1 + g % 3],
+        (array['original_payment', 'bank_transfer'])[1 + g % 2],
+        now() - (g % 400) * interval '1 day', now() - (g % 400 - 2) * interval '1 day',
+        current_date + 14, current_date + 28,
+        jsonb_build_array(
+          jsonb_build_object('sku', 'SKU-' || (g % 5000), 'quantity', 1 + g % 3, 'unitPriceCents', 500 + g % 9000,
+            'reason', 'too_small'),
+          jsonb_build_object('sku', 'SKU-' || (g % 777), 'quantity', 1, 'unitPriceCents', 1990, 'reason', 'damaged')),
+        (1 + g % 3) * (500 + g % 9000) + 1990, lpad((1 + g % 95)::text, 2, '0'), 'FR',
+        sha512(convert_to('n' || g, 'UTF8')), sha512(convert_to('e' || g, 'UTF8')),
+        sha256(convert_to('p' || g, 'UTF8')), sha512(convert_to('a' || g, 'UTF8')),
+        sha256(convert_to('z' || g, 'UTF8')), sha256(convert_to('c' || g, 'UTF8')),
+        sha512(convert_to('i' || g, 'UTF8'))
+      from generate_series(${from}::int, ${to}::int) as g
+      join bench_subjects s on s.n = 1 + (g - 1) / 2`;
+    process.stderr.write(`\rseeded ${to.toLocaleString('en')} / ${count.toLocaleString('en')}`);
+  }
+  process.stderr.write('\n');
+  await handle.sql`analyze returns`;
+}
+
+/** Samples the process's resident set size while `work` runs. */
+async function withPeakRss<T>(
+  work: () => Promise<T>,
+): Promise<{ result: T; startMb: number; peakMb: number }> {
+  const mb = () => process.memoryUsage().rss / 1024 / 1024;
+  const startMb = mb();
+  let peakMb = startMb;
+  const timer = setInterval(() => {
+    peakMb = Math.max(peakMb, mb());
+  }, 50);
+  try {
+    const result = await work();
+    return { result, startMb, peakMb: Math.max(peakMb, mb()) };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** The database side alone: the feed's own keyset query, page after page, no projection, no HTTP. */
+async function rawSelect(handle: DatabaseHandle, page: number): Promise<number> {
+  let after = feedStart;
+  let total = 0;
+  for (;;) {
+    const rows = await readFeedRows(handle.db, { after, limit: page, dates: 'week' });
+    if (rows.length === 0) return total;
+    total += rows.length;
+    const last = rows.at(-1)!;
+    after = { xid: BigInt(last.xid), seq: BigInt(last.seq) };
+  }
+}
+
+async function fullSync(
+  baseUrl: string,
+  token: string,
+  page: number,
+  checkpoints: number[],
+): Promise<number> {
+  let after: string | undefined;
+  let total = 0;
+  for (;;) {
+    const url = new URL('/v1/pseudonymized/returns', baseUrl);
+    url.searchParams.set('limit', String(page));
+    if (after) url.searchParams.set('after', after);
+    const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+    if (response.status !== 200)
+      throw new Error(`feed answered ${response.status}: ${await response.text()}`);
+    const body = (await response.json()) as { items: unknown[]; next: string };
+    if (body.items.length === 0) return total;
+    total += body.items.length;
+    after = body.next;
+    if (total % (page * 100) === 0) checkpoints.push(Math.round(process.memoryUsage().rss / 1024 / 1024));
+  }
+}
+
+export async function run(args: string[]) {
+  const options = parseOptions(args);
+  const database = await openBenchDatabase();
+  const { handle } = database;
+  try {
+    await applyMigrations(handle);
+    const [{ count } = { count: 0 }] = await handle.sql<
+      { count: number }[]
+    >`select count(*)::int as count from returns`;
+    if (count === 0) {
+      const started = performance.now();
+      await seed(handle, options.returns);
+      console.error(`seed: ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    }
+    const rows = count || options.returns;
+
+    const config = resolveAppConfig({
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'warn',
+      JWT_SECRET: randomBytes(32).toString('base64url'),
+      MASTER_KEYS: `v1:${randomBytes(32).toString('base64')}`,
+      BLIND_INDEX_KEYS: `v1:${randomBytes(32).toString('base64')}`,
+      PSEUDONYM_SECRET: randomBytes(32).toString('base64'),
+      SIGNING_KEY: generateKeyPairSync('ed25519')
+        .privateKey.export({ format: 'pem', type: 'pkcs8' })
+        .toString(),
+    });
+    const policies = loadPolicies(config.policiesDir);
+    const analytics = policies.recipients.find((recipient) => recipient.id === 'analytics')!;
+    // The shipped analytics projection, without its request budget: the bench is one long sync.
+    policies.recipients.push({ ...analytics, id: 'bench', rateLimit: { max: 1_000_000, windowSeconds: 60 } });
+    const app = await buildApp({
+      config,
+      policies,
+      database: handle,
+      signer: await createSigner(config.signingKeyPem),
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    const token = await mintToken(config.jwt, { role: 'backend', clientId: 'bench', ttlSeconds: 3600 });
+
+    await rawSelect(handle, options.page); // warms the cache for both runs
+    const rawStarted = performance.now();
+    const rawCount = await rawSelect(handle, options.page);
+    const rawSeconds = (performance.now() - rawStarted) / 1000;
+
+    const checkpoints: number[] = [];
+    const feedStarted = performance.now();
+    const {
+      result: feedCount,
+      startMb,
+      peakMb,
+    } = await withPeakRss(() => fullSync(baseUrl, token, options.page, checkpoints));
+    const feedSeconds = (performance.now() - feedStarted) / 1000;
+    await app.close();
+
+    const rawRate = rawCount / rawSeconds;
+    const feedRate = feedCount / feedSeconds;
+    const lines = [
+      `returns in table:        ${rows.toLocaleString('en')}`,
+      `page size:               ${options.page}`,
+      `raw SELECT:              ${rawCount.toLocaleString('en')} rows in ${rawSeconds.toFixed(1)} s = ${Math.round(rawRate).toLocaleString('en')} rows/s`,
+      `feed (HTTP, full sync):  ${feedCount.toLocaleString('en')} items in ${feedSeconds.toFixed(1)} s = ${Math.round(feedRate).toLocaleString('en')} items/s`,
+      `feed / raw:              ${(feedRate / rawRate).toFixed(2)}`,
+      `RSS during sync:         start ${Math.round(startMb)} MB, peak ${Math.round(peakMb)} MB, every ${options.page * 100} items: ${checkpoints.join(' ')} MB`,
+    ];
+    console.log(lines.join('\n'));
+    if (feedCount !== rawCount) throw new Error(`the feed returned ${feedCount} items for ${rawCount} rows`);
+  } finally {
+    await database.stop();
+  }
+}
