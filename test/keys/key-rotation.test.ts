@@ -18,6 +18,21 @@ const onlyV1 = new MasterKeyring([v1]);
 const v1v2 = new MasterKeyring([v1, v2]);
 
 let database: TestDatabase;
+const tsx = 'node_modules/.bin/tsx';
+
+function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(tsx, ['src/cli/main.ts', ...args], { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
 async function keysPerVersion(): Promise<Record<string, number>> {
   const rows = await database.sql`select coalesce(kek_version, 'destroyed') as v, count(*)::int as n
@@ -109,7 +124,7 @@ describe('key rotation', () => {
       DATABASE_URL: database.url,
       MASTER_KEYS: [v1, v2].map((key) => `${key.version}:${key.key.toString('base64')}`).join(','),
     });
-    const child = spawn('npx', ['tsx', 'src/cli/main.ts', 'keys', 'rotate', '--batch-size', '1'], {
+    const child = spawn(tsx, ['src/cli/main.ts', 'keys', 'rotate', '--batch-size', '1'], {
       env: { ...process.env, ...env },
       stdio: 'ignore',
       detached: true,
@@ -134,8 +149,13 @@ describe('key rotation', () => {
     expect(versions.v2).toBe(job!.rewrapped);
     expect(await rewrappedInAudit(job!.id)).toBe(job!.rewrapped);
 
-    const resumed = await runRotationJob(database, v1v2, { batchSize: 25 });
-    expect(resumed).toMatchObject({ outcome: 'completed', job: { id: job!.id, rewrapped: 120, total: 120 } });
+    // The same command again resumes the job and finishes it.
+    const resumed = await runCli(['keys', 'rotate', '--batch-size', '25'], env);
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toBe('every data key is wrapped by v2\n');
+    expect(resumed.stderr).toContain(`progress 120/120 data keys on v2`);
+    const [finished] = await database.db.select().from(keyRotationJobs);
+    expect(finished).toMatchObject({ id: job!.id, status: 'completed', rewrapped: 120, total: 120 });
     expect(await keysPerVersion()).toEqual({ v2: 120 });
     expect(await rewrappedInAudit(job!.id)).toBe(120);
   });
