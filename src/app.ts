@@ -21,10 +21,14 @@ import { healthRoutes } from './http/health-routes';
 import { loggerOptions } from './http/logging';
 import { metricsRoutes } from './http/metrics';
 import { keyRoutes } from './keys/key-routes';
+import { legalHoldRoutes } from './legal-holds/legal-hold-routes';
 import type { Policies } from './policies/load-policies';
 import { pseudonymizedFeedRoutes } from './pseudonymization/feed-routes';
 import { retentionRoutes } from './retention/retention-routes';
+import { returnRoutes } from './returns/return-routes';
+import { ropaRoutes } from './ropa/ropa-routes';
 import type { Signer } from './signing/signing-key';
+import { subjectRequestRoutes } from './subject-requests/subject-request-routes';
 import { webhookRoutes } from './webhooks/webhook-routes';
 
 declare module 'fastify' {
@@ -124,11 +128,15 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(healthRoutes);
   await app.register(metricsRoutes);
   await app.register(meRoutes);
+  await app.register(returnRoutes);
   await app.register(keyRoutes);
   await app.register(auditRoutes);
   await app.register(webhookRoutes);
   await app.register(pseudonymizedFeedRoutes);
   await app.register(retentionRoutes);
+  await app.register(subjectRequestRoutes);
+  await app.register(legalHoldRoutes);
+  await app.register(ropaRoutes);
 
   return app;
 }

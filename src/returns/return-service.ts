@@ -1,0 +1,388 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { AuditContext, Executor } from '../audit/record-audit-event';
+import { recordAuditEvent } from '../audit/record-audit-event';
+import type { EmailBlindIndex } from '../crypto/blind-index';
+import type { DataClass } from '../crypto/data-classes';
+import { loadSubjectKeyset } from '../crypto/field-cipher';
+import type { MasterKeyring } from '../crypto/master-keyring';
+import { findOrCreateSubject, findSubjectIdByEmail } from '../crypto/subjects';
+import type { Database } from '../db/database';
+import { AppError } from '../http/app-error';
+import type { Purpose } from '../policies/purposes-policy';
+import type { ReturnRulesPolicy } from '../policies/return-rules-policy';
+import { mapCarrierCode } from './carrier-codes';
+import { computeLegalClocks, type LegalClocks, withinWithdrawalWindow } from './legal-clocks';
+import { letterboxRefusals } from './letterbox';
+import { postalArea } from './postal-codes';
+import { purposeAllowsState, readableData } from './read-purpose';
+import {
+  decryptEventDetails,
+  decryptReturnPersonalData,
+  encryptEventDetails,
+  encryptReturnPersonalData,
+} from './return-personal-data';
+import {
+  findEventByDedupeKey,
+  findEvents,
+  findReturn,
+  findReturnsOfSubject,
+  insertReturn,
+  insertReturnEvent,
+  lockReturn,
+  type MerchantScope,
+  updateReturnProgress,
+} from './return-repository';
+import type { CreateReturnBody, ReturnEventBody } from './return-requests';
+import {
+  allowedMerchantEvents,
+  deriveStatus,
+  type EventType,
+  isMerchantTransitionAllowed,
+  type ReturnStatus,
+} from './return-status';
+import { createdReturnView, eventView, type ReturnView, returnView } from './return-views';
+import type { NewReturnRow, ReturnEventRow, ReturnRow } from './returns.schema';
+
+export interface ReturnDependencies {
+  db: Database;
+  keyring: MasterKeyring;
+  emailIndex: EmailBlindIndex;
+  rules: ReturnRulesPolicy;
+}
+
+/** Who acts and why: audit events carry it; `merchantId` of the token limits what it sees. */
+export interface ReturnCaller extends AuditContext {
+  scope: MerchantScope;
+}
+
+/** Why a return is refused; codes only, so the answer and the audit event hold no personal data. */
+export function eligibilityRefusals(
+  body: Pick<CreateReturnBody, 'deliveredAt' | 'withdrawalInfoGiven' | 'method' | 'parcel'>,
+  notifiedAt: Date,
+  rules: ReturnRulesPolicy,
+): string[] {
+  const refusals: string[] = [];
+  const facts = { deliveredAt: body.deliveredAt, notifiedAt, withdrawalInfoGiven: body.withdrawalInfoGiven };
+  if (!withinWithdrawalWindow(facts, rules)) refusals.push('withdrawal_period_expired');
+  if (body.method === 'mailbox' && body.parcel)
+    refusals.push(...letterboxRefusals(body.parcel, rules.letterbox));
+  return refusals;
+}
+
+function clocksOf(
+  row: ReturnRow,
+  events: readonly ReturnEventRow[],
+  rules: ReturnRulesPolicy,
+  now: Date,
+): LegalClocks {
+  return computeLegalClocks(
+    {
+      deliveredAt: row.deliveredAt,
+      notifiedAt: row.notifiedAt,
+      withdrawalInfoGiven: row.withdrawalInfoGiven,
+    },
+    events.map((event) => ({ type: event.type as EventType, occurredAt: event.occurredAt })),
+    rules,
+    now,
+  );
+}
+
+/**
+ * POST /v1/returns. Eligibility is decided before anything personal is touched: a refused return
+ * leaves only an audit event (codes, no personal data), no subject and no row.
+ */
+export async function createReturn(deps: ReturnDependencies, caller: ReturnCaller, body: CreateReturnBody) {
+  if (caller.scope.merchantId !== undefined && caller.scope.merchantId !== body.merchantId) {
+    throw new AppError('forbidden', 'The token may create returns only for its own merchant.');
+  }
+  const now = new Date();
+  const notifiedAt = body.notifiedAt ?? now;
+  const refusals = eligibilityRefusals(body, notifiedAt, deps.rules);
+  if (refusals.length > 0) {
+    await recordAuditEvent(deps.db, caller, {
+      action: 'return.create',
+      outcome: 'denied',
+      targetType: 'return',
+      details: { merchantId: body.merchantId, reasons: refusals },
+    });
+    throw new AppError('return_not_eligible', 'The return is not eligible; see reasons.', {
+      reasons: refusals,
+    });
+  }
+
+  const id = randomUUID();
+  const clocks = computeLegalClocks(
+    { deliveredAt: body.deliveredAt, notifiedAt, withdrawalInfoGiven: body.withdrawalInfoGiven },
+    [],
+    deps.rules,
+    now,
+  );
+  const row = await deps.db.transaction(async (tx) => {
+    const { subjectId } = await findOrCreateSubject(tx, deps.emailIndex, body.customer.email);
+    const classes: DataClass[] = body.refund.iban ? ['contact', 'payment'] : ['contact'];
+    const keys = await loadSubjectKeyset(tx, deps.keyring, subjectId, { create: classes });
+    const { customer, items } = body;
+    const newRow: NewReturnRow = {
+      id,
+      merchantId: body.merchantId,
+      orderRef: body.orderRef,
+      subjectId,
+      status: 'created',
+      method: body.method,
+      refundMethod: body.refund.method,
+      withdrawalInfoGiven: body.withdrawalInfoGiven,
+      deliveredAt: body.deliveredAt,
+      notifiedAt,
+      withdrawalDeadline: clocks.withdrawalDeadline,
+      returnDeadline: clocks.returnDeadline,
+      items: items.map(({ sku, quantity, unitPriceCents, reason }) => ({
+        sku,
+        quantity,
+        unitPriceCents,
+        reason,
+      })),
+      totalCents: items.reduce((sum, item) => sum + item.quantity * item.unitPriceCents, 0),
+      parcel: body.parcel ?? null,
+      postalArea: postalArea(customer.address.country, customer.address.postalCode),
+      country: customer.address.country,
+      createdAt: now,
+      updatedAt: now,
+      ...encryptReturnPersonalData(keys, id, {
+        name: customer.name,
+        email: customer.email,
+        phone: customer.phone ?? null,
+        line1: customer.address.line1,
+        line2: customer.address.line2 ?? null,
+        postalCode: customer.address.postalCode,
+        city: customer.address.city,
+        itemComments: items.map((item) => item.comment ?? null),
+        iban: body.refund.iban ?? null,
+      }),
+    };
+    await insertReturn(tx, newRow);
+    await recordAuditEvent(tx, caller, {
+      action: 'return.create',
+      outcome: 'success',
+      targetType: 'return',
+      targetId: id,
+      subjectRef: subjectId,
+      details: { merchantId: body.merchantId, items: items.length },
+    });
+    return (await findReturn(tx, id, {}))!;
+  });
+  return createdReturnView(row, clocks);
+}
+
+/** Decrypts one return for a purpose whose access was already checked. */
+async function readReturn(
+  deps: ReturnDependencies,
+  executor: Executor,
+  row: ReturnRow,
+  events: ReturnEventRow[],
+  purpose: Purpose,
+  now: Date,
+): Promise<ReturnView> {
+  const clocks = clocksOf(row, events, deps.rules, now);
+  const readable = readableData(purpose);
+  const keys = await loadSubjectKeyset(executor, deps.keyring, row.subjectId);
+  const personal = decryptReturnPersonalData(keys, row, row.erasedAt ? new Set() : readable.returnClasses);
+  const eventViews = events.map((event) =>
+    eventView(event, decryptEventDetails(keys, event, row.erasedAt ? new Set() : readable.eventClasses)),
+  );
+  return returnView(row, personal, clocks, eventViews, readable.withheld);
+}
+
+async function denyState(executor: Executor, caller: ReturnCaller, row: ReturnRow): Promise<never> {
+  await recordAuditEvent(executor, caller, {
+    action: 'return.read',
+    outcome: 'denied',
+    targetType: 'return',
+    targetId: row.id,
+    subjectRef: row.subjectId,
+    details: { dataState: row.dataState },
+  });
+  throw new AppError('purpose_not_allowed', `The purpose does not allow reading ${row.dataState} data.`, {
+    dataState: row.dataState,
+  });
+}
+
+/**
+ * GET /v1/returns/:id. An erased return answers with its personal fields null; a restricted or
+ * archived one only to a purpose allowed on that state. The read and its audit event commit together.
+ */
+export async function getReturn(
+  deps: ReturnDependencies,
+  caller: ReturnCaller,
+  id: string,
+  purpose: Purpose,
+): Promise<ReturnView> {
+  const now = new Date();
+  const outcome = await deps.db.transaction(async (tx) => {
+    const row = await findReturn(tx, id, caller.scope);
+    if (!row) throw new AppError('not_found', 'No return with this id.');
+    if (!row.erasedAt && !purposeAllowsState(purpose, row.dataState)) return { denied: row };
+    const view = await readReturn(deps, tx, row, await findEvents(tx, [row.id]), purpose, now);
+    await recordAuditEvent(tx, caller, {
+      action: 'return.read',
+      outcome: 'success',
+      targetType: 'return',
+      targetId: row.id,
+      subjectRef: row.subjectId,
+      details: { withheld: view.withheldCategories, erased: row.erasedAt !== null },
+    });
+    return { view };
+  });
+  // The denial is recorded outside the read's transaction, which the error would roll back.
+  if (outcome.denied) return denyState(deps.db, caller, outcome.denied);
+  return outcome.view!;
+}
+
+/**
+ * GET /v1/returns?email=: the subject is found through the keyed blind index only. Returns whose data
+ * state the purpose may not read are left out and counted.
+ */
+export async function findReturnsByEmail(
+  deps: ReturnDependencies,
+  caller: ReturnCaller,
+  email: string,
+  purpose: Purpose,
+): Promise<{ items: ReturnView[]; withheld: number }> {
+  const now = new Date();
+  return deps.db.transaction(async (tx) => {
+    const subjectId = await findSubjectIdByEmail(tx, deps.emailIndex, email);
+    const rows = subjectId ? await findReturnsOfSubject(tx, subjectId, caller.scope) : [];
+    const readable = rows.filter((row) => row.erasedAt || purposeAllowsState(purpose, row.dataState));
+    const events = await findEvents(
+      tx,
+      readable.map((row) => row.id),
+    );
+    const items: ReturnView[] = [];
+    for (const row of readable) {
+      const own = events.filter((event) => event.returnId === row.id);
+      items.push(await readReturn(deps, tx, row, own, purpose, now));
+    }
+    await recordAuditEvent(tx, caller, {
+      action: 'return.search',
+      outcome: 'success',
+      targetType: 'subject',
+      targetId: subjectId ?? null,
+      subjectRef: subjectId ?? null,
+      details: { by: 'email_blind_index', found: rows.length, returned: items.length },
+    });
+    for (const row of readable) {
+      await recordAuditEvent(tx, caller, {
+        action: 'return.read',
+        outcome: 'success',
+        targetType: 'return',
+        targetId: row.id,
+        subjectRef: row.subjectId,
+        details: { via: 'email_lookup' },
+      });
+    }
+    return { items, withheld: rows.length - readable.length };
+  });
+}
+
+/** Same return, type or carrier code, instant and carrier: the same event. */
+function dedupeKey(returnId: string, kind: string, occurredAt: Date, carrier: string | undefined): string {
+  return createHash('sha256')
+    .update([returnId, kind, occurredAt.toISOString(), carrier ?? ''].join('\u0000'))
+    .digest('hex');
+}
+
+/**
+ * POST /v1/returns/:id/events. Every event is stored (unknown carrier codes as anomalies); a repeat is
+ * accepted once; the status and clocks are derived again from the whole history, so events may arrive
+ * in any order. A merchant event must be an allowed transition from the current status.
+ */
+export async function recordReturnEvent(
+  deps: ReturnDependencies,
+  caller: ReturnCaller,
+  returnId: string,
+  body: ReturnEventBody,
+) {
+  const now = new Date();
+  const carrier = body.carrierCode !== undefined ? mapCarrierCode(body.carrierCode) : undefined;
+  const type: EventType = carrier ? carrier.type : body.type!;
+  const origin = carrier ? 'carrier' : 'merchant';
+  const key = dedupeKey(returnId, body.carrierCode ?? body.type!, body.occurredAt, body.carrier);
+
+  const outcome = await deps.db.transaction(async (tx) => {
+    const row = await lockReturn(tx, returnId, caller.scope);
+    if (!row) throw new AppError('not_found', 'No return with this id.');
+    const existing = await findEventByDedupeKey(tx, key);
+    if (existing) return { row, event: existing, duplicate: true, events: await findEvents(tx, [row.id]) };
+    if (origin === 'merchant' && !isMerchantTransitionAllowed(row.status as ReturnStatus, type)) {
+      return { row, refused: true as const };
+    }
+    const eventId = randomUUID();
+    const keys = await loadSubjectKeyset(tx, deps.keyring, row.subjectId);
+    const inserted = await insertReturnEvent(tx, {
+      id: eventId,
+      returnId,
+      type,
+      origin,
+      carrierCode: body.carrierCode ?? null,
+      carrier: body.carrier ?? null,
+      occurredAt: body.occurredAt,
+      receivedAt: now,
+      dedupeKey: key,
+      amountCents: body.amountCents ?? null,
+      reason: body.reason ?? carrier?.reason ?? null,
+      ...encryptEventDetails(keys, eventId, { location: body.location, proof: body.proof }),
+    });
+    const events = await findEvents(tx, [row.id]);
+    const event = events.find((candidate) => candidate.dedupeKey === key)!;
+    if (!inserted) return { row, event, duplicate: true, events };
+    const status = deriveStatus(
+      events.map((candidate) => ({
+        type: candidate.type as EventType,
+        occurredAt: candidate.occurredAt,
+        sequence: candidate.arrival,
+      })),
+    );
+    const clocks = clocksOf(row, events, deps.rules, now);
+    const refundedCents = events.find((candidate) => candidate.type === 'refunded')?.amountCents ?? null;
+    await updateReturnProgress(tx, row.id, {
+      status,
+      refundDueAt: clocks.refund.dueAt,
+      refundedAt: clocks.refund.refundedAt,
+      refundedCents,
+    });
+    await recordAuditEvent(tx, caller, {
+      action: 'return.event',
+      outcome: 'success',
+      targetType: 'return',
+      targetId: row.id,
+      subjectRef: row.subjectId,
+      details: { type, origin, carrierCode: body.carrierCode ?? null, known: carrier?.known ?? true },
+    });
+    return { row: { ...row, status, refundedCents }, event, duplicate: false, events };
+  });
+
+  if ('refused' in outcome) {
+    const allowed = allowedMerchantEvents(outcome.row.status as ReturnStatus);
+    await recordAuditEvent(deps.db, caller, {
+      action: 'return.event',
+      outcome: 'denied',
+      targetType: 'return',
+      targetId: outcome.row.id,
+      subjectRef: outcome.row.subjectId,
+      details: { type, from: outcome.row.status, reason: 'transition_not_allowed' },
+    });
+    throw new AppError(
+      'transition_not_allowed',
+      `A ${type} event is not allowed from status ${outcome.row.status}.`,
+      {
+        status: outcome.row.status,
+        allowed,
+      },
+    );
+  }
+  const clocks = clocksOf(outcome.row, outcome.events, deps.rules, now);
+  return {
+    duplicate: outcome.duplicate,
+    event: eventView(outcome.event, { location: null, proof: null }),
+    return: createdReturnView(outcome.row, clocks),
+  };
+}
