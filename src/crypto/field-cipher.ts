@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import { and, eq, isNotNull, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNotNull, sql } from 'drizzle-orm';
 import type { AuditContext, Executor } from '../audit/record-audit-event';
 import { recordAuditEvent } from '../audit/record-audit-event';
 import type { DataClass } from './data-classes';
@@ -166,21 +166,38 @@ export async function loadSubjectKeyset(
   subjectId: string,
   options: { create?: DataClass[] } = {},
 ): Promise<SubjectKeyset> {
-  const fresh = new Map<DataClass, Buffer>();
+  return (await loadSubjectKeysets(executor, keyring, [subjectId], options)).get(subjectId)!;
+}
+
+/** Most subjects one call takes: four parameters per created key stay under PostgreSQL's 65,535. */
+export const maxKeysetBatch = 5000;
+
+/** `loadSubjectKeyset` for many subjects in two statements (bulk intake, seeding). */
+export async function loadSubjectKeysets(
+  executor: Executor,
+  keyring: MasterKeyring,
+  subjectIds: readonly string[],
+  options: { create?: DataClass[] } = {},
+): Promise<Map<string, SubjectKeyset>> {
+  const ids = [...new Set(subjectIds)];
+  if (ids.length > maxKeysetBatch) throw new RangeError(`at most ${maxKeysetBatch} subjects per call`);
+  const fresh = new Map<string, Map<DataClass, Buffer>>(ids.map((id) => [id, new Map()]));
   const create = [...new Set(options.create ?? [])];
-  if (create.length > 0) {
-    const candidates = create.map((dataClass) => {
-      const dek = generateDataKey();
-      const { wrapped, kekVersion } = keyring.wrap(dek, { subjectId, dataClass });
-      return { dataClass, dek, wrapped, kekVersion };
-    });
+  if (create.length > 0 && ids.length > 0) {
+    const candidates = ids.flatMap((subjectId) =>
+      create.map((dataClass) => {
+        const dek = generateDataKey();
+        const { wrapped, kekVersion } = keyring.wrap(dek, { subjectId, dataClass });
+        return { subjectId, dataClass, dek, wrappedKey: wrapped, kekVersion };
+      }),
+    );
     const inserted = await executor
       .insert(subjectDataKeys)
       .values(
-        candidates.map(({ dataClass, wrapped, kekVersion }) => ({
+        candidates.map(({ subjectId, dataClass, wrappedKey, kekVersion }) => ({
           subjectId,
           dataClass,
-          wrappedKey: wrapped,
+          wrappedKey,
           kekVersion,
         })),
       )
@@ -196,22 +213,30 @@ export async function loadSubjectKeyset(
         },
         setWhere: isNotNull(subjectDataKeys.destroyedAt),
       })
-      .returning({ dataClass: subjectDataKeys.dataClass });
-    for (const { dataClass } of inserted) {
-      fresh.set(dataClass, candidates.find((candidate) => candidate.dataClass === dataClass)!.dek);
+      .returning({ subjectId: subjectDataKeys.subjectId, dataClass: subjectDataKeys.dataClass });
+    const dekOf = new Map(
+      candidates.map((candidate) => [`${candidate.subjectId}:${candidate.dataClass}`, candidate.dek]),
+    );
+    for (const { subjectId, dataClass } of inserted) {
+      fresh.get(subjectId)!.set(dataClass, dekOf.get(`${subjectId}:${dataClass}`)!);
     }
   }
-  const rows = await executor
-    .select({
-      dataClass: subjectDataKeys.dataClass,
-      wrappedKey: subjectDataKeys.wrappedKey,
-      kekVersion: subjectDataKeys.kekVersion,
-      generation: subjectDataKeys.generation,
-    })
-    .from(subjectDataKeys)
-    .where(eq(subjectDataKeys.subjectId, subjectId));
-  const stored = new Map(rows.map((row) => [row.dataClass, row]));
-  return new SubjectKeyset(subjectId, keyring, stored, fresh);
+  const rows =
+    ids.length === 0
+      ? []
+      : await executor
+          .select({
+            subjectId: subjectDataKeys.subjectId,
+            dataClass: subjectDataKeys.dataClass,
+            wrappedKey: subjectDataKeys.wrappedKey,
+            kekVersion: subjectDataKeys.kekVersion,
+            generation: subjectDataKeys.generation,
+          })
+          .from(subjectDataKeys)
+          .where(inArray(subjectDataKeys.subjectId, ids));
+  const stored = new Map<string, Map<DataClass, StoredKey>>(ids.map((id) => [id, new Map()]));
+  for (const row of rows) stored.get(row.subjectId)!.set(row.dataClass, row);
+  return new Map(ids.map((id) => [id, new SubjectKeyset(id, keyring, stored.get(id)!, fresh.get(id)!)]));
 }
 
 /**

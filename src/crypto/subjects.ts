@@ -1,6 +1,6 @@
 import { inArray } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
-import type { EmailBlindIndex } from './blind-index';
+import { type EmailBlindIndex, normalizeEmail } from './blind-index';
 import { subjects } from './subjects.schema';
 
 /** The subject of an e-mail, found through the blind index of every key version; never a scan. */
@@ -9,12 +9,7 @@ export async function findSubjectIdByEmail(
   index: EmailBlindIndex,
   email: string,
 ): Promise<string | undefined> {
-  const [row] = await executor
-    .select({ id: subjects.id })
-    .from(subjects)
-    .where(inArray(subjects.emailIndex, index.candidates(email)))
-    .limit(1);
-  return row?.id;
+  return (await findSubjectIds(executor, index, [email])).get(normalizeEmail(email));
 }
 
 /**
@@ -26,16 +21,66 @@ export async function findOrCreateSubject(
   index: EmailBlindIndex,
   email: string,
 ): Promise<{ subjectId: string; created: boolean }> {
-  const existing = await findSubjectIdByEmail(executor, index, email);
-  if (existing) return { subjectId: existing, created: false };
-  const { version, digest } = index.compute(email);
-  const [inserted] = await executor
+  return (await findOrCreateSubjects(executor, index, [email])).get(normalizeEmail(email))!;
+}
+
+/** Most e-mails one call takes (PostgreSQL's 65,535 parameters, a digest per key version each). */
+export const maxSubjectBatch = 5000;
+
+/** Subject ids by normalised e-mail, for the e-mails that have one. */
+async function findSubjectIds(
+  executor: Executor,
+  index: EmailBlindIndex,
+  emails: readonly string[],
+): Promise<Map<string, string>> {
+  const byDigest = new Map<string, string>();
+  for (const email of new Set(emails.map(normalizeEmail))) {
+    for (const digest of index.candidates(email)) byDigest.set(digest.toString('hex'), email);
+  }
+  if (byDigest.size === 0) return new Map();
+  const rows = await executor
+    .select({ id: subjects.id, emailIndex: subjects.emailIndex })
+    .from(subjects)
+    .where(
+      inArray(
+        subjects.emailIndex,
+        [...byDigest.keys()].map((hex) => Buffer.from(hex, 'hex')),
+      ),
+    );
+  return new Map(rows.map((row) => [byDigest.get(row.emailIndex!.toString('hex'))!, row.id]));
+}
+
+/** `findOrCreateSubject` for many e-mails in at most three statements; keyed by normalised e-mail. */
+export async function findOrCreateSubjects(
+  executor: Executor,
+  index: EmailBlindIndex,
+  emails: readonly string[],
+): Promise<Map<string, { subjectId: string; created: boolean }>> {
+  const normalized = [...new Set(emails.map(normalizeEmail))];
+  if (normalized.length > maxSubjectBatch)
+    throw new RangeError(`at most ${maxSubjectBatch} e-mails per call`);
+  const found = await findSubjectIds(executor, index, normalized);
+  const result = new Map([...found].map(([email, subjectId]) => [email, { subjectId, created: false }]));
+  const missing = normalized.filter((email) => !found.has(email));
+  if (missing.length === 0) return result;
+  const computed = missing.map((email) => ({ email, ...index.compute(email) }));
+  const inserted = await executor
     .insert(subjects)
-    .values({ emailIndex: digest, emailIndexVersion: version })
+    .values(computed.map(({ digest, version }) => ({ emailIndex: digest, emailIndexVersion: version })))
     .onConflictDoNothing({ target: subjects.emailIndex })
-    .returning({ id: subjects.id });
-  if (inserted) return { subjectId: inserted.id, created: true };
-  const winner = await findSubjectIdByEmail(executor, index, email);
-  if (!winner) throw new Error('the subject vanished between a conflicting insert and its read');
-  return { subjectId: winner, created: false };
+    .returning({ id: subjects.id, emailIndex: subjects.emailIndex });
+  const emailOf = new Map(computed.map(({ email, digest }) => [digest.toString('hex'), email]));
+  for (const row of inserted) {
+    result.set(emailOf.get(row.emailIndex!.toString('hex'))!, { subjectId: row.id, created: true });
+  }
+  // Lost races: a concurrent transaction committed the same e-mail first.
+  const raced = missing.filter((email) => !result.has(email));
+  if (raced.length > 0) {
+    for (const [email, subjectId] of await findSubjectIds(executor, index, raced)) {
+      result.set(email, { subjectId, created: false });
+    }
+  }
+  if (result.size !== normalized.length)
+    throw new Error('a subject vanished between a conflicting insert and its read');
+  return result;
 }

@@ -15,6 +15,7 @@ import {
   destroySubjectKey,
   type FieldRef,
   loadSubjectKeyset,
+  loadSubjectKeysets,
   type SubjectKeyset,
 } from '../../src/crypto/field-cipher';
 import { MasterKeyring } from '../../src/crypto/master-keyring';
@@ -234,5 +235,23 @@ describe('data keys', () => {
       checked += 1;
     }
     expect(checked).toBeGreaterThanOrEqual(10);
+  });
+
+  it('loads many keysets in one call, creating only the missing keys', async () => {
+    const known = await newSubject();
+    const before = await loadSubjectKeyset(database.db, keyring, known, { create: ['contact'] });
+    const name = before.encrypt('contact', ref('name_enc'), 'Jeanne Martin');
+    const ids = [known, ...(await Promise.all(Array.from({ length: 40 }, () => newSubject())))];
+    const keysets = await loadSubjectKeysets(database.db, keyring, ids, { create: ['contact', 'payment'] });
+    expect(keysets.size).toBe(41);
+    expect(keysets.get(known)!.decrypt('contact', ref('name_enc'), name)).toBe('Jeanne Martin');
+    const [count] =
+      await database.sql`select count(*)::int as n from subject_data_keys where subject_id = any(${ids}::uuid[])`;
+    expect(count!.n).toBe(82);
+    for (const id of ids) {
+      const stored = keysets.get(id)!.encrypt('payment', ref('iban_enc', id), 'FR76');
+      const reloaded = await loadSubjectKeyset(database.db, keyring, id);
+      expect(reloaded.decrypt('payment', ref('iban_enc', id), stored)).toBe('FR76');
+    }
   });
 });

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EmailBlindIndex, normalizeEmail } from '../../src/crypto/blind-index';
-import { findOrCreateSubject, findSubjectIdByEmail } from '../../src/crypto/subjects';
+import { findOrCreateSubject, findOrCreateSubjects, findSubjectIdByEmail } from '../../src/crypto/subjects';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 import { versionedKey } from './crypto-fixtures';
 
@@ -88,5 +88,19 @@ describe('subjects', () => {
     const [row] =
       await database.sql`select email_index_version from subjects where id = ${created.subjectId}`;
     expect(row!.email_index_version).toBe('v2');
+  });
+
+  it('finds or creates many subjects in one call, keyed by normalised e-mail', async () => {
+    const existing = await findOrCreateSubject(database.db, index, 'bulk.0@example.fr');
+    const emails = Array.from({ length: 300 }, (_, n) => `Bulk.${n}@Example.fr`);
+    const result = await findOrCreateSubjects(database.db, index, [...emails, 'bulk.1@example.fr ']);
+    expect(result.size).toBe(300);
+    expect(result.get('bulk.0@example.fr')).toEqual({ subjectId: existing.subjectId, created: false });
+    expect([...result.values()].filter((entry) => entry.created)).toHaveLength(299);
+    for (const [email, { subjectId }] of result) {
+      expect(await findSubjectIdByEmail(database.db, index, email)).toBe(subjectId);
+    }
+    const again = await findOrCreateSubjects(database.db, index, emails);
+    expect([...again.values()].every((entry) => !entry.created)).toBe(true);
   });
 });
