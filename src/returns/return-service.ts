@@ -373,10 +373,8 @@ export async function recordReturnEvent(
     throw new AppError(
       'transition_not_allowed',
       `A ${type} event is not allowed from status ${outcome.row.status}.`,
-      {
-        status: outcome.row.status,
-        allowed,
-      },
+      // Not `status`: that member of a problem is the HTTP status.
+      { currentStatus: outcome.row.status, allowed },
     );
   }
   const clocks = clocksOf(outcome.row, outcome.events, deps.rules, now);
