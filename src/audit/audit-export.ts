@@ -3,7 +3,7 @@ import type { Sql } from '../db/database';
 import { type AuditBundleHeader, bundleFormat } from './audit-bundle';
 import { rangeHashes } from './audit-log-store';
 import { consistencyProof, requireLatestCheckpoint } from './audit-proofs';
-import { type LoggedEvent, loggedEventColumns } from './canonical-event';
+import { loggedEventJson } from './canonical-event';
 import { rangeProofRanges } from './merkle';
 
 /**
@@ -11,7 +11,7 @@ import { rangeProofRanges } from './merkle';
  * stays flat however many events a range holds; the HTTP layer pulls them as the client reads.
  */
 
-const cursorRows = 500;
+const cursorRows = 2000;
 
 export interface EventFilter {
   from?: string;
@@ -20,21 +20,21 @@ export interface EventFilter {
   action?: string;
 }
 
-export type ListedEvent = LoggedEvent & { position: number | null };
+// PostgreSQL writes each line's JSON: the stream only joins text, which keeps export fast and flat.
+const listedEventJson = loggedEventJson([['position', 'l.position']]);
+const bundledEventJson = `json_build_object('position', l.position, 'leafHash', encode(l.leaf_hash, 'hex'), 'event', ${loggedEventJson()})`;
 
-/** Events in write order (sequenced or not yet), with their log position when they have one. */
-export async function* listEvents(sql: Sql, filter: EventFilter): AsyncGenerator<ListedEvent[]> {
-  const cursor = sql<(LoggedEvent & { position: string | null })[]>`
-    select l.position::text as position, ${sql.unsafe(loggedEventColumns)}
+/** Events in write order (sequenced or not yet) as JSON lines, with their log position once they have one. */
+export async function* listEvents(sql: Sql, filter: EventFilter): AsyncGenerator<string[]> {
+  const cursor = sql<{ line: string }[]>`
+    select ${sql.unsafe(listedEventJson)}::text as line
       from audit_events e left join audit_log_entries l on l.audit_event_id = e.id
      where (${filter.from ?? null}::timestamptz is null or e.occurred_at >= ${filter.from ?? null}::timestamptz)
        and (${filter.to ?? null}::timestamptz is null or e.occurred_at < ${filter.to ?? null}::timestamptz)
        and (${filter.actor ?? null}::text is null or e.actor = ${filter.actor ?? null}::text)
        and (${filter.action ?? null}::text is null or e.action = ${filter.action ?? null}::text)
      order by e.id`.cursor(cursorRows);
-  for await (const rows of cursor) {
-    yield rows.map((row) => ({ ...row, position: row.position === null ? null : Number(row.position) }));
-  }
+  for await (const rows of cursor) yield rows.map((row) => row.line);
 }
 
 const csvColumns = [
@@ -66,14 +66,15 @@ function csvCell(value: unknown): string {
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
-export async function* eventsAsNdjson(batches: AsyncIterable<ListedEvent[]>): AsyncGenerator<string> {
-  for await (const batch of batches) yield batch.map((event) => `${JSON.stringify(event)}\n`).join('');
+export async function* eventsAsNdjson(batches: AsyncIterable<string[]>): AsyncGenerator<string> {
+  for await (const lines of batches) yield `${lines.join('\n')}\n`;
 }
 
-export async function* eventsAsCsv(batches: AsyncIterable<ListedEvent[]>): AsyncGenerator<string> {
+export async function* eventsAsCsv(batches: AsyncIterable<string[]>): AsyncGenerator<string> {
   yield `${csvColumns.join(',')}\r\n`;
-  for await (const batch of batches) {
-    yield batch
+  for await (const lines of batches) {
+    const events = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    yield events
       .map((event) => `${csvColumns.map((column) => csvCell(event[column])).join(',')}\r\n`)
       .join('');
   }
@@ -130,18 +131,15 @@ export async function prepareExport(
 
   async function* chunks(): AsyncGenerator<string> {
     yield `${JSON.stringify(header).slice(0, -1)},"events":[`;
-    const cursor = sql<(LoggedEvent & { position: string; leafHash: string })[]>`
-      select l.position::text as position, encode(l.leaf_hash, 'hex') as "leafHash", ${sql.unsafe(loggedEventColumns)}
+    const cursor = sql<{ line: string }[]>`
+      select ${sql.unsafe(bundledEventJson)}::text as line
         from audit_log_entries l join audit_events e on e.id = l.audit_event_id
        where l.position >= ${range.start} and l.position < ${range.end}
        order by l.position`.cursor(cursorRows);
-    let first = true;
+    let separator = '';
     for await (const rows of cursor) {
-      const lines = rows.map(({ position, leafHash, ...event }) =>
-        JSON.stringify({ position: Number(position), leafHash, event }),
-      );
-      yield `${first ? '' : ','}${lines.join(',')}`;
-      first = false;
+      yield `${separator}${rows.map((row) => row.line).join(',')}`;
+      separator = ',';
     }
     yield ']}\n';
   }

@@ -24,14 +24,35 @@ export const loggedEventSchema = z.object({
 export type LoggedEvent = z.infer<typeof loggedEventSchema>;
 
 /**
- * The SQL select list that reads `audit_events e` as a LoggedEvent: the one projection the sequencer,
- * the event stream and the export share, so what is hashed is exactly what is exported.
+ * How `audit_events e` reads as a LoggedEvent, field by field: the one projection the sequencer (as
+ * columns) and the streams (as JSON built by PostgreSQL) share, so what is hashed is what is exported.
  */
-export const loggedEventColumns = `e.event_id::text as "eventId",
-  to_char(e.occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as "occurredAt",
-  e.actor, e.actor_scopes as "actorScopes", e.client_id as "clientId", e.action,
-  e.target_type as "targetType", e.target_id as "targetId", e.subject_ref as "subjectRef",
-  e.purpose, e.outcome, e.request_id as "requestId", e.details`;
+const loggedEventFields: [keyof LoggedEvent, string][] = [
+  ['eventId', 'e.event_id::text'],
+  ['occurredAt', `to_char(e.occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`],
+  ['actor', 'e.actor'],
+  ['actorScopes', 'e.actor_scopes'],
+  ['clientId', 'e.client_id'],
+  ['action', 'e.action'],
+  ['targetType', 'e.target_type'],
+  ['targetId', 'e.target_id'],
+  ['subjectRef', 'e.subject_ref'],
+  ['purpose', 'e.purpose'],
+  ['outcome', 'e.outcome'],
+  ['requestId', 'e.request_id'],
+  ['details', 'e.details'],
+];
+
+/** The select list reading a LoggedEvent as columns. */
+export const loggedEventColumns = loggedEventFields
+  .map(([key, expression]) => `${expression} as "${key}"`)
+  .join(', ');
+
+/** A SQL json_build_object of the given fields, then the event's (trusted constants only, never input). */
+export function loggedEventJson(leading: [string, string][] = []): string {
+  const fields = [...leading, ...loggedEventFields];
+  return `json_build_object(${fields.map(([key, expression]) => `'${key}', ${expression}`).join(', ')})`;
+}
 
 /** JSON with object keys sorted at every depth (RFC 8785 ordering for the values audit events hold). */
 export function canonicalJson(value: unknown): string {
