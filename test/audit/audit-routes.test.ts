@@ -211,7 +211,11 @@ describe('audit bundle verification (properties)', () => {
           outcome: 'success',
           targetType: 'return',
           targetId: `ret-${i}`,
-          details: { i },
+          // Values whose JSON text PostgreSQL may rewrite: the leaf must survive the round trip.
+          details:
+            i % 5 === 0
+              ? { i, ratio: 1.5, nested: { z: ['é', null, true], a: -0.25 }, big: 12345678901 }
+              : { i },
         },
       );
     }
