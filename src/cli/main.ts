@@ -7,8 +7,9 @@ import { ConfigError } from '../config/config';
 import { connectDatabase } from '../db/connect';
 import { applyMigrations } from '../db/migrations';
 import { registerKeyCommands } from '../keys/key-cli';
-import { PolicyError } from '../policies/load-policies';
+import { loadPolicies, PolicyError } from '../policies/load-policies';
 import { registerRetentionCommands } from '../retention/retention-cli';
+import { buildRecordOfProcessing, renderRecordOfProcessing } from '../ropa/record-of-processing';
 import { runServer } from '../server/run-server';
 import { registerWebhookCommands } from '../webhooks/webhook-cli';
 
@@ -63,6 +64,17 @@ program
       process.stdout.write(`${token}\n`);
     },
   );
+
+program
+  .command('ropa')
+  .description('print the record of processing activities (GDPR Art. 30) generated from policies/')
+  .option('--json', 'print it as JSON, as GET /v1/ropa answers')
+  .action((options: { json?: boolean }) => {
+    const ropa = buildRecordOfProcessing(loadPolicies(resolveAppConfig().policiesDir));
+    process.stdout.write(
+      options.json ? `${JSON.stringify(ropa, null, 2)}\n` : renderRecordOfProcessing(ropa),
+    );
+  });
 
 registerWebhookCommands(program);
 registerKeyCommands(program);

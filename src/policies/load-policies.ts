@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
+import { type ProcessingRecordPolicy, processingRecordPolicySchema } from './processing-record-policy';
 import { type PurposesPolicy, purposesPolicySchema } from './purposes-policy';
 import { type RecipientsPolicy, recipientsPolicySchema } from './recipients-policy';
 import { type RetentionPolicy, retentionPolicySchema } from './retention-policy';
@@ -21,6 +22,7 @@ export const policyFiles = {
   retention: { file: 'retention.yaml', schema: retentionPolicySchema },
   recipients: { file: 'recipients.yaml', schema: recipientsPolicySchema },
   webhooks: { file: 'webhooks.yaml', schema: webhooksPolicySchema },
+  processingRecord: { file: 'processing-record.yaml', schema: processingRecordPolicySchema },
 } as const;
 
 export interface Policies {
@@ -33,6 +35,8 @@ export interface Policies {
   /** Backend systems that may read the pseudonymized feed, each with its field allowlist. */
   recipients: RecipientsPolicy['recipients'];
   webhookSubscriptions: WebhooksPolicy['subscriptions'];
+  /** Controller, data categories and their sources, security measures, rights: Art. 30 and Art. 15. */
+  processingRecord: ProcessingRecordPolicy;
 }
 
 function loadFile<S extends z.ZodType>(
@@ -76,5 +80,6 @@ export function loadPolicies(dir: string): Policies {
     retention: loaded.retention as RetentionPolicy,
     recipients: (loaded.recipients as RecipientsPolicy).recipients,
     webhookSubscriptions: (loaded.webhooks as WebhooksPolicy).subscriptions,
+    processingRecord: loaded.processingRecord as ProcessingRecordPolicy,
   };
 }

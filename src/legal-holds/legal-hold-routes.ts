@@ -1,0 +1,126 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { principalOf } from '../auth/auth-plugin';
+import { problemResponses } from '../http/problem';
+import { rejectMerchantScopedTokens } from '../subject-requests/controller-wide';
+import type { LegalHoldRow } from './legal-holds.schema';
+import { createLegalHold, listLegalHolds, releaseLegalHold } from './manage-legal-holds';
+
+const legalHoldSchema = z
+  .object({
+    id: z.uuid(),
+    on: z.enum(['subject', 'return']),
+    subjectId: z.uuid().nullable(),
+    returnId: z.uuid().nullable(),
+    reason: z.string(),
+    until: z.string().nullable(),
+    active: z.boolean(),
+    createdBy: z.string(),
+    createdAt: z.string(),
+    releasedBy: z.string().nullable(),
+    releasedAt: z.string().nullable(),
+  })
+  .meta({ id: 'LegalHold' });
+
+function toView(hold: LegalHoldRow, now = new Date()): z.infer<typeof legalHoldSchema> {
+  return {
+    id: hold.id,
+    on: hold.returnId ? 'return' : 'subject',
+    subjectId: hold.subjectId,
+    returnId: hold.returnId,
+    reason: hold.reason,
+    until: hold.until?.toISOString() ?? null,
+    active: hold.releasedAt === null && (hold.until === null || hold.until > now),
+    createdBy: hold.createdBy,
+    createdAt: hold.createdAt.toISOString(),
+    releasedBy: hold.releasedBy,
+    releasedAt: hold.releasedAt?.toISOString() ?? null,
+  };
+}
+
+const createBodySchema = z
+  .strictObject({
+    email: z.string().trim().max(254).pipe(z.email('expected an e-mail address')).optional(),
+    returnId: z.uuid().optional(),
+    reason: z.string().trim().min(1).max(1000),
+    until: z.iso
+      .datetime({ offset: true, message: 'expected an ISO 8601 date-time with an offset' })
+      .transform((value) => new Date(value))
+      .refine((date) => date.getTime() > Date.now(), 'must be in the future')
+      .optional(),
+  })
+  .refine((body) => (body.email === undefined) !== (body.returnId === undefined), {
+    message: 'send exactly one of email or returnId',
+    path: ['email'],
+  });
+
+const auditContext = (request: FastifyRequest) => ({
+  principal: principalOf(request),
+  requestId: request.id,
+});
+
+/** Legal holds (`dsr:manage`): what they cover is kept out of erasure and retention. */
+export async function legalHoldRoutes(app: FastifyInstance) {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+  app.addHook('onRequest', rejectMerchantScopedTokens);
+  const common = { tags: ['legal-holds'], security: [{ bearerAuth: [] }] };
+
+  routes.post(
+    '/v1/legal-holds',
+    {
+      config: { scopes: ['dsr:manage'] },
+      schema: {
+        ...common,
+        summary: 'Place a legal hold on a subject (by e-mail) or on one return',
+        body: createBodySchema,
+        response: { 201: legalHoldSchema, ...problemResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      const hold = await createLegalHold(
+        app.database.db,
+        app.emailIndex,
+        auditContext(request),
+        request.body,
+      );
+      return reply.code(201).send(toView(hold));
+    },
+  );
+
+  routes.get(
+    '/v1/legal-holds',
+    {
+      config: { scopes: ['dsr:manage'] },
+      schema: {
+        ...common,
+        summary: 'List legal holds, newest first',
+        querystring: z.strictObject({
+          released: z.enum(['true', 'false']).optional(),
+          limit: z.coerce.number().int().min(1).max(500).default(100),
+        }),
+        response: { 200: z.object({ items: z.array(legalHoldSchema) }), ...problemResponses(400, 401, 403) },
+      },
+    },
+    async (request) => {
+      const released = request.query.released === undefined ? undefined : request.query.released === 'true';
+      const holds = await listLegalHolds(app.database.db, { released, limit: request.query.limit });
+      return { items: holds.map((hold) => toView(hold)) };
+    },
+  );
+
+  routes.delete(
+    '/v1/legal-holds/:id',
+    {
+      config: { scopes: ['dsr:manage'] },
+      schema: {
+        ...common,
+        summary: 'Release a legal hold (idempotent)',
+        params: z.strictObject({ id: z.uuid() }),
+        response: { 200: legalHoldSchema, ...problemResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) =>
+      toView(await releaseLegalHold(app.database.db, auditContext(request), request.params.id)),
+  );
+}

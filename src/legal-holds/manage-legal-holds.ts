@@ -1,0 +1,112 @@
+import { and, desc, eq, isNotNull, isNull } from 'drizzle-orm';
+import type { AuditContext, Executor } from '../audit/record-audit-event';
+import { recordAuditEvent } from '../audit/record-audit-event';
+import type { EmailBlindIndex } from '../crypto/blind-index';
+import { findSubjectIdByEmail } from '../crypto/subjects';
+import type { Database } from '../db/database';
+import { AppError } from '../http/app-error';
+import { returns } from '../returns/returns.schema';
+import { type LegalHoldRow, legalHolds } from './legal-holds.schema';
+
+export interface NewLegalHold {
+  email?: string;
+  returnId?: string;
+  reason: string;
+  until?: Date;
+}
+
+async function holdTarget(
+  tx: Executor,
+  emailIndex: EmailBlindIndex,
+  input: NewLegalHold,
+): Promise<{ subjectId: string | null; returnId: string | null; subjectRef: string }> {
+  if (input.returnId) {
+    const [row] = await tx
+      .select({ subjectId: returns.subjectId })
+      .from(returns)
+      .where(eq(returns.id, input.returnId));
+    if (!row) throw new AppError('not_found', 'No return has this id.');
+    return { subjectId: null, returnId: input.returnId, subjectRef: row.subjectId };
+  }
+  const subjectId = await findSubjectIdByEmail(tx, emailIndex, input.email!);
+  if (!subjectId) throw new AppError('not_found', 'No data is held for this e-mail address.');
+  return { subjectId, returnId: null, subjectRef: subjectId };
+}
+
+/** Places a hold: erasure and retention leave what it covers until it is released or ends. */
+export async function createLegalHold(
+  db: Database,
+  emailIndex: EmailBlindIndex,
+  audit: AuditContext,
+  input: NewLegalHold,
+): Promise<LegalHoldRow> {
+  return db.transaction(async (tx) => {
+    const target = await holdTarget(tx, emailIndex, input);
+    const [hold] = await tx
+      .insert(legalHolds)
+      .values({
+        subjectId: target.subjectId,
+        returnId: target.returnId,
+        reason: input.reason,
+        until: input.until ?? null,
+        createdBy: audit.principal?.sub ?? 'anonymous',
+      })
+      .returning();
+    await recordAuditEvent(tx, audit, {
+      action: 'legal_hold.create',
+      outcome: 'success',
+      targetType: 'legal_hold',
+      targetId: hold!.id,
+      subjectRef: target.subjectRef,
+      details: {
+        on: target.returnId ? 'return' : 'subject',
+        returnId: target.returnId,
+        until: input.until ?? null,
+      },
+    });
+    return hold!;
+  });
+}
+
+/** Releases a hold; releasing a released hold changes nothing and answers the same. */
+export async function releaseLegalHold(db: Database, audit: AuditContext, id: string): Promise<LegalHoldRow> {
+  return db.transaction(async (tx) => {
+    const [released] = await tx
+      .update(legalHolds)
+      .set({ releasedAt: new Date(), releasedBy: audit.principal?.sub ?? 'anonymous' })
+      .where(and(eq(legalHolds.id, id), isNull(legalHolds.releasedAt)))
+      .returning();
+    if (!released) {
+      const [existing] = await tx.select().from(legalHolds).where(eq(legalHolds.id, id));
+      if (!existing) throw new AppError('not_found', 'No legal hold has this id.');
+      return existing;
+    }
+    await recordAuditEvent(tx, audit, {
+      action: 'legal_hold.release',
+      outcome: 'success',
+      targetType: 'legal_hold',
+      targetId: id,
+      subjectRef: released.subjectId,
+      details: { on: released.returnId ? 'return' : 'subject', returnId: released.returnId },
+    });
+    return released;
+  });
+}
+
+export async function listLegalHolds(
+  db: Database,
+  filter: { released?: boolean; limit: number },
+): Promise<LegalHoldRow[]> {
+  const condition =
+    filter.released === undefined
+      ? undefined
+      : filter.released
+        ? isNotNull(legalHolds.releasedAt)
+        : isNull(legalHolds.releasedAt);
+  return db
+    .select()
+    .from(legalHolds)
+    .where(condition)
+    .orderBy(desc(legalHolds.createdAt))
+    .limit(filter.limit);
+}

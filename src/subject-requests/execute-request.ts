@@ -1,0 +1,200 @@
+import { eq } from 'drizzle-orm';
+import type { AuditContext, Executor } from '../audit/record-audit-event';
+import { subjects } from '../crypto/subjects.schema';
+import { eraseSubject } from '../erasure/erase';
+import { signErasureCertificate } from '../erasure/erasure-certificate';
+import type { ErasureOutcome } from '../erasure/erasure-outcome';
+import { AppError } from '../http/app-error';
+import { buildSubjectPackage } from './access-package';
+import { decryptChanges } from './rectification-changes';
+import { rectifySubject } from './rectify-subject';
+import { auditRequest, lockSubjectRequest } from './request-lifecycle';
+import { liftSubjectRestriction, restrictSubject } from './restrict-subject';
+import type { SubjectRequestDeps } from './subject-request-deps';
+import { type SubjectRequestRow, subjectRequests } from './subject-requests.schema';
+
+/**
+ * The subject of a request: its id, or, for a request received before any data existed on the
+ * e-mail, the subject its kept blind-index digest finds now.
+ */
+async function resolveSubject(tx: Executor, row: SubjectRequestRow): Promise<string | null> {
+  if (row.subjectId) return row.subjectId;
+  if (!row.emailIndex) return null;
+  const [subject] = await tx
+    .select({ id: subjects.id })
+    .from(subjects)
+    .where(eq(subjects.emailIndex, row.emailIndex));
+  return subject?.id ?? null;
+}
+
+function requireExecutable(row: SubjectRequestRow): void {
+  if (row.status === 'received') {
+    throw new AppError(
+      'request_not_verified',
+      "Verify the requester's identity before executing the request.",
+    );
+  }
+  if (row.status === 'rejected')
+    throw new AppError('conflict', 'The request was rejected.', { requestStatus: row.status });
+}
+
+async function eraseForRequest(
+  tx: Executor,
+  deps: SubjectRequestDeps,
+  audit: AuditContext,
+  row: SubjectRequestRow,
+  subjectId: string | null,
+  now: Date,
+): Promise<Record<string, unknown>> {
+  const outcome: ErasureOutcome = subjectId
+    ? await eraseSubject(tx, subjectId, { audit, policies: deps.policies, now, origin: 'subject_request' })
+    : { erased: [], kept: [] };
+  const certificate = await signErasureCertificate(deps.signer, {
+    requestId: row.id,
+    subjectId,
+    erasedAt: now,
+    erased: outcome.erased,
+    kept: outcome.kept,
+    policyVersion: deps.policies.version,
+  });
+  return { dataHeld: subjectId !== null, erasedAt: now.toISOString(), ...outcome, certificate };
+}
+
+async function performRequest(
+  tx: Executor,
+  deps: SubjectRequestDeps,
+  audit: AuditContext,
+  row: SubjectRequestRow,
+  subjectId: string | null,
+  now: Date,
+): Promise<Record<string, unknown>> {
+  switch (row.type) {
+    case 'access':
+    case 'portability': {
+      const pack = await buildSubjectPackage(deps, tx, { id: row.id, type: row.type, subjectId }, now);
+      // The answer itself is fetched from GET /:id/package; the record keeps what it covered.
+      return {
+        dataHeld: pack.dataHeld,
+        returns: (pack.returns ?? pack.providedData ?? []).length,
+        package: `/v1/subject-requests/${row.id}/package`,
+      };
+    }
+    case 'erasure':
+      return eraseForRequest(tx, deps, audit, row, subjectId, now);
+    case 'rectification': {
+      const changes = subjectId
+        ? await decryptChanges(tx, deps.keyring, { requestId: row.id, subjectId }, row.changesEnc)
+        : null;
+      if (!subjectId || !changes) return { dataHeld: subjectId !== null, changedFields: [], returns: 0 };
+      return { dataHeld: true, ...(await rectifySubject(tx, deps, subjectId, changes)) };
+    }
+    case 'restriction':
+      if (!subjectId) return { dataHeld: false, restrictedReturns: 0 };
+      return {
+        dataHeld: true,
+        restrictedReturns: await restrictSubject(tx, subjectId, now),
+        restrictedAt: now.toISOString(),
+      };
+  }
+}
+
+/**
+ * Executes a verified request in one transaction: the action, its audit events and the completed
+ * record commit together or not at all. Executing a completed request again answers its result.
+ */
+export async function executeSubjectRequest(
+  deps: SubjectRequestDeps,
+  audit: AuditContext,
+  id: string,
+  now: Date,
+): Promise<SubjectRequestRow> {
+  return deps.db.transaction(async (tx) => {
+    const row = await lockSubjectRequest(tx, id);
+    if (row.status === 'completed') return row;
+    requireExecutable(row);
+    const subjectId = await resolveSubject(tx, row);
+    const result = await performRequest(tx, deps, audit, row, subjectId, now);
+    const [completed] = await tx
+      .update(subjectRequests)
+      .set({
+        status: 'completed',
+        subjectId,
+        emailIndex: subjectId ? null : row.emailIndex,
+        emailIndexVersion: subjectId ? null : row.emailIndexVersion,
+        changesEnc: null,
+        result,
+        completedAt: now,
+        executedBy: audit.principal?.sub ?? 'anonymous',
+        policyVersion: deps.policies.version,
+        updatedAt: now,
+      })
+      .where(eq(subjectRequests.id, id))
+      .returning();
+    await auditRequest(tx, audit, completed!, 'subject_request.execute', {
+      dataHeld: subjectId !== null,
+      returns: typeof result.returns === 'number' ? result.returns : undefined,
+    });
+    return completed!;
+  });
+}
+
+/** Art. 15 / 20: the package, built live; fetching it starts the work on a verified request. */
+export async function subjectRequestPackage(
+  deps: SubjectRequestDeps,
+  audit: AuditContext,
+  id: string,
+  now: Date,
+) {
+  return deps.db.transaction(async (tx) => {
+    const row = await lockSubjectRequest(tx, id);
+    if (row.type !== 'access' && row.type !== 'portability') {
+      throw new AppError('conflict', 'Only access and portability requests have a package.');
+    }
+    requireExecutable(row);
+    const subjectId = await resolveSubject(tx, row);
+    const pack = await buildSubjectPackage(deps, tx, { id: row.id, type: row.type, subjectId }, now);
+    if (row.status === 'verified') {
+      await tx
+        .update(subjectRequests)
+        .set({ status: 'in_progress', updatedAt: now })
+        .where(eq(subjectRequests.id, id));
+    }
+    await auditRequest(tx, audit, { ...row, subjectId }, 'subject_request.package', {
+      dataHeld: pack.dataHeld,
+      returns: (pack.returns ?? pack.providedData ?? []).length,
+    });
+    return pack;
+  });
+}
+
+/** Art. 18(3): lifting a restriction is its own decision, recorded on the restriction request. */
+export async function liftRestriction(
+  deps: SubjectRequestDeps,
+  audit: AuditContext,
+  id: string,
+  now: Date,
+): Promise<SubjectRequestRow> {
+  return deps.db.transaction(async (tx) => {
+    const row = await lockSubjectRequest(tx, id);
+    if (row.type !== 'restriction' || row.status !== 'completed') {
+      throw new AppError('conflict', 'Only a completed restriction request can be lifted.');
+    }
+    if (row.result?.liftedAt) return row;
+    const lifted = row.subjectId ? await liftSubjectRestriction(tx, row.subjectId) : 0;
+    const [updated] = await tx
+      .update(subjectRequests)
+      .set({
+        result: {
+          ...row.result,
+          liftedAt: now.toISOString(),
+          liftedBy: audit.principal?.sub ?? 'anonymous',
+          liftedReturns: lifted,
+        },
+        updatedAt: now,
+      })
+      .where(eq(subjectRequests.id, id))
+      .returning();
+    await auditRequest(tx, audit, updated!, 'subject_request.lift_restriction', { returns: lifted });
+    return updated!;
+  });
+}

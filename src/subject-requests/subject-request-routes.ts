@@ -1,0 +1,257 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { principalOf } from '../auth/auth-plugin';
+import { problemResponses } from '../http/problem';
+import { subjectPackageSchema } from './access-package';
+import { maxExtensionMonths } from './calendar-month';
+import { rejectMerchantScopedTokens } from './controller-wide';
+import { executeSubjectRequest, liftRestriction, subjectRequestPackage } from './execute-request';
+import { contactChangesSchema } from './rectification-changes';
+import {
+  createSubjectRequest,
+  extendSubjectRequest,
+  findSubjectRequest,
+  listSubjectRequests,
+  rejectSubjectRequest,
+  verifySubjectRequest,
+} from './request-lifecycle';
+import type { SubjectRequestDeps } from './subject-request-deps';
+import { subjectRequestSchema, toSubjectRequestView } from './subject-request-view';
+import { subjectRequestStatuses, subjectRequestTypes, verificationMethods } from './subject-requests.schema';
+
+const reasonText = z.string().trim().min(1, 'must not be empty').max(1000, 'must be at most 1000 characters');
+const idParams = z.strictObject({ id: z.uuid() });
+const auditContext = (request: FastifyRequest) => ({
+  principal: principalOf(request),
+  requestId: request.id,
+  purpose: 'data_subject_request',
+});
+
+/** Data-subject requests (`dsr:manage`), GDPR Art. 12 to 20 (CONTRACT.md). */
+export async function subjectRequestRoutes(app: FastifyInstance) {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+  app.addHook('onRequest', rejectMerchantScopedTokens);
+  const deps: SubjectRequestDeps = {
+    db: app.database.db,
+    emailIndex: app.emailIndex,
+    keyring: app.keyring,
+    policies: app.policies,
+    signer: app.signer,
+  };
+  const common = { tags: ['subject-requests'], security: [{ bearerAuth: [] }] };
+  const config = { scopes: ['dsr:manage'] as const };
+  const view = (row: Parameters<typeof toSubjectRequestView>[0]) => toSubjectRequestView(row, new Date());
+
+  const createBody = z
+    .strictObject({
+      type: z.enum(subjectRequestTypes),
+      email: z
+        .string()
+        .trim()
+        .max(254, 'must be at most 254 characters')
+        .pipe(z.email('expected an e-mail address')),
+      receivedAt: z.iso
+        .datetime({ offset: true, message: 'expected an ISO 8601 date-time with an offset' })
+        .transform((value) => new Date(value))
+        .optional(),
+      channel: z
+        .string()
+        .regex(/^[a-z][a-z0-9_]{0,31}$/, 'expected a snake_case channel such as email or web_form')
+        .optional(),
+      changes: contactChangesSchema(app.policies.returnRules).optional(),
+    })
+    .superRefine((body, context) => {
+      if (body.type === 'rectification' && !body.changes) {
+        context.addIssue({ code: 'custom', path: ['changes'], message: 'is required for a rectification' });
+      }
+      if (body.type !== 'rectification' && body.changes) {
+        context.addIssue({
+          code: 'custom',
+          path: ['changes'],
+          message: 'is accepted only for a rectification',
+        });
+      }
+    });
+
+  routes.post(
+    '/v1/subject-requests',
+    {
+      config,
+      schema: {
+        ...common,
+        summary: 'Record a data-subject request; due one calendar month after receipt',
+        body: createBody,
+        response: { 201: subjectRequestSchema, ...problemResponses(400, 401, 403) },
+      },
+    },
+    async (request, reply) => {
+      const row = await createSubjectRequest(deps, auditContext(request), request.body, new Date());
+      return reply.code(201).send(view(row));
+    },
+  );
+
+  routes.get(
+    '/v1/subject-requests',
+    {
+      config,
+      schema: {
+        ...common,
+        summary: 'List requests by deadline; overdue=true gives the late ones',
+        querystring: z.strictObject({
+          status: z.enum(subjectRequestStatuses).optional(),
+          overdue: z.enum(['true', 'false']).optional(),
+          limit: z.coerce.number().int().min(1).max(500).default(100),
+        }),
+        response: {
+          200: z.object({ items: z.array(subjectRequestSchema) }),
+          ...problemResponses(400, 401, 403),
+        },
+      },
+    },
+    async (request) => {
+      const { status, overdue, limit } = request.query;
+      const rows = await listSubjectRequests(
+        deps,
+        { status, overdue: overdue === 'true', limit },
+        new Date(),
+      );
+      return { items: rows.map(view) };
+    },
+  );
+
+  routes.get(
+    '/v1/subject-requests/:id',
+    {
+      config,
+      schema: {
+        ...common,
+        summary: 'One request, with its deadlines, decisions and result',
+        params: idParams,
+        response: { 200: subjectRequestSchema, ...problemResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => view(await findSubjectRequest(deps, request.params.id)),
+  );
+
+  routes.post(
+    '/v1/subject-requests/:id/verify',
+    {
+      config,
+      schema: {
+        ...common,
+        summary: "Record how the requester's identity was verified (Art. 12(6))",
+        params: idParams,
+        body: z.strictObject({
+          method: z.enum(verificationMethods),
+          // Accepted for the caller's workflow, never stored: free text could hold personal data.
+          note: z.string().max(1000).optional(),
+        }),
+        response: { 200: subjectRequestSchema, ...problemResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request) =>
+      view(
+        await verifySubjectRequest(
+          deps,
+          auditContext(request),
+          request.params.id,
+          request.body.method,
+          new Date(),
+        ),
+      ),
+  );
+
+  routes.post(
+    '/v1/subject-requests/:id/extend',
+    {
+      config,
+      schema: {
+        ...common,
+        summary: 'Extend the deadline once, by at most two months, within the first month (Art. 12(3))',
+        params: idParams,
+        body: z.strictObject({
+          reason: reasonText,
+          months: z.number().int().min(1).max(maxExtensionMonths).default(maxExtensionMonths),
+        }),
+        response: { 200: subjectRequestSchema, ...problemResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request) =>
+      view(
+        await extendSubjectRequest(deps, auditContext(request), request.params.id, request.body, new Date()),
+      ),
+  );
+
+  routes.post(
+    '/v1/subject-requests/:id/reject',
+    {
+      config,
+      schema: {
+        ...common,
+        summary: 'Refuse the request, with the reason given to the person (Art. 12(4))',
+        params: idParams,
+        body: z.strictObject({ reason: reasonText }),
+        response: { 200: subjectRequestSchema, ...problemResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request) =>
+      view(
+        await rejectSubjectRequest(
+          deps,
+          auditContext(request),
+          request.params.id,
+          request.body.reason,
+          new Date(),
+        ),
+      ),
+  );
+
+  routes.post(
+    '/v1/subject-requests/:id/execute',
+    {
+      config,
+      schema: {
+        ...common,
+        summary:
+          'Carry out a verified request; 409 when not verified; again on a completed one answers its result',
+        params: idParams,
+        response: { 200: subjectRequestSchema, ...problemResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request) =>
+      view(await executeSubjectRequest(deps, auditContext(request), request.params.id, new Date())),
+  );
+
+  routes.post(
+    '/v1/subject-requests/:id/lift-restriction',
+    {
+      config,
+      schema: {
+        ...common,
+        summary: 'Lift the restriction a completed restriction request placed (Art. 18(3))',
+        params: idParams,
+        response: { 200: subjectRequestSchema, ...problemResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request) =>
+      view(await liftRestriction(deps, auditContext(request), request.params.id, new Date())),
+  );
+
+  routes.get(
+    '/v1/subject-requests/:id/package',
+    {
+      config,
+      schema: {
+        ...common,
+        summary: 'The access (Art. 15) or portability (Art. 20) package, as one JSON document',
+        params: idParams,
+        response: { 200: subjectPackageSchema, ...problemResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      reply.header('cache-control', 'no-store');
+      return subjectRequestPackage(deps, auditContext(request), request.params.id, new Date());
+    },
+  );
+}
