@@ -3,7 +3,7 @@ import type { FeedField, Recipient } from '../policies/recipients-policy';
 import type { FeedSourceRow } from './feed-reader';
 import type { RecipientKeys } from './pseudonyms';
 
-const returnedItemSchema = z.object({
+const returnedItemSchema = z.strictObject({
   sku: z.string(),
   quantity: z.number().int(),
   unitPriceCents: z.number().int(),
@@ -12,12 +12,12 @@ const returnedItemSchema = z.object({
 
 /** What an erased return becomes: the recipient deletes what it holds under this pseudonym. */
 export const tombstoneSchema = z
-  .object({ id: z.string(), erased: z.literal(true) })
+  .strictObject({ id: z.string(), erased: z.literal(true) })
   .meta({ id: 'FeedTombstone' });
 
 /** Every field a recipient could be allowed; each one is present only when its policy lists it. */
 export const feedItemSchema = z
-  .object({
+  .strictObject({
     id: z.string().describe('pseudonym of the return, stable for this recipient'),
     erased: z.literal(false),
     subject: z.string().optional().describe('pseudonym of the data subject, stable for this recipient'),
@@ -45,6 +45,13 @@ export const feedItemSchema = z
 
 export const feedEntrySchema = z.discriminatedUnion('erased', [tombstoneSchema, feedItemSchema]);
 export type FeedEntry = z.infer<typeof feedEntrySchema>;
+
+/** One page of the feed, as GET /v1/pseudonymized/returns answers it. */
+export const feedPageSchema = z.strictObject({
+  items: z.array(feedEntrySchema),
+  next: z.string().describe('send it back as `after`; equal to `after` when nothing new was committed'),
+  hasMore: z.boolean().describe('the page is full: more items may be waiting now'),
+});
 type FeedItem = z.infer<typeof feedItemSchema>;
 
 type FieldWriter = (item: FeedItem, row: FeedSourceRow, keys: RecipientKeys) => void;

@@ -1,23 +1,18 @@
+import type { z } from 'zod';
 import type { AuditContext } from '../audit/record-audit-event';
 import { recordAuditEvent } from '../audit/record-audit-event';
 import type { Database } from '../db/database';
 import type { Recipient } from '../policies/recipients-policy';
 import { recordFeedPageDisclosure } from './disclosure-register';
 import { decodeCursor, encodeCursor, type FeedPosition, feedStart } from './feed-cursor';
-import { type FeedEntry, feedProjection } from './feed-item';
+import { type feedPageSchema, feedProjection } from './feed-item';
 import { readFeedRows } from './feed-reader';
 import type { RecipientKeys } from './pseudonyms';
 
 export const defaultFeedLimit = 100;
 export const maxFeedLimit = 1000;
 
-export interface FeedPage {
-  items: FeedEntry[];
-  /** Where to resume; equal to the request's cursor when nothing new was committed. */
-  next: string;
-  /** True when the page is full: more rows may be waiting right now. */
-  hasMore: boolean;
-}
+export type FeedPage = z.infer<typeof feedPageSchema>;
 
 const positionText = (position: FeedPosition) => `${position.xid}:${position.seq}`;
 

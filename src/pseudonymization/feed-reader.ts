@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
 import type { DateGeneralisation } from '../policies/recipients-policy';
+import type { StoredItem } from '../returns/returns.schema';
 import type { FeedPosition } from './feed-cursor';
 
 /** The business columns of a return the feed may project; personal columns are never selected. */
@@ -18,7 +19,7 @@ export interface FeedSourceRow {
   notifiedAt: string;
   createdAt: string;
   updatedAt: string;
-  items: { sku: string; quantity: number; unitPriceCents: number; reason: string }[];
+  items: StoredItem[];
   totalCents: number;
   refundedCents: number | null;
   erased: boolean;

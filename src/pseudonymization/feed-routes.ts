@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { principalOf } from '../auth/auth-plugin';
 import { AppError } from '../http/app-error';
 import { problemResponses } from '../http/problem';
-import { feedEntrySchema } from './feed-item';
+import { feedPageSchema } from './feed-item';
 import { defaultFeedLimit, maxFeedLimit, readFeedPage } from './feed-page';
 import { recipientOf } from './feed-recipient';
 import { createPseudonymKeys } from './pseudonyms';
@@ -58,11 +58,7 @@ export async function pseudonymizedFeedRoutes(app: FastifyInstance) {
             .describe(`page size, at most ${maxFeedLimit} (larger values are capped)`),
         }),
         response: {
-          200: z.object({
-            items: z.array(feedEntrySchema),
-            next: z.string(),
-            hasMore: z.boolean(),
-          }),
+          200: feedPageSchema,
           ...problemResponses(400, 401, 403, 429),
         },
       },
