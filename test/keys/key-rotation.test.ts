@@ -4,6 +4,7 @@ import postgres from 'postgres';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { auditEvents } from '../../src/audit/audit-events.schema';
 import { KeyVersionUnavailableError } from '../../src/crypto/decryption-errors';
+import { destroySubjectKey } from '../../src/crypto/field-cipher';
 import { MasterKeyring } from '../../src/crypto/master-keyring';
 import { runRotationJob, startRotation } from '../../src/keys/key-rotation';
 import { keyRotationJobs } from '../../src/keys/key-rotation-jobs.schema';
@@ -97,6 +98,18 @@ describe('key rotation', () => {
     await runRotationJob(database, v1v2, { batchSize: 4, maxBatches: 2 });
     expect(await keysPerVersion()).toEqual({ v1: 12, v2: 8 });
     expect(await readAll(database.db, v1v2, values)).toEqual(values.map((value) => value.plaintext));
+
+    // Erasures during the rotation: one key still on v1, one already on v2; both stay destroyed.
+    const [onV1] =
+      await database.sql`select subject_id from subject_data_keys where kek_version = 'v1' limit 1`;
+    const [onV2] =
+      await database.sql`select subject_id from subject_data_keys where kek_version = 'v2' limit 1`;
+    await destroySubjectKey(database.db, onV1!.subject_id, 'contact', {});
+    await destroySubjectKey(database.db, onV2!.subject_id, 'contact', {});
+    expect(await runRotationJob(database, v1v2, { batchSize: 4 })).toMatchObject({ outcome: 'completed' });
+    const versions = await keysPerVersion();
+    expect(versions.destroyed).toBe(onV1!.subject_id === onV2!.subject_id ? 1 : 2);
+    expect(versions.v2).toBe(20 - versions.destroyed!);
   });
 
   it('resumes a run stopped half-way and finishes without re-wrapping anything twice', async () => {

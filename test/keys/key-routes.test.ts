@@ -2,6 +2,8 @@ import { eq } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { auditEvents } from '../../src/audit/audit-events.schema';
 import { MasterKeyring } from '../../src/crypto/master-keyring';
+import { startRotation } from '../../src/keys/key-rotation';
+import { type KeyRotationJob, keyRotationJobs } from '../../src/keys/key-rotation-jobs.schema';
 import { testTable, versionedKey } from '../crypto/crypto-fixtures';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 import { createTestDatabase } from '../support/test-database';
@@ -9,6 +11,7 @@ import { writeSubjects } from './rotation-fixtures';
 
 const v1 = versionedKey('v1');
 const v2 = versionedKey('v2');
+const masterKeys = [v1, v2].map((key) => `${key.version}:${key.key.toString('base64')}`).join(',');
 
 describe('keys endpoints', () => {
   let t: TestApp;
@@ -22,7 +25,7 @@ describe('keys endpoints', () => {
     );
     t = await createTestApp({
       database,
-      env: { MASTER_KEYS: [v1, v2].map((key) => `${key.version}:${key.key.toString('base64')}`).join(',') },
+      env: { MASTER_KEYS: masterKeys },
     });
     admin = await t.token('admin');
     // Data written before v2 was added to MASTER_KEYS.
@@ -109,5 +112,21 @@ describe('keys endpoints', () => {
     const openapi = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json();
     expect(openapi.paths['/v1/keys/rotate'].post.responses).toHaveProperty('202');
     expect(openapi.paths['/v1/keys'].get.responses).toHaveProperty('200');
+  });
+
+  it('finishes, at start, a rotation that a killed instance left running', async () => {
+    await writeSubjects(t.database.db, new MasterKeyring([v1]), 3);
+    const keyring = new MasterKeyring([v1, v2]);
+    const left = await startRotation(t.database.db, keyring, { actor: 'test' });
+    expect(left).toMatchObject({ status: 'running', total: 6 });
+    // Another instance starts on the same database.
+    const restarted = await createTestApp({ database: t.database, env: { MASTER_KEYS: masterKeys } });
+    let job: KeyRotationJob | undefined = left;
+    for (let tries = 0; job?.status === 'running' && tries < 100; tries += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      [job] = await t.database.db.select().from(keyRotationJobs).where(eq(keyRotationJobs.id, left.id));
+    }
+    expect(job).toMatchObject({ status: 'completed', rewrapped: 6 });
+    await restarted.app.close();
   });
 });
