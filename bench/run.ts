@@ -4,6 +4,7 @@
  */
 const benchmarks: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   feed: () => import('./feed-bench'),
+  retention: () => import('./retention-bench'),
   webhooks: () => import('./webhooks-bench'),
 };
 

@@ -14,6 +14,7 @@ import {
 } from 'drizzle-orm';
 import { auditEvents } from '../audit/audit-events.schema';
 import type { Executor } from '../audit/record-audit-event';
+import { timestampParam } from '../db/sql-timestamp';
 import { eraseReturnsContactData, eraseReturnsPaymentData } from '../erasure/erase';
 import { activeHoldsFor, heldReturnIds } from '../legal-holds/active-holds';
 import type { RetentionRule } from '../policies/retention-policy';
@@ -24,7 +25,7 @@ import type { AppliedTarget, ApplyContext, DueWindow, RetentionTarget } from './
 
 /** `start + duration <= asOf`, in PostgreSQL calendar arithmetic (ISO 8601 interval input). */
 function isPast(start: SQLWrapper, rule: RetentionRule, asOf: Date): SQL {
-  return sql`${start} + ${rule.duration.iso}::interval <= ${asOf}`;
+  return sql`${start} + ${rule.duration.iso}::interval <= ${timestampParam(asOf)}`;
 }
 
 /** A return's clock starts at its `closed` event; only closed returns have one. */
@@ -234,7 +235,7 @@ const auditReported: RetentionTarget = {
     const [row] = await executor
       .select({ count: sql<number>`count(*)::int` })
       .from(auditEvents)
-      .where(lte(sql`${auditEvents.occurredAt} + ${rule.duration.iso}::interval`, asOf));
+      .where(isPast(auditEvents.occurredAt, rule, asOf));
     return row?.count ?? 0;
   },
 };

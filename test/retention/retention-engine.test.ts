@@ -1,0 +1,264 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { AppError } from '../../src/http/app-error';
+import { type RetentionDependencies, runRetention } from '../../src/retention/retention-engine';
+import { runScheduledRetention } from '../../src/retention/retention-scheduler';
+import { bearer, createTestApp, type TestApp } from '../support/test-app';
+import { closeReturn, createReturn, justAfter, placeHold, type ReturnFixture } from './retention-fixtures';
+
+const silent = { info: () => {}, error: () => {} };
+
+async function returnRow(t: TestApp, id: string) {
+  const [row] = await t.database.sql`
+    select data_state, archived_at, erased_at, customer_name_enc is not null as has_contact,
+           iban_enc is not null as has_iban
+    from returns where id = ${id}`;
+  return row;
+}
+
+async function readReturn(t: TestApp, id: string, purpose: string) {
+  return t.app.inject({
+    url: `/v1/returns/${id}`,
+    headers: { ...bearer(await t.token('support')), 'x-purpose': purpose },
+  });
+}
+
+const counts = (summary: { rules: { ruleId: string; done: number; skippedHeld: number }[] }) =>
+  Object.fromEntries(summary.rules.map((rule) => [rule.ruleId, [rule.done, rule.skippedHeld]]));
+
+describe('retention engine: each default rule as the date moves', () => {
+  let t: TestApp;
+  let deps: RetentionDependencies;
+  let closed: ReturnFixture;
+  let open: ReturnFixture;
+  let noIban: ReturnFixture;
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    deps = { database: t.database, policies: t.policies };
+    closed = await createReturn(t);
+    await closeReturn(t, closed.id);
+    open = await createReturn(t);
+    noIban = await createReturn(t, { bankTransfer: false });
+    await closeReturn(t, noIban.id, 'rejected');
+  });
+
+  it('does nothing before any period ends', async () => {
+    const summary = await runRetention(deps, { asOf: justAfter('P2M') });
+    expect(summary!.totals).toEqual({ done: 0, skippedHeld: 0, failed: 0 });
+    expect(summary!.status).toBe('completed');
+    expect(summary!.policyVersion).toBe(t.policies.version);
+    expect((await returnRow(t, closed.id))!.data_state).toBe('active');
+  });
+
+  it('archives contact data 3 months after the return closed: readable only for legal claims', async () => {
+    const summary = await runRetention(deps, { asOf: justAfter('P3M') });
+    expect(counts(summary!)['contact-archive']).toEqual([2, 0]);
+    expect(summary!.rules.find((rule) => rule.ruleId === 'proof-archive')!.status).toBe('not_applied');
+    const row = await returnRow(t, closed.id);
+    expect(row!.data_state).toBe('archived');
+    expect(row!.archived_at).not.toBeNull();
+    expect((await returnRow(t, open.id))!.data_state).toBe('active');
+    expect((await readReturn(t, closed.id, 'customer_support')).statusCode).toBe(403);
+    const forClaim = await readReturn(t, closed.id, 'legal_claim');
+    expect(forClaim.statusCode).toBe(200);
+    expect(forClaim.body).toContain('Jeanne Martin');
+
+    const [event] = await t.database.sql`
+      select actor, details from audit_events where action = 'retention.archive' order by id desc limit 1`;
+    expect(event!.actor).toBe('system:retention');
+    expect(event!.details.ids).toEqual(expect.arrayContaining([closed.id, noIban.id]));
+    expect(event!.details.policyVersion).toBe(t.policies.version);
+  });
+
+  it('runs again as of the same date without doing anything twice', async () => {
+    const summary = await runRetention(deps, { asOf: justAfter('P3M') });
+    expect(summary!.totals.done).toBe(0);
+  });
+
+  it('erases the refund IBAN 13 months after the refund and keeps the contact data', async () => {
+    const summary = await runRetention(deps, { asOf: justAfter('P13M') });
+    expect(counts(summary!)['payment-erase']).toEqual([1, 0]);
+    const row = await returnRow(t, closed.id);
+    expect(row!.has_iban).toBe(false);
+    expect(row!.has_contact).toBe(true);
+    expect((await returnRow(t, open.id))!.has_iban).toBe(true);
+  });
+
+  it('erases contact data 5 years after closing and tells recipients with a tombstone', async () => {
+    const summary = await runRetention(deps, { asOf: justAfter('P5Y') });
+    expect(counts(summary!)['contact-erase']).toEqual([2, 0]);
+    const row = await returnRow(t, closed.id);
+    expect(row!.erased_at).not.toBeNull();
+    expect(row!.has_contact).toBe(false);
+    expect((await returnRow(t, open.id))!.has_contact).toBe(true);
+    const [key] = await t.database.sql`
+      select k.destroyed_at from subject_data_keys k join returns r on r.subject_id = k.subject_id
+      where r.id = ${closed.id} and k.data_class = 'contact'`;
+    expect(key!.destroyed_at).not.toBeNull();
+
+    const feed = await t.app.inject({
+      url: '/v1/pseudonymized/returns?limit=1000',
+      headers: bearer(await t.token('backend', { clientId: 'analytics' })),
+    });
+    expect(feed.statusCode, feed.body).toBe(200);
+    const items = feed.json().items as { id: string; erased?: boolean }[];
+    const erased = items.filter((item) => item.erased === true);
+    expect(erased).toHaveLength(2);
+    expect(JSON.stringify(feed.json())).not.toContain('Jeanne');
+  });
+
+  it('deletes the accounting record 10 years after the refund, and only refunded ones', async () => {
+    const summary = await runRetention(deps, { asOf: justAfter('P10Y') });
+    expect(counts(summary!)['accounting-delete']).toEqual([1, 0]);
+    expect(await returnRow(t, closed.id)).toBeUndefined();
+    expect(await returnRow(t, noIban.id)).toBeDefined();
+    expect(await returnRow(t, open.id)).toBeDefined();
+    const audit = summary!.rules.find((rule) => rule.ruleId === 'audit-delete')!;
+    expect(audit.status).toBe('not_applied');
+    expect(audit.note).toMatch(/append-only/);
+  });
+
+  it('records every run with its rules, counts, duration and policy version', async () => {
+    const runs = await t.database.sql`select * from retention_runs order by started_at`;
+    expect(runs.length).toBeGreaterThanOrEqual(6);
+    expect(runs.every((run) => run.status === 'completed' && run.policy_version === t.policies.version)).toBe(
+      true,
+    );
+    expect(runs.every((run) => typeof run.duration_ms === 'number')).toBe(true);
+    const rules = await t.database.sql`select * from retention_run_rules where run_id = ${runs[1]!.id}`;
+    expect(rules.map((rule) => rule.rule_id)).toEqual(
+      expect.arrayContaining(t.policies.retention.rules.map((rule) => rule.id)),
+    );
+  });
+});
+
+describe('retention engine: legal holds, dry runs, one runner at a time', () => {
+  let t: TestApp;
+  let deps: RetentionDependencies;
+  let free: ReturnFixture[];
+  let heldByReturn: ReturnFixture;
+  let heldBySubject: ReturnFixture;
+  let shortHold: ReturnFixture;
+
+  async function snapshot() {
+    const returns = await t.database.sql`select * from returns order by id`;
+    const keys = await t.database.sql`select * from subject_data_keys order by subject_id, data_class`;
+    const [audit] = await t.database
+      .sql`select count(*)::int as n from audit_events where action like 'retention.%' or action like 'erasure.%' or action like 'key.%'`;
+    const [runs] = await t.database.sql`select count(*)::int as n from retention_runs`;
+    return JSON.stringify({ returns, keys, audit, runs });
+  }
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    deps = { database: t.database, policies: t.policies };
+    free = [];
+    for (let i = 0; i < 5; i += 1) {
+      const fixture = await createReturn(t);
+      await closeReturn(t, fixture.id);
+      free.push(fixture);
+    }
+    heldByReturn = await createReturn(t);
+    await closeReturn(t, heldByReturn.id);
+    heldBySubject = await createReturn(t);
+    await closeReturn(t, heldBySubject.id);
+    shortHold = await createReturn(t);
+    await closeReturn(t, shortHold.id);
+    await placeHold(t, { returnId: heldByReturn.id });
+    await placeHold(t, { email: heldBySubject.email });
+    await placeHold(t, { returnId: shortHold.id, until: new Date(Date.now() + 365 * 86_400_000) });
+  });
+
+  it('a dry run changes nothing and counts what a run will do', async () => {
+    const before = await snapshot();
+    const dry = await runRetention(deps, { asOf: justAfter('P5Y'), dryRun: true, batchSize: 2 });
+    expect(dry!.dryRun).toBe(true);
+    expect(dry!.runId).toBeNull();
+    expect(await snapshot()).toBe(before);
+    expect(counts(dry!)['contact-archive']).toEqual([6, 2]);
+    expect(counts(dry!)['contact-erase']).toEqual([6, 2]);
+    // Through the API too.
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/v1/retention/run',
+      headers: bearer(await t.token('dpo')),
+      payload: { dryRun: true, asOf: justAfter('P5Y').toISOString() },
+    });
+    expect(response.statusCode).toBe(200);
+    expect(response.json().totals).toEqual(dry!.totals);
+    expect(await snapshot()).toBe(before);
+  });
+
+  it('skips and counts what a legal hold covers; a hold that ended no longer counts', async () => {
+    const summary = await runRetention(deps, { asOf: justAfter('P5Y'), batchSize: 2 });
+    // The 1-year hold has ended by then: its return is archived and erased like the free ones.
+    expect(counts(summary!)['contact-archive']).toEqual([6, 2]);
+    expect(counts(summary!)['contact-erase']).toEqual([6, 2]);
+    expect(counts(summary!)['payment-erase']).toEqual([6, 2]);
+    for (const fixture of [heldByReturn, heldBySubject]) {
+      const row = await returnRow(t, fixture.id);
+      expect(row).toMatchObject({ data_state: 'active', erased_at: null, has_contact: true, has_iban: true });
+    }
+    expect((await returnRow(t, shortHold.id))!.erased_at).not.toBeNull();
+    const events = await t.database.sql`
+      select details from audit_events where action = 'retention.erase' and target_id = 'contact-erase'`;
+    const heldIds = events.flatMap((event) => event.details.heldIds as string[]);
+    expect(heldIds.sort()).toEqual([heldByReturn.id, heldBySubject.id].sort());
+  });
+
+  it('the preview says what is due and what is held', async () => {
+    const response = await t.app.inject({
+      url: `/v1/retention/preview?asOf=${justAfter('P10Y').toISOString().slice(0, 10)}`,
+      headers: bearer(await t.token('dpo')),
+    });
+    expect(response.statusCode, response.body).toBe(200);
+    const rules = response.json().rules as { ruleId: string; due: number; held: number; toApply: number }[];
+    expect(rules.find((rule) => rule.ruleId === 'accounting-delete')).toMatchObject({
+      due: 8,
+      held: 2,
+      toApply: 6,
+    });
+    expect(rules.find((rule) => rule.ruleId === 'contact-erase')).toMatchObject({
+      due: 2,
+      held: 2,
+      toApply: 0,
+    });
+  });
+
+  it('two runners started together: one runs, the other reports a run in progress', async () => {
+    let second: Promise<PromiseSettledResult<unknown>> | undefined;
+    const first = runRetention(deps, {
+      asOf: justAfter('P10Y'),
+      batchSize: 1,
+      onProgress: () => {
+        second ??= runRetention(deps, { asOf: justAfter('P10Y') }).then(
+          (value) => ({ status: 'fulfilled', value }),
+          (reason: unknown) => ({ status: 'rejected', reason }),
+        );
+      },
+    });
+    const summary = await first;
+    expect(summary!.status).toBe('completed');
+    const other = await second!;
+    expect(other.status).toBe('rejected');
+    const error = (other as PromiseRejectedResult).reason;
+    expect(error).toBeInstanceOf(AppError);
+    expect((error as AppError).code).toBe('retention_run_in_progress');
+  });
+
+  it('two instances fired by the same cron time: one runs it, the other reports it', async () => {
+    const slot = new Date('2041-06-01T03:00:00.000Z');
+    const outcomes = await Promise.all([
+      runScheduledRetention(deps, slot, silent),
+      runScheduledRetention(deps, new Date(slot.getTime() + 400), silent),
+    ]);
+    const kinds = outcomes.map((outcome) => outcome.outcome).sort();
+    expect(kinds[1]).toBe('ran');
+    expect(['already_ran', 'in_progress']).toContain(kinds[0]);
+    // A late instance whose clock fired after the run finished finds the run row and does nothing.
+    expect((await runScheduledRetention(deps, slot, silent)).outcome).toBe('already_ran');
+    const rows = await t.database
+      .sql`select status from retention_runs where scheduled_for = ${slot.toISOString()}`;
+    expect(rows).toEqual([{ status: 'completed' }]);
+  });
+});
