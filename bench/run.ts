@@ -3,6 +3,7 @@
  * `run(args)`; add yours to the table below.
  */
 const benchmarks: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
+  audit: () => import('./audit-bench'),
   feed: () => import('./feed-bench'),
   retention: () => import('./retention-bench'),
   webhooks: () => import('./webhooks-bench'),

@@ -1,0 +1,225 @@
+import { spawn } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { recordAuditEvent } from '../src/audit/record-audit-event';
+import { runSequencerOnce } from '../src/audit/sequencer';
+import { mintToken } from '../src/auth/mint-token';
+import { resolveAppConfig } from '../src/config/app-config';
+import { type DatabaseHandle, openDatabase } from '../src/db/database';
+import { startEmbeddedPostgres } from '../src/db/embedded-postgres';
+import { applyMigrations } from '../src/db/migrations';
+import { createSigner } from '../src/signing/signing-key';
+
+/*
+ * `npm run bench -- audit [--events N] [--rate N] [--seconds N]`:
+ * - sequencing: N events seeded in SQL, then positioned, hashed and signed by the sequencer;
+ * - export: the same N events through GET /v1/audit/events?format=ndjson and /v1/audit/export of the
+ *   real server in its own process, with that process's peak RSS;
+ * - lag: events written at --rate per second for --seconds while the server's sequencer runs every
+ *   second, then the time from each event's write to the first signed checkpoint covering it.
+ * Uses BENCH_DATABASE_URL when set (a database it may fill), else a throw-away embedded PostgreSQL.
+ */
+
+interface Options {
+  events: number;
+  rate: number;
+  seconds: number;
+}
+
+function parseOptions(args: string[]): Options {
+  const options: Options = { events: 1_000_000, rate: 1000, seconds: 20 };
+  for (let i = 0; i < args.length; i += 2) {
+    const name = args[i]?.replace(/^--/, '') as keyof Options;
+    const value = Number(args[i + 1]);
+    if (!(name in options)) throw new Error(`unknown option ${args[i]} (use --events, --rate, --seconds)`);
+    if (!Number.isInteger(value) || value <= 0) throw new Error(`${args[i]} needs a positive integer`);
+    options[name] = value;
+  }
+  return options;
+}
+
+async function openBenchDatabase(): Promise<{ handle: DatabaseHandle; stop(): Promise<void> }> {
+  if (process.env.BENCH_DATABASE_URL) {
+    const handle = openDatabase(process.env.BENCH_DATABASE_URL, { maxConnections: 20 });
+    return { handle, stop: () => handle.close() };
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), 'returnvault-bench-'));
+  const cluster = await startEmbeddedPostgres(dir, { persistent: false });
+  const handle = openDatabase(cluster.url, { maxConnections: 20 });
+  return {
+    handle,
+    stop: async () => {
+      await handle.close();
+      await cluster.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Audit events shaped like real ones (ids, codes, a subject reference), 100,000 per statement. */
+async function seed(handle: DatabaseHandle, count: number) {
+  for (let from = 1; from <= count; from += 100_000) {
+    const to = Math.min(count, from + 99_999);
+    await handle.sql`
+      insert into audit_events (actor, actor_scopes, client_id, action, target_type, target_id, subject_ref,
+        purpose, outcome, request_id, details)
+      select 'svc-' || (g % 50), array['returns:write'], 'merchant-' || (g % 7), 'return.created', 'return',
+        gen_random_uuid()::text, gen_random_uuid()::text, null, 'success', 'req-' || g,
+        jsonb_build_object('status', 'created', 'items', 1 + g % 3)
+      from generate_series(${from}::int, ${to}::int) as g`;
+    process.stderr.write(`\rseeded ${to.toLocaleString('en')} / ${count.toLocaleString('en')}`);
+  }
+  process.stderr.write('\n');
+  await handle.sql`analyze audit_events`;
+}
+
+/** The service as in production: its own process, whose peak RSS the kernel reports (VmHWM). */
+async function startServer(
+  env: NodeJS.ProcessEnv,
+): Promise<{ baseUrl: string; peakRssMb(): number; stop(): Promise<void> }> {
+  const port = 30_000 + Math.floor(Math.random() * 20_000);
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
+    env: { ...process.env, ...env, PORT: String(port), LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  for (let attempt = 0; ; attempt++) {
+    const ready = await fetch(`${baseUrl}/ready`).catch(() => undefined);
+    if (ready?.ok) break;
+    if (attempt > 300 || child.exitCode !== null) throw new Error('the server did not become ready');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return {
+    baseUrl,
+    peakRssMb: () => {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+    },
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** Reads a streamed response to the end, counting bytes and newlines; never holds the body. */
+async function drain(url: string, token: string): Promise<{ bytes: number; lines: number }> {
+  const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+  if (response.status !== 200 || !response.body) throw new Error(`${url} answered ${response.status}`);
+  let bytes = 0;
+  let lines = 0;
+  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+    bytes += chunk.length;
+    for (const byte of chunk) if (byte === 10) lines++;
+  }
+  return { bytes, lines };
+}
+
+/** Writes events at the target rate while the server's sequencer runs; lag = write to signed checkpoint. */
+async function measureLag(handle: DatabaseHandle, options: Options): Promise<string> {
+  const [{ base } = { base: 0 }] = await handle.sql<{ base: number }[]>`
+    select coalesce(max(id), 0)::int8::int as base from audit_events`;
+  const total = options.rate * options.seconds;
+  const started = performance.now();
+  let written = 0;
+  // Ten writers, each its own transaction per event, paced to the target rate.
+  await Promise.all(
+    Array.from({ length: 10 }, async () => {
+      while (written < total) {
+        const due = started + (written / options.rate) * 1000;
+        const wait = due - performance.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        written++;
+        await recordAuditEvent(
+          handle.db,
+          {},
+          { action: 'bench.lag', outcome: 'success', targetType: 'bench' },
+        );
+      }
+    }),
+  );
+  const writeSeconds = (performance.now() - started) / 1000;
+  for (;;) {
+    const [pending] = await handle.sql`
+      select count(*)::int as n from audit_events e
+       where e.id > ${base} and not exists (select 1 from audit_log_entries l where l.audit_event_id = e.id)`;
+    if (pending?.n === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  const lags = await handle.sql<{ lag: number }[]>`
+    select extract(epoch from (
+      (select min(c.signed_at) from audit_checkpoints c where c.tree_size > l.position) - e.occurred_at)) * 1000 as lag
+      from audit_events e join audit_log_entries l on l.audit_event_id = e.id
+     where e.id > ${base} order by 1`;
+  const values = lags.map((row) => Number(row.lag));
+  const at = (q: number) =>
+    Math.round(values[Math.min(values.length - 1, Math.floor(q * values.length))] ?? 0);
+  return `checkpoint lag:          ${values.length.toLocaleString('en')} events at ${Math.round(
+    values.length / writeSeconds,
+  ).toLocaleString('en')}/s: p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${at(1)} ms`;
+}
+
+export async function run(args: string[]) {
+  const options = parseOptions(args);
+  const database = await openBenchDatabase();
+  const { handle } = database;
+  try {
+    await applyMigrations(handle);
+    const env = {
+      NODE_ENV: 'test',
+      DATABASE_URL: handle.url,
+      JWT_SECRET: randomBytes(32).toString('base64url'),
+      MASTER_KEYS: `v1:${randomBytes(32).toString('base64')}`,
+      BLIND_INDEX_KEYS: `v1:${randomBytes(32).toString('base64')}`,
+      PSEUDONYM_SECRET: randomBytes(32).toString('base64'),
+      SIGNING_KEY: generateKeyPairSync('ed25519')
+        .privateKey.export({ format: 'pem', type: 'pkcs8' })
+        .toString(),
+    };
+    const config = resolveAppConfig(env);
+    const signer = await createSigner(config.signingKeyPem);
+    const token = await mintToken(config.jwt, { role: 'auditor', ttlSeconds: 7200 });
+    const lines: string[] = [];
+
+    const [{ count } = { count: 0 }] = await handle.sql<{ count: number }[]>`
+      select count(*)::int as count from audit_events`;
+    if (count < options.events) await seed(handle, options.events - count);
+
+    const sequencingStarted = performance.now();
+    const sequenced = await runSequencerOnce(handle, signer);
+    const sequencingSeconds = (performance.now() - sequencingStarted) / 1000;
+    lines.push(
+      `sequencing:              ${sequenced.sequenced.toLocaleString('en')} events in ${sequencingSeconds.toFixed(1)} s = ${Math.round(
+        sequenced.sequenced / sequencingSeconds,
+      ).toLocaleString('en')} events/s (tree size ${sequenced.treeSize.toLocaleString('en')})`,
+    );
+
+    const server = await startServer(env);
+    try {
+      lines.push(`server RSS when ready:   ${Math.round(server.peakRssMb())} MB`);
+      for (const [name, url] of [
+        ['NDJSON export', `${server.baseUrl}/v1/audit/events?format=ndjson`],
+        ['bundle export', `${server.baseUrl}/v1/audit/export`],
+      ] as const) {
+        const started = performance.now();
+        const result = await drain(url, token);
+        const seconds = (performance.now() - started) / 1000;
+        const events = name === 'NDJSON export' ? result.lines : sequenced.treeSize;
+        lines.push(
+          `${`${name}:`.padEnd(24)} ${events.toLocaleString('en')} events, ${Math.round(result.bytes / 1024 / 1024)} MB in ${seconds.toFixed(1)} s = ${Math.round(
+            events / seconds,
+          ).toLocaleString('en')} events/s, server peak RSS so far ${Math.round(server.peakRssMb())} MB`,
+        );
+      }
+      lines.push(await measureLag(handle, options));
+    } finally {
+      await server.stop();
+    }
+    console.log(lines.join('\n'));
+  } finally {
+    await database.stop();
+  }
+}
