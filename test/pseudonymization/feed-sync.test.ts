@@ -5,6 +5,7 @@ import {
   recipientsToldOfErasure,
 } from '../../src/pseudonymization/disclosure-register';
 import { createPseudonymKeys, type RecipientKeys } from '../../src/pseudonymization/pseudonyms';
+import { deleteReturns } from '../../src/returns/return-repository';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 import {
   applyToReplica,
@@ -217,6 +218,26 @@ describe('disclosure register', () => {
       'analytics',
     ]);
     expect(await recipientsToldOfErasure(t.database.db, aliceId)).toEqual([]);
+  });
+
+  it('sends a tombstone for a return that retention deletes, and records who read it', async () => {
+    const analytics = await t.token('backend', { clientId: 'analytics' });
+    const merchantBound = await t.token('backend', { clientId: 'analytics', merchantId: 'merchant-a' });
+    const returnId = await createReturn(t, randomCustomer());
+    const subjectId = await subjectOf(returnId);
+    const before = await syncFeed(t, analytics);
+    const beforeBound = await syncFeed(t, merchantBound);
+    await deleteReturns(t.database.db, [returnId]);
+    const { items } = await syncFeed(t, analytics, { after: before.next });
+    const tombstone = {
+      id: createPseudonymKeys(t.config.pseudonymSecret)('analytics').pseudonym('return', returnId),
+      erased: true,
+    };
+    expect(items).toEqual([tombstone]);
+    expect((await syncFeed(t, merchantBound, { after: beforeBound.next })).items).toEqual([tombstone]);
+    expect(await recipientsToldOfErasure(t.database.db, subjectId)).toMatchObject([
+      { recipientId: 'analytics', returnId },
+    ]);
   });
 
   it('keeps the token from choosing another recipient through the query', async () => {
