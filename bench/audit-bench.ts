@@ -11,6 +11,7 @@ import { type DatabaseHandle, openDatabase } from '../src/db/database';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres';
 import { applyMigrations } from '../src/db/migrations';
 import { createSigner } from '../src/signing/signing-key';
+import { createReturnLoad } from './retention-bench';
 
 /*
  * `npm run bench -- audit [--events N] [--rate N] [--seconds N]`:
@@ -18,7 +19,10 @@ import { createSigner } from '../src/signing/signing-key';
  * - export: the same N events through GET /v1/audit/events?format=ndjson and /v1/audit/export of the
  *   real server in its own process, with that process's peak RSS;
  * - lag: events written at --rate per second for --seconds while the server's sequencer runs every
- *   second, then the time from each event's write to the first signed checkpoint covering it.
+ *   second, then the time from each event's write to the first signed checkpoint covering it;
+ * - create-return throughput (POST /v1/returns, --connections clients, --seconds per round, two rounds
+ *   each) with auditing on (events written, sequencer running) and off: a bench-only trigger drops
+ *   audit rows, so "off" still pays the INSERT round trip and the ratio slightly flatters auditing.
  * Uses BENCH_DATABASE_URL when set (a database it may fill), else a throw-away embedded PostgreSQL.
  */
 
@@ -26,14 +30,16 @@ interface Options {
   events: number;
   rate: number;
   seconds: number;
+  connections: number;
 }
 
 function parseOptions(args: string[]): Options {
-  const options: Options = { events: 1_000_000, rate: 1000, seconds: 20 };
+  const options: Options = { events: 1_000_000, rate: 1000, seconds: 20, connections: 8 };
   for (let i = 0; i < args.length; i += 2) {
     const name = args[i]?.replace(/^--/, '') as keyof Options;
     const value = Number(args[i + 1]);
-    if (!(name in options)) throw new Error(`unknown option ${args[i]} (use --events, --rate, --seconds)`);
+    if (!(name in options))
+      throw new Error(`unknown option ${args[i]} (use --events, --rate, --seconds, --connections)`);
     if (!Number.isInteger(value) || value <= 0) throw new Error(`${args[i]} needs a positive integer`);
     options[name] = value;
   }
@@ -162,6 +168,41 @@ async function measureLag(handle: DatabaseHandle, options: Options): Promise<str
   ).toLocaleString('en')}/s: p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${at(1)} ms`;
 }
 
+/** Alternating rounds with auditing off and on, so a drift in machine load hits both alike. */
+async function compareCreateReturn(handle: DatabaseHandle, baseUrl: string, token: string, options: Options) {
+  const round = async () => {
+    const end = Date.now() + options.seconds * 1000;
+    const result = await createReturnLoad(baseUrl, token, options.connections, () => Date.now() > end);
+    if (result.errors > 0) throw new Error(`create-return answered ${result.errors} errors`);
+    return result.count / options.seconds;
+  };
+  await handle.sql`create or replace function bench_drop_audit_row() returns trigger language plpgsql as $$
+    begin return null; end; $$`;
+  const setAuditing = (on: boolean) =>
+    on
+      ? handle.sql`drop trigger if exists bench_audit_off on audit_events`
+      : handle.sql`create trigger bench_audit_off before insert on audit_events for each row execute function bench_drop_audit_row()`;
+  await createReturnLoad(
+    baseUrl,
+    token,
+    options.connections,
+    (() => {
+      const end = Date.now() + 3000;
+      return () => Date.now() > end;
+    })(),
+  );
+  const rates = { on: [] as number[], off: [] as number[] };
+  for (const mode of ['off', 'on', 'off', 'on'] as const) {
+    await setAuditing(mode === 'on');
+    rates[mode].push(await round());
+  }
+  await setAuditing(true);
+  const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
+  return `create-return:           auditing off ${mean(rates.off).toFixed(0)}/s, on ${mean(rates.on).toFixed(0)}/s, on/off ${(
+    mean(rates.on) / mean(rates.off)
+  ).toFixed(2)} (${options.connections} connections, 2 x ${options.seconds} s each)`;
+}
+
 export async function run(args: string[]) {
   const options = parseOptions(args);
   const database = await openBenchDatabase();
@@ -215,6 +256,14 @@ export async function run(args: string[]) {
         );
       }
       lines.push(await measureLag(handle, options));
+      lines.push(
+        await compareCreateReturn(
+          handle,
+          server.baseUrl,
+          await mintToken(config.jwt, { role: 'merchant', ttlSeconds: 7200 }),
+          options,
+        ),
+      );
     } finally {
       await server.stop();
     }

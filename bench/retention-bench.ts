@@ -113,7 +113,12 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** Closed-loop load: `connections` clients each POST /v1/returns back to back until `until()` says stop. */
-async function createReturnLoad(baseUrl: string, token: string, connections: number, until: () => boolean) {
+export async function createReturnLoad(
+  baseUrl: string,
+  token: string,
+  connections: number,
+  until: () => boolean,
+) {
   const latencies: number[] = [];
   let errors = 0;
   let sequence = 0;
