@@ -9,6 +9,7 @@ import { applyMigrations } from '../db/migrations';
 import { registerKeyCommands } from '../keys/key-cli';
 import { loadPolicies, PolicyError } from '../policies/load-policies';
 import { registerRetentionCommands } from '../retention/retention-cli';
+import { registerSeedCommand } from '../returns/seed-cli';
 import { buildRecordOfProcessing, renderRecordOfProcessing } from '../ropa/record-of-processing';
 import { runServer } from '../server/run-server';
 import { registerWebhookCommands } from '../webhooks/webhook-cli';
@@ -79,6 +80,7 @@ program
 registerWebhookCommands(program);
 registerKeyCommands(program);
 registerRetentionCommands(program);
+registerSeedCommand(program);
 
 registerAuditCommands(program);
 

@@ -30,14 +30,18 @@ export async function insertReturn(tx: Executor, row: NewReturnRow): Promise<voi
   await tx.insert(returns).values(row);
 }
 
-/** Bulk insert for seeding: one statement per batch. */
+/** Bulk insert for seeding, in statements that stay under PostgreSQL's 65535 bind parameters. */
 export async function insertReturnBatch(
   tx: Executor,
   rows: NewReturnRow[],
   events: NewReturnEventRow[],
 ): Promise<void> {
-  if (rows.length > 0) await tx.insert(returns).values(rows);
-  if (events.length > 0) await tx.insert(returnEvents).values(events);
+  for (let start = 0; start < rows.length; start += 1000) {
+    await tx.insert(returns).values(rows.slice(start, start + 1000));
+  }
+  for (let start = 0; start < events.length; start += 2000) {
+    await tx.insert(returnEvents).values(events.slice(start, start + 2000));
+  }
 }
 
 /** Stores an event unless one with the same dedupe key exists; true when this call stored it. */
