@@ -27,18 +27,23 @@ export async function findOrCreateSubject(
 /** Most e-mails one call takes (PostgreSQL's 65,535 parameters, a digest per key version each). */
 export const maxSubjectBatch = 5000;
 
-/** Subject ids by normalised e-mail, for the e-mails that have one. */
+/**
+ * Subject ids by normalised e-mail, for the e-mails that have one. `lock` takes FOR KEY SHARE: it
+ * waits for an erasure holding the subject (FOR UPDATE) and, once that commits, no longer finds the
+ * erased subject, so an intake racing an erasure starts a new subject instead of failing.
+ */
 async function findSubjectIds(
   executor: Executor,
   index: EmailBlindIndex,
   emails: readonly string[],
+  options: { lock?: boolean } = {},
 ): Promise<Map<string, string>> {
   const byDigest = new Map<string, string>();
   for (const email of new Set(emails.map(normalizeEmail))) {
     for (const digest of index.candidates(email)) byDigest.set(digest.toString('hex'), email);
   }
   if (byDigest.size === 0) return new Map();
-  const rows = await executor
+  const query = executor
     .select({ id: subjects.id, emailIndex: subjects.emailIndex })
     .from(subjects)
     .where(
@@ -47,6 +52,7 @@ async function findSubjectIds(
         [...byDigest.keys()].map((hex) => Buffer.from(hex, 'hex')),
       ),
     );
+  const rows = options.lock ? await query.for('key share') : await query;
   return new Map(rows.map((row) => [byDigest.get(row.emailIndex!.toString('hex'))!, row.id]));
 }
 
@@ -59,7 +65,7 @@ export async function findOrCreateSubjects(
   const normalized = [...new Set(emails.map(normalizeEmail))];
   if (normalized.length > maxSubjectBatch)
     throw new RangeError(`at most ${maxSubjectBatch} e-mails per call`);
-  const found = await findSubjectIds(executor, index, normalized);
+  const found = await findSubjectIds(executor, index, normalized, { lock: true });
   const result = new Map([...found].map(([email, subjectId]) => [email, { subjectId, created: false }]));
   const missing = normalized.filter((email) => !found.has(email));
   if (missing.length === 0) return result;
@@ -76,7 +82,7 @@ export async function findOrCreateSubjects(
   // Lost races: a concurrent transaction committed the same e-mail first.
   const raced = missing.filter((email) => !result.has(email));
   if (raced.length > 0) {
-    for (const [email, subjectId] of await findSubjectIds(executor, index, raced)) {
+    for (const [email, subjectId] of await findSubjectIds(executor, index, raced, { lock: true })) {
       result.set(email, { subjectId, created: false });
     }
   }

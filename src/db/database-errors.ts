@@ -15,14 +15,24 @@ const connectionErrorCodes = new Set([
   '53300', // too_many_connections
 ]);
 
+/** The SQLSTATE or driver code; drizzle wraps the driver's error as `cause` (DrizzleQueryError). */
+function driverCodeOf(error: unknown): string | undefined {
+  let current = error;
+  for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
 /**
  * The one place where database errors become HTTP-facing errors, by SQLSTATE or driver code, never by
  * message text. Messages are not forwarded: a constraint message can quote the offending value.
  */
 export function translateDatabaseError(error: unknown): AppError | undefined {
-  if (typeof error !== 'object' || error === null) return undefined;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code !== 'string') return undefined;
+  const code = driverCodeOf(error);
+  if (code === undefined) return undefined;
   if (connectionErrorCodes.has(code)) {
     return new AppError('database_unavailable', 'The database cannot be reached; retry shortly.');
   }

@@ -30,7 +30,7 @@ export interface ReturnsErasureResult {
   held: string[];
   /** Returns that held no data of the class any more. */
   alreadyErased: string[];
-  /** Subjects whose data key of the class this call destroyed. */
+  /** Subjects left with no data of the class by this call: their key of the class is destroyed. */
   subjectsShredded: string[];
 }
 
@@ -132,7 +132,7 @@ async function eraseReturnsClass(
  * Crypto-shreds a subject's class once none of its returns keeps data of it and no hold is on the
  * subject: every ciphertext of the class is nulled, then the key destroyed. For contact, the blind
  * index goes too (with any copy a pending request kept), so the e-mail no longer finds the subject.
- * True when a key was destroyed now.
+ * True when the subject is left with no key of the class (destroyed now or before).
  */
 async function shredSubjectClassIfEmpty(
   tx: Executor,
@@ -153,9 +153,9 @@ async function shredSubjectClassIfEmpty(
       sql`update ${sql.identifier(location.table)} set ${nullAssignments(location.columns)} where ${location.where}`,
     );
   }
-  const destroyed = await destroySubjectKey(tx, subjectId, dataClass, context.audit);
+  await destroySubjectKey(tx, subjectId, dataClass, context.audit);
   if (dataClass === 'contact') await removeEmailIndex(tx, subjectId, context);
-  return destroyed;
+  return true;
 }
 
 async function removeEmailIndex(tx: Executor, subjectId: string, context: ErasureContext): Promise<void> {

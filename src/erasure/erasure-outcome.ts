@@ -6,7 +6,7 @@ export interface ErasedData {
   dataClass: 'contact' | 'payment' | 'proof';
   /** Returns whose columns of this class were nulled by this erasure. */
   returns: number;
-  /** The subject's data key of this class was destroyed (crypto-shredding). */
+  /** No key of this class remains for the subject (crypto-shredding); false while some data is kept. */
   keyDestroyed: boolean;
   /** contact only: the keyed e-mail index went with the key; the e-mail no longer finds the subject. */
   emailIndexRemoved?: boolean;
