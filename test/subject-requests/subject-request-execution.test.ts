@@ -1,0 +1,248 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { bearer, createTestApp, type TestApp } from '../support/test-app';
+import { emailOf, readReturn, returnFor, runRequest } from './dsr-fixtures';
+
+describe('access, portability, rectification and restriction', () => {
+  let t: TestApp;
+  let dpo: Record<string, string>;
+  beforeAll(async () => {
+    t = await createTestApp();
+    dpo = bearer(await t.token('dpo'));
+  });
+
+  const packageOf = (id: string) => t.app.inject({ url: `/v1/subject-requests/${id}/package`, headers: dpo });
+
+  it('answers an access request with every datum decrypted, purposes, recipients, retention, sources and rights', async () => {
+    const first = await returnFor(t, 'acc1');
+    await returnFor(t, 'acc1', { orderRef: 'ORD-acc1-b' });
+    await t.app.inject({
+      method: 'POST',
+      url: `/v1/returns/${first.id}/events`,
+      headers: bearer(await t.token('carrier')),
+      payload: {
+        carrierCode: 'ECHCFM',
+        occurredAt: new Date(Date.now() - 3600_000).toISOString(),
+        location: 'Loge acc1',
+      },
+    });
+    // The analytics recipient reads the feed, so the package names it with the time of disclosure.
+    // The feed serves rows below the oldest running transaction: a busy moment can hold them back.
+    const analytics = bearer(await t.token('backend', { clientId: 'analytics' }));
+    for (let attempt = 0; attempt < 20; attempt += 1) {
+      const feed = await t.app.inject({ url: '/v1/pseudonymized/returns?limit=1000', headers: analytics });
+      if (feed.json().items.length >= 2) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const { id } = await runRequest(t, { type: 'access', email: emailOf('acc1') }, { execute: false });
+
+    const response = await packageOf(id);
+    expect(response.statusCode).toBe(200);
+    const pack = response.json();
+    expect(pack).toMatchObject({
+      format: 'returnvault.access/v1',
+      requestId: id,
+      dataHeld: true,
+      subject: { restricted: false },
+    });
+    expect(pack.returns).toHaveLength(2);
+    const decrypted = pack.returns.find((item: { id: string }) => item.id === first.id);
+    expect(decrypted.customer).toMatchObject({
+      name: 'Zoé Vauquelin-acc1',
+      email: emailOf('acc1'),
+      phone: '+33612345678',
+      address: { line1: '17 rue des Quatre-Vents acc1', city: 'Paris-Secret-acc1' },
+    });
+    expect(decrypted.items[0].comment).toBe('Trop petit pour acc1');
+    expect(decrypted.refund.iban).toBe('FR1420041010050500013M02606');
+    expect(decrypted.events[0].location).toBe('Loge acc1');
+    expect(pack.purposes.map((purpose: { id: string }) => purpose.id)).toContain('customer_support');
+    expect(pack.recipients.disclosures).toEqual([
+      expect.objectContaining({
+        recipientId: 'analytics',
+        form: 'pseudonymized',
+        firstDisclosedAt: expect.any(String),
+      }),
+    ]);
+    expect(
+      pack.retention.find((entry: { dataClass: string }) => entry.dataClass === 'payment').steps[0],
+    ).toMatchObject({
+      action: 'erase',
+      after: 'P13M',
+    });
+    expect(pack.sources.map((source: { dataCategory: string }) => source.dataCategory)).toEqual(
+      expect.arrayContaining(['contact', 'payment', 'accounting', 'proof']),
+    );
+    expect(pack.rights.map((right: { article: string }) => right.article)).toContain('GDPR Art. 17');
+    expect(pack.legalHolds).toEqual([]);
+
+    // The values the package shows are nowhere in the database in clear.
+    const dump = JSON.stringify(
+      await t.database.sql`
+        select r.*, e.*, q.* from returns r left join return_events e on e.return_id = r.id
+        cross join subject_requests q where r.subject_id = ${first.subjectId}`,
+    );
+    for (const secret of [
+      'Vauquelin-acc1',
+      emailOf('acc1'),
+      'Quatre-Vents acc1',
+      'Loge acc1',
+      'FR1420041010050500013M02606',
+    ]) {
+      expect(dump).not.toContain(secret);
+    }
+    // Fetching the package starts the work; executing completes it with a summary only.
+    expect((await t.app.inject({ url: `/v1/subject-requests/${id}`, headers: dpo })).json().status).toBe(
+      'in_progress',
+    );
+    const done = await t.app.inject({
+      method: 'POST',
+      url: `/v1/subject-requests/${id}/execute`,
+      headers: dpo,
+    });
+    expect(done.json()).toMatchObject({ status: 'completed', result: { dataHeld: true, returns: 2 } });
+    expect(JSON.stringify(done.json())).not.toContain('acc1@');
+    const audit = JSON.stringify(await t.database.sql`select * from audit_events`);
+    expect(audit).not.toContain('Vauquelin-acc1');
+    expect(t.logs.join('\n')).not.toContain('Vauquelin-acc1');
+  });
+
+  it('refuses the package before verification and for other request types', async () => {
+    const { id } = await runRequest(t, { type: 'erasure', email: emailOf('nopack') }, { execute: false });
+    expect((await packageOf(id)).statusCode).toBe(409);
+    const created = await t.app.inject({
+      method: 'POST',
+      url: '/v1/subject-requests',
+      headers: dpo,
+      payload: { type: 'access', email: emailOf('nopack') },
+    });
+    const unverified = await packageOf(created.json().id);
+    expect(unverified.statusCode).toBe(409);
+    expect(unverified.json().code).toBe('request_not_verified');
+  });
+
+  it('answers an unknown e-mail with a package saying no data is held', async () => {
+    const { id } = await runRequest(
+      t,
+      { type: 'access', email: 'nobody.here@example.org' },
+      { execute: false },
+    );
+    const pack = (await packageOf(id)).json();
+    expect(pack).toMatchObject({
+      dataHeld: false,
+      subject: null,
+      returns: [],
+      statement: 'No personal data is held on this e-mail address.',
+    });
+    expect(pack.rights.length).toBeGreaterThan(0);
+  });
+
+  it('gives portability only the data the person provided', async () => {
+    await returnFor(t, 'port1');
+    const { id } = await runRequest(t, { type: 'portability', email: emailOf('port1') }, { execute: false });
+    const pack = (await packageOf(id)).json();
+    expect(pack.format).toBe('returnvault.portability/v1');
+    expect(pack.returns).toBeUndefined();
+    expect(pack.providedData).toEqual([
+      {
+        orderRef: 'ORD-port1',
+        createdAt: expect.any(String),
+        method: 'mailbox',
+        customer: expect.objectContaining({ name: 'Zoé Vauquelin-port1', email: emailOf('port1') }),
+        items: [
+          { sku: 'SKU-1', quantity: 1, reason: 'wrong_size', comment: 'Trop petit pour port1' },
+          { sku: 'SKU-2', quantity: 2, reason: 'changed_mind', comment: null },
+        ],
+        refund: { method: 'bank_transfer', iban: 'FR1420041010050500013M02606' },
+      },
+    ]);
+  });
+
+  it('rectifies contact fields: re-encrypted, the blind index moved, recipients see the change', async () => {
+    const subject = await returnFor(t, 'rect1');
+    const feedToken = bearer(await t.token('backend', { clientId: 'analytics' }));
+    const firstSync = (
+      await t.app.inject({ url: '/v1/pseudonymized/returns?limit=1000', headers: feedToken })
+    ).json();
+    const newEmail = 'zoe.renamed.rect1@example.org';
+    const { id, response } = await runRequest(t, {
+      type: 'rectification',
+      email: emailOf('rect1'),
+      changes: {
+        name: 'Zoé Renommée',
+        email: newEmail,
+        address: { line1: '3 place Neuve', postalCode: '69002', city: 'Lyon', country: 'FR' },
+      },
+    });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toMatchObject({
+      status: 'completed',
+      pendingChanges: false,
+      result: { changedFields: ['address', 'email', 'name'], returns: 1, emailIndexMoved: true },
+    });
+    const [request] = await t.database.sql`select changes_enc from subject_requests where id = ${id}`;
+    expect(request!.changes_enc).toBeNull();
+    const read = (await readReturn(t, subject.id, 'customer_support')).json();
+    expect(read.customer).toMatchObject({
+      name: 'Zoé Renommée',
+      email: newEmail,
+      phone: '+33612345678',
+      address: { line1: '3 place Neuve', line2: null, postalCode: '69002', city: 'Lyon' },
+    });
+    const support = { ...bearer(await t.token('support')), 'x-purpose': 'customer_support' };
+    const lookup = async (email: string) =>
+      (
+        await t.app.inject({ url: `/v1/returns?email=${encodeURIComponent(email)}`, headers: support })
+      ).json();
+    expect((await lookup(newEmail)).items.map((item: { id: string }) => item.id)).toEqual([subject.id]);
+    expect((await lookup(emailOf('rect1'))).items).toEqual([]);
+    const [row] = await t.database.sql`select postal_area from returns where id = ${subject.id}`;
+    expect(row!.postal_area).toBe('69');
+    // The rectified return comes again after the recipient's cursor.
+    const next = (
+      await t.app.inject({
+        url: `/v1/pseudonymized/returns?limit=1000&after=${firstSync.next}`,
+        headers: feedToken,
+      })
+    ).json();
+    expect(next.items).toHaveLength(1);
+    expect(next.items[0]).toMatchObject({ erased: false, postalArea: '69' });
+    expect(t.logs.join('\n')).not.toContain('Renommée');
+  });
+
+  it('refuses a rectification onto an e-mail another subject uses', async () => {
+    await returnFor(t, 'rect2');
+    await returnFor(t, 'rect3');
+    const { response } = await runRequest(t, {
+      type: 'rectification',
+      email: emailOf('rect2'),
+      changes: { email: emailOf('rect3') },
+    });
+    expect(response.statusCode).toBe(409);
+  });
+
+  it('restricts processing to legal claims, and lifting it is its own audited step', async () => {
+    const subject = await returnFor(t, 'restr1');
+    const { id, response } = await runRequest(t, { type: 'restriction', email: emailOf('restr1') });
+    expect(response.json()).toMatchObject({ status: 'completed', result: { restrictedReturns: 1 } });
+    expect((await readReturn(t, subject.id, 'customer_support')).statusCode).toBe(403);
+    const claim = await readReturn(t, subject.id, 'legal_claim');
+    expect(claim.statusCode).toBe(200);
+    expect(claim.json().customer.name).toBe('Zoé Vauquelin-restr1');
+
+    // A return created while the restriction holds starts restricted.
+    const later = await returnFor(t, 'restr1', { orderRef: 'ORD-restr1-b' });
+    expect((await readReturn(t, later.id, 'customer_support')).statusCode).toBe(403);
+
+    const lift = await t.app.inject({
+      method: 'POST',
+      url: `/v1/subject-requests/${id}/lift-restriction`,
+      headers: dpo,
+    });
+    expect(lift.statusCode).toBe(200);
+    expect(lift.json().result).toMatchObject({ restrictedReturns: 1, liftedReturns: 2 });
+    expect((await readReturn(t, subject.id, 'customer_support')).statusCode).toBe(200);
+    expect((await readReturn(t, later.id, 'customer_support')).statusCode).toBe(200);
+    const actions = await t.database.sql`select action from audit_events where target_id = ${id} order by id`;
+    expect(actions.map((row) => row.action)).toContain('subject_request.lift_restriction');
+  });
+});
