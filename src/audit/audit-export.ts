@@ -7,7 +7,7 @@ import { loggedEventJson } from './canonical-event';
 import { rangeProofRanges } from './merkle';
 
 /**
- * Streams of the audit log read through a server-side cursor, a few hundred rows at a time, so memory
+ * Streams of the audit log read through a server-side cursor, a couple of thousand rows at a time, so memory
  * stays flat however many events a range holds; the HTTP layer pulls them as the client reads.
  */
 
