@@ -6,7 +6,6 @@ import {
   inArray,
   isNotNull,
   isNull,
-  lte,
   or,
   type SQL,
   type SQLWrapper,
