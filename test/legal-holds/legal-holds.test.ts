@@ -1,0 +1,150 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { activeHoldsFor, heldReturnIds } from '../../src/legal-holds/active-holds';
+import { emailOf, readReturn, returnFor, runRequest } from '../subject-requests/dsr-fixtures';
+import { bearer, createTestApp, type TestApp } from '../support/test-app';
+
+describe('legal holds', () => {
+  let t: TestApp;
+  let dpo: Record<string, string>;
+  beforeAll(async () => {
+    t = await createTestApp();
+    dpo = bearer(await t.token('dpo'));
+  });
+
+  const place = (payload: Record<string, unknown>, headers = dpo) =>
+    t.app.inject({ method: 'POST', url: '/v1/legal-holds', headers, payload });
+  const release = (id: string) =>
+    t.app.inject({ method: 'DELETE', url: `/v1/legal-holds/${id}`, headers: dpo });
+
+  it('places a hold by e-mail or by return, lists it and releases it (idempotent)', async () => {
+    const subject = await returnFor(t, 'hold1');
+    const bySubject = await place({
+      email: emailOf('hold1'),
+      reason: 'tribunal judiciaire de Lyon, RG 24/01234',
+    });
+    expect(bySubject.statusCode).toBe(201);
+    expect(bySubject.json()).toMatchObject({
+      on: 'subject',
+      subjectId: subject.subjectId,
+      returnId: null,
+      active: true,
+    });
+    expect(bySubject.body).not.toContain('hold1@');
+    const byReturn = await place({
+      returnId: subject.id,
+      reason: 'carrier dispute',
+      until: '2099-01-01T00:00:00Z',
+    });
+    expect(byReturn.json()).toMatchObject({
+      on: 'return',
+      returnId: subject.id,
+      until: '2099-01-01T00:00:00.000Z',
+    });
+
+    expect(
+      (await activeHoldsFor(t.app.database.db, { subjectId: subject.subjectId })).map((h) => h.id),
+    ).toEqual([bySubject.json().id]);
+    expect(await heldReturnIds(t.app.database.db, [subject.id])).toEqual(new Set([subject.id]));
+
+    const released = await release(bySubject.json().id);
+    expect(released.json()).toMatchObject({ active: false, releasedBy: expect.any(String) });
+    expect((await release(bySubject.json().id)).json().releasedAt).toBe(released.json().releasedAt);
+    expect((await activeHoldsFor(t.app.database.db, { subjectId: subject.subjectId })).length).toBe(0);
+    // The return's own hold still covers it.
+    expect(await heldReturnIds(t.app.database.db, [subject.id])).toEqual(new Set([subject.id]));
+
+    const list = await t.app.inject({ url: '/v1/legal-holds?released=false', headers: dpo });
+    expect(list.json().items.map((hold: { id: string }) => hold.id)).toContain(byReturn.json().id);
+    const actions = await t.database.sql`
+      select action from audit_events where target_type = 'legal_hold' order by id`;
+    expect(actions.map((row) => row.action)).toEqual([
+      'legal_hold.create',
+      'legal_hold.create',
+      'legal_hold.release',
+    ]);
+  });
+
+  it('refuses bad input, unknown targets and other scopes', async () => {
+    expect((await place({ reason: 'no target' })).statusCode).toBe(400);
+    expect(
+      (await place({ email: 'a@example.org', returnId: crypto.randomUUID(), reason: 'both' })).statusCode,
+    ).toBe(400);
+    expect(
+      (await place({ email: 'a@example.org', reason: 'past', until: '2001-01-01T00:00:00Z' })).statusCode,
+    ).toBe(400);
+    const unknown = await place({ email: 'unknown.holder@example.org', reason: 'dispute' });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.body).not.toContain('unknown.holder');
+    expect((await place({ returnId: crypto.randomUUID(), reason: 'dispute' })).statusCode).toBe(404);
+    expect((await release(crypto.randomUUID())).statusCode).toBe(404);
+    const support = bearer(await t.token('support'));
+    expect((await place({ email: 'a@example.org', reason: 'x' }, support)).statusCode).toBe(403);
+  });
+
+  it('blocks erasure of what it covers and says so, with the hold listed in the access package', async () => {
+    const held = await returnFor(t, 'hold2', { refund: { method: 'original_payment' } });
+    const free = await returnFor(t, 'hold2', {
+      orderRef: 'ORD-hold2-b',
+      refund: { method: 'original_payment' },
+    });
+    const hold = (
+      await place({ returnId: held.id, reason: 'litigation', until: '2099-06-30T00:00:00Z' })
+    ).json();
+
+    const access = await runRequest(t, { type: 'access', email: emailOf('hold2') }, { execute: false });
+    const pack = (
+      await t.app.inject({ url: `/v1/subject-requests/${access.id}/package`, headers: dpo })
+    ).json();
+    expect(pack.legalHolds).toEqual([
+      expect.objectContaining({
+        id: hold.id,
+        on: 'return',
+        returnId: held.id,
+        until: '2099-06-30T00:00:00.000Z',
+      }),
+    ]);
+
+    const { id, response } = await runRequest(t, { type: 'erasure', email: emailOf('hold2') });
+    const result = response.json().result;
+    expect(result.erased[0]).toEqual({
+      dataClass: 'contact',
+      returns: 1,
+      keyDestroyed: false,
+      emailIndexRemoved: false,
+    });
+    expect(result.kept).toContainEqual({
+      dataClass: 'contact',
+      reason: 'legal_hold',
+      legalBasis: expect.stringContaining('Art. 17(3)(e)'),
+      until: '2099-06-30T00:00:00.000Z',
+      returns: 1,
+    });
+    expect((await readReturn(t, held.id, 'legal_claim')).json().customer.name).toBe('Zoé Vauquelin-hold2');
+    expect((await readReturn(t, free.id, 'legal_claim')).json().customer.name).toBeNull();
+
+    // Released, a new request erases the rest and shreds the key.
+    await release(hold.id);
+    const second = await runRequest(t, { type: 'erasure', email: emailOf('hold2') });
+    expect(second.response.json().result.erased[0]).toEqual({
+      dataClass: 'contact',
+      returns: 1,
+      keyDestroyed: true,
+      emailIndexRemoved: true,
+    });
+    const [key] = await t.database.sql`
+      select wrapped_key from subject_data_keys where subject_id = ${held.subjectId} and data_class = 'contact'`;
+    expect(key!.wrapped_key).toBeNull();
+    expect(id).not.toBe(second.id);
+  });
+
+  it('a hold on the subject keeps everything, even a subject with no return left to erase', async () => {
+    const subject = await returnFor(t, 'hold3', { refund: { method: 'original_payment' } });
+    await place({ email: emailOf('hold3'), reason: 'police request' });
+    const { response } = await runRequest(t, { type: 'erasure', email: emailOf('hold3') });
+    expect(response.json().result.erased[0]).toMatchObject({ returns: 0, keyDestroyed: false });
+    const [row] = await t.database.sql`
+      select r.erased_at, s.email_index from returns r join subjects s on s.id = r.subject_id where r.id = ${subject.id}`;
+    expect(row!.erased_at).toBeNull();
+    expect(row!.email_index).not.toBeNull();
+  });
+});
