@@ -6,6 +6,7 @@ const benchmarks: Record<string, () => Promise<{ run(args: string[]): Promise<vo
   audit: () => import('./audit-bench'),
   feed: () => import('./feed-bench'),
   retention: () => import('./retention-bench'),
+  returns: () => import('./returns-bench'),
   webhooks: () => import('./webhooks-bench'),
 };
 

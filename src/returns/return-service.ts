@@ -3,7 +3,7 @@ import type { AuditContext, Executor } from '../audit/record-audit-event';
 import { recordAuditEvent } from '../audit/record-audit-event';
 import type { EmailBlindIndex } from '../crypto/blind-index';
 import type { DataClass } from '../crypto/data-classes';
-import { loadSubjectKeyset } from '../crypto/field-cipher';
+import { loadSubjectKeyset, type SubjectKeyset } from '../crypto/field-cipher';
 import type { MasterKeyring } from '../crypto/master-keyring';
 import { findOrCreateSubject, findSubjectIdByEmail } from '../crypto/subjects';
 import type { Database } from '../db/database';
@@ -117,7 +117,7 @@ export async function createReturn(deps: ReturnDependencies, caller: ReturnCalle
     deps.rules,
     now,
   );
-  const row = await deps.db.transaction(async (tx) => {
+  await deps.db.transaction(async (tx) => {
     const { subjectId } = await findOrCreateSubject(tx, deps.emailIndex, body.customer.email);
     const classes: DataClass[] = body.refund.iban ? ['contact', 'payment'] : ['contact'];
     const keys = await loadSubjectKeyset(tx, deps.keyring, subjectId, { create: classes });
@@ -159,35 +159,48 @@ export async function createReturn(deps: ReturnDependencies, caller: ReturnCalle
         iban: body.refund.iban ?? null,
       }),
     };
-    await insertReturn(tx, newRow);
-    await recordAuditEvent(tx, caller, {
-      action: 'return.create',
-      outcome: 'success',
-      targetType: 'return',
-      targetId: id,
-      subjectRef: subjectId,
-      details: { merchantId: body.merchantId, items: items.length },
-    });
-    return (await findReturn(tx, id, {}))!;
+    // Sent together: postgres.js pipelines them on the transaction's connection.
+    await Promise.all([
+      insertReturn(tx, newRow),
+      recordAuditEvent(tx, caller, {
+        action: 'return.create',
+        outcome: 'success',
+        targetType: 'return',
+        targetId: id,
+        subjectRef: subjectId,
+        details: { merchantId: body.merchantId, items: items.length },
+      }),
+    ]);
   });
-  return createdReturnView(row, clocks);
+  return createdReturnView(
+    {
+      id,
+      merchantId: body.merchantId,
+      orderRef: body.orderRef,
+      status: 'created',
+      refundMethod: body.refund.method,
+      refundedCents: null,
+      createdAt: now,
+    },
+    clocks,
+  );
 }
 
-/** Decrypts one return for a purpose whose access was already checked. */
-async function readReturn(
+/** The view of one return for a purpose whose access was already checked. */
+function decryptedView(
   deps: ReturnDependencies,
-  executor: Executor,
   row: ReturnRow,
   events: ReturnEventRow[],
+  keys: SubjectKeyset,
   purpose: Purpose,
   now: Date,
-): Promise<ReturnView> {
+): ReturnView {
   const clocks = clocksOf(row, events, deps.rules, now);
   const readable = readableData(purpose);
-  const keys = await loadSubjectKeyset(executor, deps.keyring, row.subjectId);
-  const personal = decryptReturnPersonalData(keys, row, row.erasedAt ? new Set() : readable.returnClasses);
+  const nothing = new Set<DataClass>();
+  const personal = decryptReturnPersonalData(keys, row, row.erasedAt ? nothing : readable.returnClasses);
   const eventViews = events.map((event) =>
-    eventView(event, decryptEventDetails(keys, event, row.erasedAt ? new Set() : readable.eventClasses)),
+    eventView(event, decryptEventDetails(keys, event, row.erasedAt ? nothing : readable.eventClasses)),
   );
   return returnView(row, personal, clocks, eventViews, readable.withheld);
 }
@@ -221,16 +234,20 @@ export async function getReturn(
     const row = await findReturn(tx, id, caller.scope);
     if (!row) throw new AppError('not_found', 'No return with this id.');
     if (!row.erasedAt && !purposeAllowsState(purpose, row.dataState)) return { denied: row };
-    const view = await readReturn(deps, tx, row, await findEvents(tx, [row.id]), purpose, now);
-    await recordAuditEvent(tx, caller, {
-      action: 'return.read',
-      outcome: 'success',
-      targetType: 'return',
-      targetId: row.id,
-      subjectRef: row.subjectId,
-      details: { withheld: view.withheldCategories, erased: row.erasedAt !== null },
-    });
-    return { view };
+    // One round trip: the reads and the audit insert are pipelined; a failure rolls back all three.
+    const [events, keys] = await Promise.all([
+      findEvents(tx, [row.id]),
+      loadSubjectKeyset(tx, deps.keyring, row.subjectId),
+      recordAuditEvent(tx, caller, {
+        action: 'return.read',
+        outcome: 'success',
+        targetType: 'return',
+        targetId: row.id,
+        subjectRef: row.subjectId,
+        details: { withheld: readableData(purpose).withheld, erased: row.erasedAt !== null },
+      }),
+    ]);
+    return { view: decryptedView(deps, row, events, keys, purpose, now) };
   });
   // The denial is recorded outside the read's transaction, which the error would roll back.
   if (outcome.denied) return denyState(deps.db, caller, outcome.denied);
@@ -256,11 +273,17 @@ export async function findReturnsByEmail(
       tx,
       readable.map((row) => row.id),
     );
-    const items: ReturnView[] = [];
-    for (const row of readable) {
-      const own = events.filter((event) => event.returnId === row.id);
-      items.push(await readReturn(deps, tx, row, own, purpose, now));
-    }
+    const keys = subjectId ? await loadSubjectKeyset(tx, deps.keyring, subjectId) : undefined;
+    const items = readable.map((row) =>
+      decryptedView(
+        deps,
+        row,
+        events.filter((event) => event.returnId === row.id),
+        keys!,
+        purpose,
+        now,
+      ),
+    );
     await recordAuditEvent(tx, caller, {
       action: 'return.search',
       outcome: 'success',

@@ -104,7 +104,13 @@ export type ReturnEventView = z.infer<typeof returnEventViewSchema>;
 
 const iso = (date: Date | null) => (date ? date.toISOString() : null);
 
-export function refundView(row: ReturnRow, clocks: LegalClocks) {
+/** What the short view of a return needs from its row. */
+export type ReturnSummaryRow = Pick<
+  ReturnRow,
+  'id' | 'merchantId' | 'orderRef' | 'status' | 'refundMethod' | 'refundedCents' | 'createdAt'
+>;
+
+export function refundView(row: ReturnSummaryRow, clocks: LegalClocks) {
   return {
     method: row.refundMethod,
     dueAt: iso(clocks.refund.dueAt),
@@ -116,7 +122,10 @@ export function refundView(row: ReturnRow, clocks: LegalClocks) {
   };
 }
 
-export function createdReturnView(row: ReturnRow, clocks: LegalClocks): z.infer<typeof createdReturnSchema> {
+export function createdReturnView(
+  row: ReturnSummaryRow,
+  clocks: LegalClocks,
+): z.infer<typeof createdReturnSchema> {
   return {
     id: row.id,
     merchantId: row.merchantId,
