@@ -12,6 +12,7 @@ import type { Policies } from '../policies/load-policies';
 import { returns } from '../returns/returns.schema';
 import { subjectRequests } from '../subject-requests/subject-requests.schema';
 import type { ErasedData, ErasureOutcome, KeptData } from './erasure-outcome';
+import { announceErasedReturns, type PseudonymsOf } from './recipient-notices';
 import { columnsOfClass, holdsAny, nullAssignments, subjectLocations } from './subject-data-locations';
 
 export interface ErasureContext {
@@ -21,6 +22,8 @@ export interface ErasureContext {
   /** "As of": retention passes its asOf, requests pass the current time. */
   now: Date;
   origin: 'subject_request' | 'retention';
+  /** When given, subscribed merchants and recipients get a `return.erased` webhook (Art. 19). */
+  pseudonymsOf?: PseudonymsOf;
 }
 
 export interface ReturnsErasureResult {
@@ -37,6 +40,7 @@ export interface ReturnsErasureResult {
 interface LockedReturn {
   id: string;
   subjectId: string;
+  merchantId: string;
   erasedAt: Date | null;
   refundedAt: Date | null;
   holdsClass: boolean;
@@ -50,6 +54,7 @@ async function lockReturns(tx: Executor, returnIds: string[], dataClass: DataCla
     .select({
       id: returns.id,
       subjectId: returns.subjectId,
+      merchantId: returns.merchantId,
       erasedAt: returns.erasedAt,
       refundedAt: returns.refundedAt,
       holdsClass: sql<boolean>`${holdsAny(columns)}`,
@@ -101,6 +106,9 @@ async function eraseReturnsClass(
       await tx.execute(
         sql`update return_events set ${nullAssignments(eventColumns)} where return_id in (${ids})`,
       );
+    }
+    if (dataClass === 'contact' && context.pseudonymsOf) {
+      await announceErasedReturns(tx, context.policies, context.pseudonymsOf, toErase);
     }
   }
   for (const subjectId of new Set(toErase.map((row) => row.subjectId))) {

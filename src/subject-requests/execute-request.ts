@@ -47,7 +47,13 @@ async function eraseForRequest(
   now: Date,
 ): Promise<Record<string, unknown>> {
   const outcome: ErasureOutcome = subjectId
-    ? await eraseSubject(tx, subjectId, { audit, policies: deps.policies, now, origin: 'subject_request' })
+    ? await eraseSubject(tx, subjectId, {
+        audit,
+        policies: deps.policies,
+        now,
+        origin: 'subject_request',
+        pseudonymsOf: deps.pseudonymsOf,
+      })
     : { erased: [], kept: [] };
   const certificate = await signErasureCertificate(deps.signer, {
     requestId: row.id,

@@ -4,6 +4,7 @@ import type { DataClass } from '../crypto/data-classes';
 import { loadSubjectKeyset } from '../crypto/field-cipher';
 import { findSubjectIdByEmail } from '../crypto/subjects';
 import { subjects } from '../crypto/subjects.schema';
+import { announceRectification } from '../erasure/recipient-notices';
 import { AppError } from '../http/app-error';
 import { postalArea } from '../returns/postal-codes';
 import {
@@ -91,5 +92,12 @@ export async function rectifySubject(
       })
       .where(eq(returns.id, row.id));
   }
+  await announceRectification(
+    tx,
+    deps.policies,
+    deps.pseudonymsOf,
+    subjectId,
+    rows.map((row) => row.merchantId),
+  );
   return { changedFields: Object.keys(changes).sort(), returns: rows.length, emailIndexMoved };
 }

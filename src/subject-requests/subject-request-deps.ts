@@ -1,6 +1,7 @@
 import type { EmailBlindIndex } from '../crypto/blind-index';
 import type { MasterKeyring } from '../crypto/master-keyring';
 import type { Database } from '../db/database';
+import type { PseudonymsOf } from '../erasure/recipient-notices';
 import type { Policies } from '../policies/load-policies';
 import type { Signer } from '../signing/signing-key';
 
@@ -11,4 +12,5 @@ export interface SubjectRequestDeps {
   keyring: MasterKeyring;
   policies: Policies;
   signer: Signer;
+  pseudonymsOf: PseudonymsOf;
 }

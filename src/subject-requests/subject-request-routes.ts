@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { principalOf } from '../auth/auth-plugin';
 import { problemResponses } from '../http/problem';
+import { createPseudonymKeys } from '../pseudonymization/pseudonyms';
 import { subjectPackageSchema } from './access-package';
 import { maxExtensionMonths } from './calendar-month';
 import { rejectMerchantScopedTokens } from './controller-wide';
@@ -38,6 +39,7 @@ export async function subjectRequestRoutes(app: FastifyInstance) {
     keyring: app.keyring,
     policies: app.policies,
     signer: app.signer,
+    pseudonymsOf: createPseudonymKeys(app.config.pseudonymSecret),
   };
   const common = { tags: ['subject-requests'], security: [{ bearerAuth: [] }] };
   const config = { scopes: ['dsr:manage'] as const };

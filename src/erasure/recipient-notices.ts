@@ -1,0 +1,78 @@
+import type { Executor } from '../audit/record-audit-event';
+import type { Policies } from '../policies/load-policies';
+import type { WebhookEventType } from '../policies/webhooks-policy';
+import type { RecipientKeys } from '../pseudonymization/pseudonyms';
+import { enqueueWebhookEvent } from '../webhooks/outbox';
+
+/** Per-recipient pseudonym keys (src/pseudonymization): recipients only ever see their own pseudonyms. */
+export type PseudonymsOf = (recipientId: string) => RecipientKeys;
+
+function listeningMerchant(policies: Policies, type: WebhookEventType, merchantId: string): boolean {
+  return policies.webhookSubscriptions.some(
+    (subscription) =>
+      subscription.events.includes(type) &&
+      !subscription.recipientId &&
+      (subscription.merchantId === undefined || subscription.merchantId === merchantId),
+  );
+}
+
+function listeningRecipients(policies: Policies, type: WebhookEventType): string[] {
+  return policies.recipients
+    .filter((recipient) =>
+      policies.webhookSubscriptions.some(
+        (subscription) => subscription.recipientId === recipient.id && subscription.events.includes(type),
+      ),
+    )
+    .map((recipient) => recipient.id);
+}
+
+/**
+ * Art. 19: merchants and recipients subscribed to `return.erased` hear of each erased return at once,
+ * through the outbox in the erasure's transaction (the feed's tombstones stay the durable record).
+ */
+export async function announceErasedReturns(
+  tx: Executor,
+  policies: Policies,
+  pseudonymsOf: PseudonymsOf,
+  erased: { id: string; merchantId: string }[],
+): Promise<void> {
+  const recipients = listeningRecipients(policies, 'return.erased');
+  for (const row of erased) {
+    if (listeningMerchant(policies, 'return.erased', row.merchantId)) {
+      await enqueueWebhookEvent(tx, {
+        type: 'return.erased',
+        merchantId: row.merchantId,
+        data: { returnId: row.id },
+      });
+    }
+    for (const recipientId of recipients) {
+      await enqueueWebhookEvent(tx, {
+        type: 'return.erased',
+        recipientId,
+        data: { returnId: pseudonymsOf(recipientId).pseudonym('return', row.id) },
+      });
+    }
+  }
+}
+
+/** Art. 19: a rectified subject is announced so recipients re-read its returns from the feed. */
+export async function announceRectification(
+  tx: Executor,
+  policies: Policies,
+  pseudonymsOf: PseudonymsOf,
+  subjectId: string,
+  merchantIds: string[],
+): Promise<void> {
+  for (const merchantId of new Set(merchantIds)) {
+    if (listeningMerchant(policies, 'subject.rectified', merchantId)) {
+      await enqueueWebhookEvent(tx, { type: 'subject.rectified', merchantId, data: { subject: subjectId } });
+    }
+  }
+  for (const recipientId of listeningRecipients(policies, 'subject.rectified')) {
+    await enqueueWebhookEvent(tx, {
+      type: 'subject.rectified',
+      recipientId,
+      data: { subject: pseudonymsOf(recipientId).pseudonym('subject', subjectId) },
+    });
+  }
+}

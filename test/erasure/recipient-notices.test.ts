@@ -1,0 +1,78 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { resolveAppConfig } from '../../src/config/app-config';
+import { loadPolicies } from '../../src/policies/load-policies';
+import { createPseudonymKeys } from '../../src/pseudonymization/pseudonyms';
+import { emailOf, returnFor, runRequest } from '../subject-requests/dsr-fixtures';
+import { createTestApp, type TestApp, testEnvironment } from '../support/test-app';
+
+describe('Art. 19 notices: erasures and rectifications reach subscribed merchants and recipients', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    const policies = loadPolicies(resolveAppConfig(testEnvironment()).policiesDir);
+    t = await createTestApp({
+      policies: {
+        ...policies,
+        webhookSubscriptions: [
+          {
+            id: 'shop',
+            url: 'http://127.0.0.1:9/shop',
+            merchantId: 'm-100',
+            events: ['return.erased', 'subject.rectified'],
+            maxAttempts: 3,
+            timeoutMs: 1000,
+          },
+          {
+            id: 'bi',
+            url: 'http://127.0.0.1:9/bi',
+            recipientId: 'analytics',
+            events: ['return.erased', 'subject.rectified'],
+            maxAttempts: 3,
+            timeoutMs: 1000,
+          },
+        ],
+      },
+    });
+  });
+
+  const outbox = () =>
+    t.database.sql`select type, merchant_id, recipient_id, data from webhook_events order by created_at`;
+
+  it('writes the notices in the outbox, with the recipient pseudonyms only', async () => {
+    const subject = await returnFor(t, 'note1', { refund: { method: 'original_payment' } });
+    await t.database.sql`delete from webhook_events`;
+    await runRequest(t, {
+      type: 'rectification',
+      email: emailOf('note1'),
+      changes: { phone: '+33698765432' },
+    });
+    await runRequest(t, { type: 'erasure', email: emailOf('note1') });
+    const keys = createPseudonymKeys(t.config.pseudonymSecret)('analytics');
+    const events = await outbox();
+    expect(events).toEqual(
+      expect.arrayContaining([
+        {
+          type: 'subject.rectified',
+          merchant_id: 'm-100',
+          recipient_id: null,
+          data: { subject: subject.subjectId },
+        },
+        {
+          type: 'subject.rectified',
+          merchant_id: null,
+          recipient_id: 'analytics',
+          data: { subject: keys.pseudonym('subject', subject.subjectId) },
+        },
+        { type: 'return.erased', merchant_id: 'm-100', recipient_id: null, data: { returnId: subject.id } },
+        {
+          type: 'return.erased',
+          merchant_id: null,
+          recipient_id: 'analytics',
+          data: { returnId: keys.pseudonym('return', subject.id) },
+        },
+      ]),
+    );
+    expect(events).toHaveLength(4);
+    expect(JSON.stringify(events)).not.toContain('note1');
+    expect(JSON.stringify(events)).not.toContain('+33698765432');
+  });
+});
