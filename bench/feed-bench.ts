@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { buildApp } from '../src/app';
 import { mintToken } from '../src/auth/mint-token';
 import { resolveAppConfig } from '../src/config/app-config';
@@ -130,26 +131,50 @@ async function rawSelect(handle: DatabaseHandle, page: number): Promise<number> 
   }
 }
 
+/**
+ * The recipient: a worker thread with its own event loop, so parsing pages does not compete with the
+ * server for the main thread (a real recipient is another machine). Plain JS: no loader needed.
+ */
+const recipientSource = `
+const { parentPort, workerData } = require('node:worker_threads');
+(async () => {
+  const { baseUrl, token, page } = workerData;
+  let after;
+  let total = 0;
+  for (;;) {
+    const url = new URL('/v1/pseudonymized/returns', baseUrl);
+    url.searchParams.set('limit', String(page));
+    if (after) url.searchParams.set('after', after);
+    const response = await fetch(url, { headers: { authorization: 'Bearer ' + token } });
+    if (response.status !== 200) throw new Error('feed answered ' + response.status + ': ' + (await response.text()));
+    const body = await response.json();
+    if (body.items.length === 0) break;
+    total += body.items.length;
+    after = body.next;
+    if (total % (page * 100) === 0) parentPort.postMessage({ progress: total });
+  }
+  parentPort.postMessage({ total });
+})().catch((error) => parentPort.postMessage({ error: String(error) }));
+`;
+
 async function fullSync(
   baseUrl: string,
   token: string,
   page: number,
   checkpoints: number[],
 ): Promise<number> {
-  let after: string | undefined;
-  let total = 0;
-  for (;;) {
-    const url = new URL('/v1/pseudonymized/returns', baseUrl);
-    url.searchParams.set('limit', String(page));
-    if (after) url.searchParams.set('after', after);
-    const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
-    if (response.status !== 200)
-      throw new Error(`feed answered ${response.status}: ${await response.text()}`);
-    const body = (await response.json()) as { items: unknown[]; next: string };
-    if (body.items.length === 0) return total;
-    total += body.items.length;
-    after = body.next;
-    if (total % (page * 100) === 0) checkpoints.push(Math.round(process.memoryUsage().rss / 1024 / 1024));
+  const worker = new Worker(recipientSource, { eval: true, workerData: { baseUrl, token, page } });
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      worker.on('error', reject);
+      worker.on('message', (message: { progress?: number; total?: number; error?: string }) => {
+        if (message.error) reject(new Error(message.error));
+        else if (message.total !== undefined) resolve(message.total);
+        else checkpoints.push(Math.round(process.memoryUsage().rss / 1024 / 1024));
+      });
+    });
+  } finally {
+    await worker.terminate();
   }
 }
 

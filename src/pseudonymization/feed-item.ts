@@ -113,14 +113,30 @@ const fieldWriters: Record<FeedField, FieldWriter> = {
   },
 };
 
-/** Builds the projection of one recipient once; it then runs per row without looking at the policy. */
+/**
+ * Builds the projection of one recipient for one page; it then runs per row without looking at the
+ * policy. A subject's pseudonym is computed once per page however many of its returns the page holds.
+ */
 export function feedProjection(recipient: Recipient, keys: RecipientKeys): (row: FeedSourceRow) => FeedEntry {
   const writers = recipient.fields.map((field) => fieldWriters[field]);
+  const subjects = new Map<string, string>();
+  const pageKeys: RecipientKeys = {
+    cursorKey: keys.cursorKey,
+    pseudonym: (kind, value) => {
+      if (kind !== 'subject') return keys.pseudonym(kind, value);
+      let pseudonym = subjects.get(value);
+      if (pseudonym === undefined) {
+        pseudonym = keys.pseudonym(kind, value);
+        subjects.set(value, pseudonym);
+      }
+      return pseudonym;
+    },
+  };
   return (row) => {
     const id = keys.pseudonym('return', row.returnId);
     if (row.erased) return { id, erased: true };
     const item: FeedItem = { id, erased: false };
-    for (const write of writers) write(item, row, keys);
+    for (const write of writers) write(item, row, pageKeys);
     return item;
   };
 }

@@ -71,10 +71,13 @@ export async function readFeedPage(
         next: positionText(next),
       },
     });
+    const written = Promise.all([registered, audited]);
+    // Handled now, awaited below: a failure during the yield must not count as an unhandled rejection.
+    written.catch(() => undefined);
     // Queries leave on a later tick: yield once so they are on the wire before the CPU-bound projection.
     await new Promise<void>((resolve) => setImmediate(resolve));
     const items = rows.map(project);
-    await Promise.all([registered, audited]);
+    await written;
     return { items, next: encodeCursor(next, keys.cursorKey), hasMore: rows.length === limit };
   });
 }
