@@ -4,6 +4,7 @@
  */
 const benchmarks: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   audit: () => import('./audit-bench'),
+  dsr: () => import('./dsr-bench'),
   feed: () => import('./feed-bench'),
   retention: () => import('./retention-bench'),
   returns: () => import('./returns-bench'),
