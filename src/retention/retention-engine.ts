@@ -292,8 +292,18 @@ async function openRun(
   return run ? { run, resumed: false } : undefined;
 }
 
+/** Drizzle wraps driver errors: the SQLSTATE or driver code is on the error or one of its causes. */
+function codeOf(error: unknown): string | undefined {
+  for (let current = error, depth = 0; current && depth < 5; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
 function isConnectionFailure(error: unknown): boolean {
-  return translateDatabaseError(error)?.code === 'database_unavailable';
+  return translateDatabaseError({ code: codeOf(error) })?.code === 'database_unavailable';
 }
 
 /** One batch: act, record progress and audit it, all in one transaction. Null when nothing is due. */
@@ -350,18 +360,21 @@ async function applyRowByRow(
   limit: number,
 ) {
   const db = deps.database.db;
-  const keys = await target.selectDue(db, { rule, asOf: run.asOf, afterKey }, limit, false);
   const totals = { done: 0, skippedHeld: 0, failed: 0 };
   let previous = afterKey;
-  for (const key of keys) {
+  let handled = 0;
+  while (handled < limit) {
     try {
       const result = await applyBatch(deps, run, rule, target, previous, 1);
-      if (result) {
-        totals.done += result.outcome.done.length;
-        totals.skippedHeld += result.outcome.held.length;
-      }
+      if (!result) break;
+      totals.done += result.outcome.done.length;
+      totals.skippedHeld += result.outcome.held.length;
+      previous = result.lastKey;
     } catch (error) {
       if (isConnectionFailure(error)) throw error;
+      // The row that failed is the next due one; it is counted, audited and passed over.
+      const [key] = await target.selectDue(db, { rule, asOf: run.asOf, afterKey: previous }, 1, false);
+      if (!key) break;
       totals.failed += 1;
       await db.transaction(async (tx) => {
         await recordBatch(tx, run.id, rule.id, { done: 0, skippedHeld: 0, failed: 1, lastKey: key });
@@ -374,18 +387,17 @@ async function applyRowByRow(
           details: { runId: run.id, ruleId: rule.id, error: errorCodeOf(error) },
         });
       });
+      previous = key;
     }
-    previous = key;
+    handled += 1;
   }
-  return { keys, totals, lastKey: keys.at(-1) ?? afterKey };
+  return { count: handled, totals, lastKey: previous };
 }
 
 /** A code for the run record and the audit log: never a message, which could quote a value. */
 function errorCodeOf(error: unknown): string {
   if (error instanceof AppError) return error.code;
-  const code = (error as { code?: unknown })?.code;
-  if (typeof code === 'string') return code;
-  return error instanceof Error ? error.name : 'unknown';
+  return codeOf(error) ?? (error instanceof Error ? error.name : 'unknown');
 }
 
 async function runRule(
@@ -421,7 +433,7 @@ async function runRule(
     } catch (error) {
       if (isConnectionFailure(error)) throw error;
       const result = await applyRowByRow(deps, run, rule, target, afterKey, batchSize);
-      step = { count: result.keys.length, lastKey: result.lastKey, batch: result.totals };
+      step = { count: result.count, lastKey: result.lastKey, batch: result.totals };
     }
     handled += step.count;
     afterKey = step.lastKey;

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { startRetentionScheduler } from '../../src/retention/retention-scheduler';
+import { createTestApp } from '../support/test-app';
+
+describe('retention scheduler', () => {
+  it('runs on the cron expression, once per scheduled time across two instances, and stops', async () => {
+    const t = await createTestApp();
+    const lines: string[] = [];
+    const log = { info: (...args: unknown[]) => lines.push(String(args.at(-1))), error: () => {} };
+    const deps = { database: t.database, policies: t.policies };
+    // Two instances on one database, firing every second.
+    const schedulers = [
+      startRetentionScheduler(deps, '* * * * * *', log),
+      startRetentionScheduler(deps, '* * * * * *', log),
+    ];
+    try {
+      for (let waited = 0; waited < 20_000; waited += 200) {
+        const [row] = await t.database
+          .sql`select count(*)::int as n from retention_runs where status = 'completed'`;
+        if (row!.n >= 2) break;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    } finally {
+      await Promise.all(schedulers.map((scheduler) => scheduler.stop()));
+    }
+    const runs = await t.database.sql`
+      select trigger, scheduled_for, actor from retention_runs where status = 'completed' order by scheduled_for`;
+    expect(runs.length).toBeGreaterThanOrEqual(2);
+    expect(runs.every((run) => run.trigger === 'schedule' && run.actor === 'system:retention')).toBe(true);
+    // One run per scheduled second, never two.
+    const slots = runs.map((run) => String(run.scheduled_for));
+    expect(new Set(slots).size).toBe(slots.length);
+    expect(
+      lines.some((line) =>
+        /already ran on another instance|a run is in progress on another instance/.test(line),
+      ),
+    ).toBe(true);
+
+    // Stopped: no new run starts.
+    const [before] = await t.database.sql`select count(*)::int as n from retention_runs`;
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const [after] = await t.database.sql`select count(*)::int as n from retention_runs`;
+    expect(after!.n).toBe(before!.n);
+  });
+});
