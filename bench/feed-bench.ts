@@ -151,7 +151,7 @@ const { parentPort, workerData } = require('node:worker_threads');
     if (body.items.length === 0) break;
     total += body.items.length;
     after = body.next;
-    if (total % (page * 100) === 0) parentPort.postMessage({ progress: total });
+    if (total % (page * 50) === 0) parentPort.postMessage({ progress: total });
   }
   parentPort.postMessage({ total });
 })().catch((error) => parentPort.postMessage({ error: String(error) }));
@@ -161,7 +161,7 @@ async function fullSync(
   baseUrl: string,
   token: string,
   page: number,
-  checkpoints: number[],
+  checkpoints: string[],
 ): Promise<number> {
   const worker = new Worker(recipientSource, { eval: true, workerData: { baseUrl, token, page } });
   try {
@@ -170,7 +170,10 @@ async function fullSync(
       worker.on('message', (message: { progress?: number; total?: number; error?: string }) => {
         if (message.error) reject(new Error(message.error));
         else if (message.total !== undefined) resolve(message.total);
-        else checkpoints.push(Math.round(process.memoryUsage().rss / 1024 / 1024));
+        else {
+          const { rss, heapUsed } = process.memoryUsage();
+          checkpoints.push(`${Math.round(rss / 1024 / 1024)}/${Math.round(heapUsed / 1024 / 1024)}`);
+        }
       });
     });
   } finally {
@@ -224,7 +227,7 @@ export async function run(args: string[]) {
     const rawCount = await rawSelect(handle, options.page);
     const rawSeconds = (performance.now() - rawStarted) / 1000;
 
-    const checkpoints: number[] = [];
+    const checkpoints: string[] = [];
     const feedStarted = performance.now();
     const {
       result: feedCount,
@@ -242,7 +245,7 @@ export async function run(args: string[]) {
       `raw SELECT:              ${rawCount.toLocaleString('en')} rows in ${rawSeconds.toFixed(1)} s = ${Math.round(rawRate).toLocaleString('en')} rows/s`,
       `feed (HTTP, full sync):  ${feedCount.toLocaleString('en')} items in ${feedSeconds.toFixed(1)} s = ${Math.round(feedRate).toLocaleString('en')} items/s`,
       `feed / raw:              ${(feedRate / rawRate).toFixed(2)}`,
-      `RSS during sync:         start ${Math.round(startMb)} MB, peak ${Math.round(peakMb)} MB, every ${options.page * 100} items: ${checkpoints.join(' ')} MB`,
+      `RSS during sync:         start ${Math.round(startMb)} MB, peak ${Math.round(peakMb)} MB, every ${options.page * 50} items (RSS/heap): ${checkpoints.join(' ')} MB`,
     ];
     console.log(lines.join('\n'));
     if (feedCount !== rawCount) throw new Error(`the feed returned ${feedCount} items for ${rawCount} rows`);
