@@ -77,6 +77,7 @@ async function eraseReturnsClass(
   context: ErasureContext,
 ): Promise<ReturnsErasureResult> {
   const locked = await lockReturns(tx, [...new Set(returnIds)], dataClass);
+  if (locked.length === 0) return { erased: [], held: [], alreadyErased: [], subjectsShredded: [] };
   const held = await heldReturnIds(
     tx,
     locked.map((row) => row.id),
