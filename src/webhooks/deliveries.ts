@@ -6,52 +6,43 @@ import type { DeliveryStatus } from './webhook-outbox.schema';
 // The shared client hands timestamps to drizzle as raw text, so raw queries format them themselves.
 const isoTime = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
-/** A recipient-addressed event goes only to that recipient; a merchant event to its merchant or to catch-alls. */
-export function subscriptionMatches(
-  subscription: WebhookSubscription,
-  event: { type: string; merchantId: string | null; recipientId: string | null },
-): boolean {
-  if (!(subscription.events as readonly string[]).includes(event.type)) return false;
-  if (event.recipientId !== null) return subscription.recipientId === event.recipientId;
-  if (subscription.recipientId) return false;
-  return subscription.merchantId === undefined || subscription.merchantId === event.merchantId;
-}
-
 /**
  * Turns new outbox events into one delivery per matching subscription and marks them fanned out, in
- * one transaction. Returns how many events it took (a full batch means there may be more).
+ * one statement. Matching: an event addressed to a recipient goes only to that recipient's
+ * subscriptions; a merchant's event to that merchant's subscriptions and to catch-alls (neither
+ * merchant nor recipient); always only to subscriptions that list its type. Returns how many events
+ * it took (a full batch means there may be more).
  */
 export async function fanOutEvents(
   sql: Sql,
   subscriptions: readonly WebhookSubscription[],
   batchSize = 500,
 ): Promise<number> {
-  return sql.begin(async (tx) => {
-    const events = await tx<
-      { id: string; type: string; merchantId: string | null; recipientId: string | null }[]
-    >`
-      select id, type, merchant_id as "merchantId", recipient_id as "recipientId"
-      from webhook_events where fanned_out_at is null
-      order by created_at limit ${batchSize} for update skip locked`;
-    if (events.length === 0) return 0;
-    const eventIds: string[] = [];
-    const subscriptionIds: string[] = [];
-    for (const event of events) {
-      for (const subscription of subscriptions) {
-        if (!subscriptionMatches(subscription, event)) continue;
-        eventIds.push(event.id);
-        subscriptionIds.push(subscription.id);
-      }
-    }
-    if (eventIds.length > 0) {
-      await tx`
-        insert into webhook_deliveries (event_id, subscription_id)
-        select * from unnest(${eventIds}::uuid[], ${subscriptionIds}::text[])
-        on conflict (event_id, subscription_id) do nothing`;
-    }
-    await tx`update webhook_events set fanned_out_at = now() where id = any(${events.map((e) => e.id)}::uuid[])`;
-    return events.length;
-  });
+  const subs = subscriptions.map((s) => ({
+    id: s.id,
+    merchant_id: s.merchantId ?? null,
+    recipient_id: s.recipientId ?? null,
+    events: s.events,
+  }));
+  const [row] = await sql<{ taken: number }[]>`
+    with picked as (
+      select id, type, merchant_id, recipient_id from webhook_events
+      where fanned_out_at is null order by created_at limit ${batchSize}
+      for update skip locked
+    ), marked as (
+      update webhook_events e set fanned_out_at = now() from picked where e.id = picked.id
+    ), subs as (
+      select * from jsonb_to_recordset(${JSON.stringify(subs)}::text::jsonb)
+        as s(id text, merchant_id text, recipient_id text, events text[])
+    ), created as (
+      insert into webhook_deliveries (event_id, subscription_id)
+      select p.id, s.id from picked p join subs s on p.type = any(s.events) and (
+        case when p.recipient_id is not null then s.recipient_id = p.recipient_id
+             else s.recipient_id is null and (s.merchant_id is null or s.merchant_id = p.merchant_id) end)
+      on conflict (event_id, subscription_id) do nothing
+    )
+    select count(*)::int as taken from picked`;
+  return row!.taken;
 }
 
 export interface ClaimedDelivery {
@@ -77,13 +68,13 @@ export async function claimDueDeliveries(
   if (capacities.length === 0) return [];
   return sql<ClaimedDelivery[]>`
     with due as (
-      select picked.id, s.lease_ms
-      from unnest(${capacities.map((c) => c.subscriptionId)}::text[], ${capacities.map((c) => c.limit)}::int[],
-                  ${capacities.map((c) => c.leaseMs)}::int[]) as s(subscription_id, lim, lease_ms)
+      select picked.id, s."leaseMs" as lease_ms
+      from jsonb_to_recordset(${JSON.stringify(capacities)}::text::jsonb)
+        as s("subscriptionId" text, "limit" int, "leaseMs" int)
       cross join lateral (
         select d.id from webhook_deliveries d
-        where d.subscription_id = s.subscription_id and d.status = 'pending' and d.next_attempt_at <= now()
-        order by d.next_attempt_at limit s.lim
+        where d.subscription_id = s."subscriptionId" and d.status = 'pending' and d.next_attempt_at <= now()
+        order by d.next_attempt_at limit s."limit"
         for update skip locked
       ) picked
     )
@@ -95,48 +86,72 @@ export async function claimDueDeliveries(
               e.id as "eventId", e.type, ${sql.unsafe(isoTime('e.created_at'))} as "createdAt", e.data`;
 }
 
-export interface AttemptResult {
+/** Gives back claims that were never sent (graceful stop), so the next leader need not wait out the lease. */
+export async function releaseClaims(
+  sql: Sql,
+  claims: Pick<ClaimedDelivery, 'id' | 'leaseId'>[],
+): Promise<void> {
+  if (claims.length === 0) return;
+  await sql`
+    update webhook_deliveries set lease_id = null, next_attempt_at = now()
+    from jsonb_to_recordset(${JSON.stringify(claims.map((c) => ({ id: c.id, lease_id: c.leaseId })))}::text::jsonb)
+      as released(id uuid, lease_id uuid)
+    where webhook_deliveries.id = released.id and webhook_deliveries.lease_id = released.lease_id`;
+}
+
+export interface AttemptRecord {
+  deliveryId: string;
+  leaseId: string;
+  /** 1-based number of this attempt in the current round. */
+  attempt: number;
   startedAt: Date;
   durationMs: number;
   delivered: boolean;
   statusCode?: number;
   errorClass?: string;
+  /** Where the delivery goes next: delivered, dead (gave up), or pending again after `retryDelayMs`. */
+  status: DeliveryStatus;
+  retryDelayMs: number;
 }
 
 /**
- * Records one attempt and moves the delivery on: delivered, dead after `maxAttempts`, or pending
- * again after `retryDelayMs`. A delivery whose lease was taken over meanwhile keeps its new state.
+ * Records finished attempts in one statement (the dispatcher batches them): each attempt row, and its
+ * delivery moved on. A delivery whose lease was taken over meanwhile keeps its new state.
  */
-export async function recordAttempt(
-  sql: Sql,
-  claim: Pick<ClaimedDelivery, 'id' | 'attempts' | 'leaseId'>,
-  result: AttemptResult,
-  next: { maxAttempts: number; retryDelayMs: number },
-): Promise<DeliveryStatus> {
-  const attempt = claim.attempts + 1;
-  const status: DeliveryStatus = result.delivered
-    ? 'delivered'
-    : attempt >= next.maxAttempts
-      ? 'dead'
-      : 'pending';
-  await sql.begin(async (tx) => {
-    await tx`
+export async function recordAttempts(sql: Sql, records: AttemptRecord[]): Promise<void> {
+  if (records.length === 0) return;
+  const rows = records.map((r) => ({
+    id: r.deliveryId,
+    lease_id: r.leaseId,
+    attempt: r.attempt,
+    started_at: r.startedAt.toISOString(),
+    duration_ms: r.durationMs,
+    outcome: r.delivered ? 'delivered' : 'failed',
+    status_code: r.statusCode ?? null,
+    error_class: r.errorClass ?? null,
+    status: r.status,
+    retry_ms: r.retryDelayMs,
+  }));
+  await sql`
+    with results as (
+      select * from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) as r(
+        id uuid, lease_id uuid, attempt int, started_at timestamptz, duration_ms int, outcome text,
+        status_code int, error_class text, status text, retry_ms int)
+    ), logged as (
       insert into webhook_attempts (delivery_id, attempt, started_at, duration_ms, outcome, status_code, error_class)
-      values (${claim.id}, ${attempt}, ${result.startedAt.toISOString()}::timestamptz, ${result.durationMs},
-              ${result.delivered ? 'delivered' : 'failed'}, ${result.statusCode ?? null}, ${result.errorClass ?? null})`;
-    await tx`
-      update webhook_deliveries set
-        attempts = ${attempt},
-        status = ${status},
-        last_status_code = ${result.statusCode ?? null},
-        last_error_class = ${result.errorClass ?? null},
-        lease_id = null,
-        next_attempt_at = now() + make_interval(secs => ${next.retryDelayMs / 1000}),
-        delivered_at = ${status === 'delivered' ? sql`now()` : null},
-        dead_at = ${status === 'dead' ? sql`now()` : null}
-      where id = ${claim.id} and lease_id = ${claim.leaseId}`;
-  });
-  return status;
+      select id, attempt, started_at, duration_ms, outcome, status_code, error_class from results
+    )
+    update webhook_deliveries d set
+      attempts = r.attempt,
+      status = r.status,
+      last_status_code = r.status_code,
+      last_error_class = r.error_class,
+      lease_id = null,
+      next_attempt_at = now() + make_interval(secs => r.retry_ms / 1000.0),
+      delivered_at = case when r.status = 'delivered' then now() end,
+      dead_at = case when r.status = 'dead' then now() end
+    from results r
+    where d.id = r.id and d.lease_id = r.lease_id`;
 }
 
 export interface DeliveryView {

@@ -1,9 +1,17 @@
+import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 import postgres from 'postgres';
 import type { DatabaseHandle } from '../db/database';
 import type { WebhookSubscription } from '../policies/webhooks-policy';
-import { type ClaimedDelivery, claimDueDeliveries, fanOutEvents, recordAttempt } from './deliveries';
+import {
+  type AttemptRecord,
+  type ClaimedDelivery,
+  claimDueDeliveries,
+  fanOutEvents,
+  recordAttempts,
+  releaseClaims,
+} from './deliveries';
 import { outboxChannel } from './outbox';
 import { sendWebhook } from './send-webhook';
 import type { TargetRules } from './target-guard';
@@ -12,6 +20,8 @@ import { signWebhook } from './webhook-secrets';
 
 // Any constant shared by every instance; distinct from the migration lock and the other jobs' keys.
 const dispatcherLockKey = 7_311_009;
+const fanOutBatch = 500;
+const gatherMs = 10;
 
 export interface DispatcherLogger {
   info(message: string): void;
@@ -34,7 +44,12 @@ export interface DispatcherOptions {
   concurrencyPerTarget?: number;
   /** Retry delay after attempt n: min(maxMs, baseMs * 2^(n-1)), times a random 50-100 % (jitter). */
   backoff?: { baseMs: number; maxMs: number };
-  /** Lease = request timeout + this margin; a crashed dispatcher's claims come back after it. */
+  /**
+   * Deliveries claimed ahead per subscription, in rounds of `concurrencyPerTarget`: a finished request
+   * starts the next queued one without a database round trip. A claim's lease covers every round ahead
+   * of it (rounds x timeout + margin); a crashed dispatcher's claims come back when it runs out.
+   */
+  claimRounds?: number;
   leaseMarginMs?: number;
 }
 
@@ -60,18 +75,34 @@ export function retryDelayMs(attempt: number, backoff: { baseMs: number; maxMs: 
 export function createWebhookDispatcher(options: DispatcherOptions): WebhookDispatcher {
   const pollIntervalMs = options.pollIntervalMs ?? 500;
   const leaderCheckIntervalMs = options.leaderCheckIntervalMs ?? 2000;
-  const concurrency = options.concurrencyPerTarget ?? 8;
+  const concurrency = options.concurrencyPerTarget ?? 16;
   const backoff = options.backoff ?? { baseMs: 2000, maxMs: 3_600_000 };
+  const claimRounds = options.claimRounds ?? 8;
   const leaseMarginMs = options.leaseMarginMs ?? 5000;
   const subscriptions = new Map(options.subscriptions.map((s) => [s.id, s]));
-  const { sql } = options.database;
+  // Its own small pool: claims and records never queue behind request traffic on the app's pool.
+  const sql = postgres(options.database.url, {
+    max: 3,
+    idle_timeout: 30,
+    // Only built-in types are used; skipping the type fetch also leaves nothing pending at a kill.
+    fetch_types: false,
+    onnotice: () => {},
+    connection: { application_name: 'returnvault-webhook-dispatcher' },
+  });
   const agents = {
     http: new http.Agent({ keepAlive: true, maxSockets: concurrency }),
     https: new https.Agent({ keepAlive: true, maxSockets: concurrency }),
   };
   const abort = new AbortController();
+  // Every request in flight listens for the kill signal.
+  setMaxListeners(0, abort.signal);
   const inFlight = new Map<string, number>();
+  const queued = new Map<string, ClaimedDelivery[]>(options.subscriptions.map((s) => [s.id, []]));
   const sending = new Set<Promise<void>>();
+  // Finished attempts wait here for the next cycle, which records them all in one statement.
+  let finished: AttemptRecord[] = [];
+  // Set by NOTIFY (an event was committed) and by the poll; cleared when the outbox is fanned out.
+  let outboxDirty = true;
 
   let lockConnection: postgres.Sql | undefined;
   let unlisten: (() => Promise<void>) | undefined;
@@ -118,30 +149,71 @@ export function createWebhookDispatcher(options: DispatcherOptions): WebhookDisp
       return;
     }
     cycling = true;
-    void cycle().finally(() => {
-      cycling = false;
-      if (wakeAgain) {
-        wakeAgain = false;
-        wake();
+    // A short gathering window: under load, one cycle serves many notifications and finished requests.
+    setTimeout(() => {
+      void cycle().finally(() => {
+        cycling = false;
+        if (wakeAgain) {
+          wakeAgain = false;
+          wake();
+        }
+      });
+    }, gatherMs);
+  }
+
+  async function flushFinished(): Promise<void> {
+    const batch = finished;
+    finished = [];
+    try {
+      await recordAttempts(sql, batch);
+    } catch (error) {
+      // Unrecorded attempts are not lost: their leases run out and the deliveries are sent again.
+      options.log.error({ err: error }, 'webhook attempts could not be recorded');
+    }
+    for (const record of batch) {
+      if (record.status === 'dead') {
+        options.log.warn(
+          `webhook delivery ${record.deliveryId} is a dead letter after ${record.attempt} attempt(s)`,
+        );
       }
-    });
+    }
+  }
+
+  async function fanOutIfDirty(): Promise<void> {
+    if (!outboxDirty) return;
+    outboxDirty = false;
+    while (
+      !stopped &&
+      leader &&
+      (await fanOutEvents(sql, options.subscriptions, fanOutBatch)) === fanOutBatch
+    ) {}
   }
 
   async function cycle(): Promise<void> {
     try {
-      while (!stopped && leader && (await fanOutEvents(sql, options.subscriptions)) === 500) {}
+      // Recording finished attempts and fanning out new events touch different rows: run them together.
+      await Promise.all([flushFinished(), fanOutIfDirty()]);
       if (stopped || !leader) return;
       const capacities = [...subscriptions.values()]
         .map((s) => ({
           subscriptionId: s.id,
-          limit: concurrency - (inFlight.get(s.id) ?? 0),
-          leaseMs: s.timeoutMs + leaseMarginMs,
+          limit: concurrency * claimRounds - (inFlight.get(s.id) ?? 0) - queued.get(s.id)!.length,
+          leaseMs: claimRounds * s.timeoutMs + leaseMarginMs,
         }))
         .filter((c) => c.limit > 0);
       const claims = await claimDueDeliveries(sql, capacities);
-      for (const claim of claims) launch(claim);
+      for (const claim of claims) queued.get(claim.subscriptionId)!.push(claim);
+      for (const subscriptionId of subscriptions.keys()) pump(subscriptionId);
     } catch (error) {
       options.log.error({ err: error }, 'webhook dispatch cycle failed; retrying on the next poll');
+    }
+  }
+
+  /** Starts queued deliveries of a subscription while it has free slots. */
+  function pump(subscriptionId: string): void {
+    const queue = queued.get(subscriptionId)!;
+    while (!stopped && queue.length > 0 && (inFlight.get(subscriptionId) ?? 0) < concurrency) {
+      launch(queue.shift()!);
     }
   }
 
@@ -149,10 +221,11 @@ export function createWebhookDispatcher(options: DispatcherOptions): WebhookDisp
     const subscription = subscriptions.get(claim.subscriptionId)!;
     inFlight.set(subscription.id, (inFlight.get(subscription.id) ?? 0) + 1);
     const task = deliver(subscription, claim)
-      .catch((error) => options.log.error({ err: error }, 'webhook attempt could not be recorded'))
+      .catch((error) => options.log.error({ err: error }, 'webhook attempt failed unexpectedly'))
       .finally(() => {
         inFlight.set(subscription.id, (inFlight.get(subscription.id) ?? 1) - 1);
         sending.delete(task);
+        pump(subscription.id);
         wake();
       });
     sending.add(task);
@@ -179,20 +252,16 @@ export function createWebhookDispatcher(options: DispatcherOptions): WebhookDisp
     });
     // Killed: a crash records nothing; the lease runs out and another dispatcher sends it again.
     if (abort.signal.aborted) return;
-    const status = await recordAttempt(
-      sql,
-      claim,
-      { startedAt, ...result },
-      {
-        maxAttempts: subscription.maxAttempts,
-        retryDelayMs: retryDelayMs(claim.attempts + 1, backoff),
-      },
-    );
-    if (status === 'dead') {
-      options.log.warn(
-        `webhook delivery ${claim.id} (subscription ${subscription.id}) is a dead letter after ${claim.attempts + 1} attempt(s)`,
-      );
-    }
+    const attempt = claim.attempts + 1;
+    finished.push({
+      deliveryId: claim.id,
+      leaseId: claim.leaseId,
+      attempt,
+      startedAt,
+      ...result,
+      status: result.delivered ? 'delivered' : attempt >= subscription.maxAttempts ? 'dead' : 'pending',
+      retryDelayMs: retryDelayMs(attempt, backoff),
+    });
   }
 
   async function halt(): Promise<void> {
@@ -210,20 +279,34 @@ export function createWebhookDispatcher(options: DispatcherOptions): WebhookDisp
         onnotice: () => {},
         connection: { application_name: 'returnvault-webhook-dispatcher' },
       });
-      const listener = await lockConnection.listen(outboxChannel, () => wake());
+      const listener = await lockConnection.listen(outboxChannel, () => {
+        outboxDirty = true;
+        wake();
+      });
       unlisten = listener.unlisten;
       await checkLeadership();
-      pollTimer = setInterval(wake, pollIntervalMs);
+      pollTimer = setInterval(() => {
+        // A missed notification (reconnect, another writer without NOTIFY) costs one poll interval.
+        outboxDirty = true;
+        wake();
+      }, pollIntervalMs);
       leaderTimer = setInterval(() => void checkLeadership(), leaderCheckIntervalMs);
     },
     async stop() {
       await halt();
       await Promise.allSettled([...sending]);
+      await flushFinished();
+      // Claimed but never started: hand them back now rather than when their lease runs out.
+      const unsent = [...queued.values()].flatMap((queue) => queue.splice(0));
+      await releaseClaims(sql, unsent).catch((error) =>
+        options.log.error({ err: error }, 'webhook claims could not be released; their leases will run out'),
+      );
       if (leader && lockConnection) {
         await lockConnection`select pg_advisory_unlock(${dispatcherLockKey})`.catch(() => {});
       }
       leader = false;
       await lockConnection?.end({ timeout: 5 });
+      await sql.end({ timeout: 5 });
       agents.http.destroy();
       agents.https.destroy();
     },
@@ -235,6 +318,7 @@ export function createWebhookDispatcher(options: DispatcherOptions): WebhookDisp
       agents.http.destroy();
       agents.https.destroy();
       await Promise.allSettled([...sending]);
+      await sql.end({ timeout: 0 });
     },
     isLeader: () => leader,
   };

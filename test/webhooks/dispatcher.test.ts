@@ -41,6 +41,7 @@ describe('webhook dispatcher', () => {
       expect(() => verifier.verify(`${webhook.body} `, webhook.headers as Record<string, string>)).toThrow();
     }
     expect(receiver.received.map((w) => w.headers['webhook-id']).sort()).toEqual([...ids].sort());
+    await waitFor(async () => (await deliveryStatuses('sig'))[0]?.count === 3, 'the attempts recorded');
     expect(await deliveryStatuses('sig')).toEqual([{ status: 'delivered', count: 3 }]);
     await receiver.close();
   });

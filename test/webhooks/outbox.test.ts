@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { subscriptionMatches } from '../../src/webhooks/deliveries';
+import { fanOutEvents } from '../../src/webhooks/deliveries';
 import { enqueueWebhookEvent } from '../../src/webhooks/outbox';
 import { WebhookPayloadError } from '../../src/webhooks/webhook-payload';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
@@ -73,8 +73,8 @@ describe('webhook outbox', () => {
     }
   });
 
-  it('fans out merchant events to that merchant and catch-alls, recipient events only to that recipient', () => {
-    const [merchant, catchAll, recipient, otherRecipient] = subscriptions([
+  it('fans out merchant events to that merchant and catch-alls, recipient events only to that recipient', async () => {
+    const subs = subscriptions([
       {
         id: 'merchant',
         url: 'https://a.example/h',
@@ -85,15 +85,44 @@ describe('webhook outbox', () => {
       { id: 'bi', url: 'https://c.example/h', recipientId: 'analytics', events: ['return.erased'] },
       { id: 'wh', url: 'https://d.example/h', recipientId: 'warehouse', events: ['return.erased'] },
     ]);
-    const merchantEvent = { type: 'return.created', merchantId: 'm1', recipientId: null };
-    expect(
-      [merchant, catchAll, recipient, otherRecipient].map((s) => subscriptionMatches(s!, merchantEvent)),
-    ).toEqual([true, true, false, false]);
-    expect(subscriptionMatches(merchant!, { ...merchantEvent, merchantId: 'm2' })).toBe(false);
-    expect(subscriptionMatches(merchant!, { ...merchantEvent, type: 'return.refund_overdue' })).toBe(false);
-    const recipientEvent = { type: 'return.erased', merchantId: null, recipientId: 'analytics' };
-    expect(
-      [merchant, catchAll, recipient, otherRecipient].map((s) => subscriptionMatches(s!, recipientEvent)),
-    ).toEqual([false, false, true, false]);
+    const enqueue = (input: Parameters<typeof enqueueWebhookEvent>[1]) =>
+      database.db.transaction((tx) => enqueueWebhookEvent(tx, input));
+    const events = {
+      m1Created: await enqueue({
+        type: 'return.created',
+        merchantId: 'm1',
+        data: { returnId: 'r1', status: 'created' },
+      }),
+      m2Created: await enqueue({
+        type: 'return.created',
+        merchantId: 'm2',
+        data: { returnId: 'r2', status: 'created' },
+      }),
+      m1Overdue: await enqueue({
+        type: 'return.refund_overdue',
+        merchantId: 'm1',
+        data: { returnId: 'r1', refundDueAt: '2026-12-01T00:00:00Z' },
+      }),
+      biErased: await enqueue({
+        type: 'return.erased',
+        recipientId: 'analytics',
+        data: { returnId: 'ps1_abc' },
+      }),
+    };
+    await fanOutEvents(database.sql, subs);
+    const rows = await database.sql<{ event_id: string; subscription_id: string }[]>`
+      select event_id, subscription_id from webhook_deliveries`;
+    const targets = (eventId: string) =>
+      rows
+        .filter((r) => r.event_id === eventId)
+        .map((r) => r.subscription_id)
+        .sort();
+    expect(targets(events.m1Created)).toEqual(['all', 'merchant']);
+    expect(targets(events.m2Created)).toEqual(['all']);
+    expect(targets(events.m1Overdue)).toEqual([]);
+    expect(targets(events.biErased)).toEqual(['bi']);
+    const [pending] =
+      await database.sql`select count(*)::int as n from webhook_events where fanned_out_at is null`;
+    expect(pending!.n).toBe(0);
   });
 });
