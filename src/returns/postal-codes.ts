@@ -22,7 +22,9 @@ export function normalisePostalCode(code: string): string {
 }
 
 export function isValidPostalCode(country: string, code: string): boolean {
-  return (postalCodePatterns[country] ?? genericPostalCode).test(normalisePostalCode(code));
+  // Own keys only: a country such as "valueOf" must not reach Object.prototype.
+  const pattern = Object.hasOwn(postalCodePatterns, country) ? postalCodePatterns[country] : undefined;
+  return (pattern ?? genericPostalCode).test(normalisePostalCode(code));
 }
 
 /**

@@ -1,5 +1,6 @@
 import { and, asc, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
+import { enqueueWebhookEvent } from '../webhooks/outbox';
 import {
   type NewReturnEventRow,
   type NewReturnRow,
@@ -10,9 +11,9 @@ import {
 } from './returns.schema';
 
 /*
- * The one module that writes `returns` and `return_events`. Later features that must see every change
- * (the pseudonymized feed cursor, the webhook outbox, retention) hook in here, in the caller's
- * transaction. Every write stamps `updated_at`.
+ * The one module that writes `returns` and `return_events`. Features that must see every change hook
+ * in here, in the caller's transaction: the webhook outbox (creation, status changes), retention and
+ * erasure; the pseudonymized feed cursor is moved by a trigger. Every write stamps `updated_at`.
  */
 
 /** Limits reads to one merchant when the caller's token names one; others see nothing else. */
@@ -26,8 +27,16 @@ function scoped(id: string, scope: MerchantScope): SQL | undefined {
     : and(eq(returns.id, id), eq(returns.merchantId, scope.merchantId));
 }
 
+/** Stores a new return and announces it to webhook subscribers, in the caller's transaction. */
 export async function insertReturn(tx: Executor, row: NewReturnRow): Promise<void> {
-  await tx.insert(returns).values(row);
+  await Promise.all([
+    tx.insert(returns).values(row),
+    enqueueWebhookEvent(tx, {
+      type: 'return.created',
+      merchantId: row.merchantId,
+      data: { returnId: row.id, status: row.status ?? 'created', withdrawalDeadline: row.withdrawalDeadline },
+    }),
+  ]);
 }
 
 /** Bulk insert for seeding, in statements that stay under PostgreSQL's 65535 bind parameters. */
@@ -61,15 +70,28 @@ export interface ReturnProgress {
   refundedCents: number | null;
 }
 
+/** Stores what the event history now says; a status change is announced to webhook subscribers. */
 export async function updateReturnProgress(
   tx: Executor,
-  id: string,
+  before: Pick<ReturnRow, 'id' | 'merchantId' | 'status'>,
   progress: ReturnProgress,
 ): Promise<void> {
   await tx
     .update(returns)
     .set({ ...progress, updatedAt: sql`now()` })
-    .where(eq(returns.id, id));
+    .where(eq(returns.id, before.id));
+  if (progress.status !== before.status) {
+    await enqueueWebhookEvent(tx, {
+      type: 'return.status_changed',
+      merchantId: before.merchantId,
+      data: {
+        returnId: before.id,
+        status: progress.status,
+        previousStatus: before.status,
+        refundDueAt: progress.refundDueAt?.toISOString() ?? null,
+      },
+    });
+  }
 }
 
 /** The return, locked until the transaction ends, so events of one return apply one at a time. */

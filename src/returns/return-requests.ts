@@ -26,12 +26,13 @@ const text = (max: number) =>
     .max(max, `must be at most ${max} characters`)
     .regex(noControlCharacters, 'must not contain control characters');
 
+/** Ids that travel in webhook payloads too, so they keep to the token alphabet those accept. */
 const identifier = (max: number) =>
   z
     .string()
     .regex(
-      new RegExp(`^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,${max - 1}}$`),
-      `expected 1 to ${max} letters, digits or . _ : / # -`,
+      new RegExp(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,${max - 1}}$`),
+      `expected 1 to ${max} letters, digits or . _ : -`,
     );
 
 /** A snake_case code kept in clear (reasons): a code, never free text that could hold personal data. */

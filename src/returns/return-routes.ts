@@ -16,6 +16,11 @@ import {
 import { createdReturnSchema, returnEventViewSchema, returnViewSchema } from './return-views';
 
 const tags = ['returns'];
+const recordedEventSchema = z.object({
+  duplicate: z.boolean(),
+  event: returnEventViewSchema,
+  return: createdReturnSchema,
+});
 const security = [{ bearerAuth: [] }];
 const idParams = z.object({ id: z.uuid('expected a return id (UUID)') });
 const purposeHeaders = z.looseObject({
@@ -121,23 +126,15 @@ export async function returnRoutes(app: FastifyInstance) {
         params: idParams,
         body: returnEventBodySchema,
         response: {
-          200: z.object({
-            duplicate: z.literal(true),
-            event: returnEventViewSchema,
-            return: createdReturnSchema,
-          }),
-          201: z.object({
-            duplicate: z.literal(false),
-            event: returnEventViewSchema,
-            return: createdReturnSchema,
-          }),
+          200: recordedEventSchema.describe('the same event was already recorded: duplicate is true'),
+          201: recordedEventSchema,
           ...problemResponses(400, 401, 403, 404, 409),
         },
       },
     },
     async (request, reply) => {
       const result = await recordReturnEvent(deps, callerOf(request), request.params.id, request.body);
-      return reply.code(result.duplicate ? 200 : 201).send(result as never);
+      return reply.code(result.duplicate ? 200 : 201).send(result);
     },
   );
 }

@@ -366,7 +366,7 @@ export async function recordReturnEvent(
     );
     const clocks = clocksOf(row, events, deps.rules, now);
     const refundedCents = events.find((candidate) => candidate.type === 'refunded')?.amountCents ?? null;
-    await updateReturnProgress(tx, row.id, {
+    await updateReturnProgress(tx, row, {
       status,
       refundDueAt: clocks.refund.dueAt,
       refundedAt: clocks.refund.refundedAt,

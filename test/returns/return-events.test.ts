@@ -60,6 +60,21 @@ describe('return events', () => {
     expect(body.refund.dueAt).not.toBeNull();
   });
 
+  it('announces the creation and each status change through the webhook outbox, without personal data', async () => {
+    const id = await newReturn('outbox');
+    await post(id, { carrierCode: 'ECHCFM', occurredAt: daysAgo(3) });
+    await post(id, { carrierCode: 'EMLCFM', occurredAt: daysAgo(3.5) }); // earlier scan: no status change
+    const rows = await t.database.sql`
+      select type, merchant_id, data from webhook_events where data->>'returnId' = ${id} order by created_at, type`;
+    expect(rows.map((row) => [row.type, row.data.status])).toEqual([
+      ['return.created', 'created'],
+      ['return.status_changed', 'dispatched'],
+    ]);
+    expect(rows[1]!.data).toMatchObject({ previousStatus: 'created' });
+    expect(rows[0]!.merchant_id).toBe('m-100');
+    expect(JSON.stringify(rows)).not.toContain('Vauquelin');
+  });
+
   it('accepts a repeated event once', async () => {
     const id = await newReturn('repeat');
     const event = { carrierCode: 'PC1', carrier: 'laposte', occurredAt: daysAgo(4) };
