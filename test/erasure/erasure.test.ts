@@ -166,6 +166,22 @@ describe('erasure by crypto-shredding (Art. 17)', () => {
     );
   });
 
+  it('answers an erasure for an e-mail nothing is held on with an empty, signed result', async () => {
+    const { id, response } = await runRequest(t, { type: 'erasure', email: 'never.seen@example.org' });
+    expect(response.json()).toMatchObject({
+      status: 'completed',
+      subjectId: null,
+      result: { dataHeld: false, erased: [], kept: [] },
+    });
+    const jwks = (await t.app.inject({ url: '/.well-known/jwks.json' })).json();
+    const { payload } = await compactVerify(response.json().result.certificate, createLocalJWKSet(jwks));
+    expect(JSON.parse(new TextDecoder().decode(payload))).toMatchObject({
+      requestId: id,
+      erased: [],
+      kept: [],
+    });
+  });
+
   it('keeps the IBAN while its 13-month dispute window runs, erases it once over', async () => {
     const recent = await returnFor(t, 'er2');
     const old = await returnFor(t, 'er2', { orderRef: 'ORD-er2-old' });
