@@ -90,7 +90,7 @@ export interface RunRetentionOptions {
   signal?: AbortSignal;
 }
 
-export function runInProgressError(): AppError {
+function runInProgressError(): AppError {
   return new AppError('retention_run_in_progress', 'A retention run is in progress; try again when it ends.');
 }
 

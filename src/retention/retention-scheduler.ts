@@ -37,6 +37,10 @@ export async function runScheduledRetention(
       log.info(`retention for ${slot.toISOString()}: a run is in progress on another instance`);
       return { outcome: 'in_progress' };
     }
+    if (signal?.aborted) {
+      log.info('retention run stopped by the shutdown; the next run resumes it');
+      return { outcome: 'failed', code: 'aborted' };
+    }
     const code = (error as { code?: unknown })?.code;
     log.error({ code, name: (error as Error)?.name }, 'retention run failed; the next run resumes it');
     return { outcome: 'failed', code: typeof code === 'string' ? code : 'unknown' };
