@@ -16,7 +16,7 @@ import type { DatabaseHandle } from './db/database';
 import { pendingMigrationCount } from './db/migrations';
 import { importSchemaModules } from './db/schema-modules';
 import { AppError } from './http/app-error';
-import { registerErrorHandling, sendProblem } from './http/error-handler';
+import { handleFrameworkError, registerErrorHandling, sendProblem } from './http/error-handler';
 import { healthRoutes } from './http/health-routes';
 import { loggerOptions } from './http/logging';
 import { metricsRoutes } from './http/metrics';
@@ -74,6 +74,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     keepAliveTimeout: 10_000,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 200 },
+    frameworkErrors: handleFrameworkError,
     ajv: { customOptions: { coerceTypes: false } },
   });
 

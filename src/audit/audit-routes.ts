@@ -17,11 +17,19 @@ const instant = z.iso.datetime({ offset: true });
 const treeSize = z.coerce.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const hexHash = z.string().regex(/^[0-9a-f]{64}$/);
 
+// Filters reach SQL after the stream has started: refuse what PostgreSQL would reject (a NUL byte).
+const filterText = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters');
+
 const eventsQuery = z.object({
   from: instant.optional().describe('events that occurred at or after this instant'),
   to: instant.optional().describe('events that occurred before this instant'),
-  actor: z.string().min(1).max(256).optional(),
-  action: z.string().min(1).max(128).optional(),
+  actor: filterText(256).optional(),
+  action: filterText(128).optional(),
   format: z.enum(['ndjson', 'csv']).default('ndjson'),
 });
 

@@ -44,10 +44,14 @@ export function translateDatabaseError(error: unknown): AppError | undefined {
     case '40001':
     case '40P01':
       return new AppError('database_unavailable', 'The transaction conflicted with another one; retry.');
-    case '22P02':
-    case '22007':
-    case '22008':
-      return new AppError('validation_failed', 'A value has the wrong format.');
+    case '22P02': // invalid_text_representation
+    case '22007': // invalid_datetime_format
+    case '22008': // datetime_field_overflow
+    case '22003': // numeric_value_out_of_range
+    case '22001': // string_data_right_truncation
+    case '22021': // character_not_in_repertoire (a NUL byte in text)
+    case '22P05': // untranslatable_character
+      return new AppError('validation_failed', 'A value has the wrong format or is out of range.');
     default:
       return undefined;
   }

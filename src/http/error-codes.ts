@@ -21,6 +21,7 @@ export const errorCodes = {
   extension_not_allowed: { status: 409, title: 'The deadline cannot be extended' },
   payload_too_large: { status: 413, title: 'The request body is too large' },
   unsupported_media_type: { status: 415, title: 'Unsupported content type' },
+  uri_too_long: { status: 414, title: 'The URL is too long' },
   unprocessable: { status: 422, title: 'The request cannot be processed' },
   return_not_eligible: { status: 422, title: 'The return is not eligible' },
   rate_limited: { status: 429, title: 'Too many requests' },

@@ -18,6 +18,7 @@ const fastifyErrors: Record<string, [ErrorCode, string]> = {
   FST_ERR_CTP_EMPTY_TYPE: ['unsupported_media_type', 'The Content-Type header is empty.'],
   FST_ERR_CTP_INVALID_TYPE: ['unsupported_media_type', 'The Content-Type header is not valid.'],
   FST_ERR_BAD_URL: ['not_found', 'The URL is not valid.'],
+  FST_ERR_MAX_PARAM_LENGTH: ['uri_too_long', 'A path parameter is longer than the limit.'],
   FST_ERR_ASYNC_CONSTRAINT: ['validation_failed', 'The request cannot be routed.'],
 };
 
@@ -81,6 +82,11 @@ function toAppError(error: FastifyError): { appError: AppError; issues?: Validat
   if (status >= 400 && status < 500)
     return { appError: new AppError('validation_failed', 'The request is not valid.') };
   return { appError: new AppError('internal_error', 'An unexpected error occurred; it has been logged.') };
+}
+
+/** Errors the router raises before any route runs (bad URL encoding, over-long parameters). */
+export function handleFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  return sendProblem(reply, toAppError(error).appError, request.id);
 }
 
 /** The one error handler: every error becomes RFC 9457 problem+json; 5xx details go to the log only. */
