@@ -6,11 +6,10 @@ import { destroySubjectKey } from '../crypto/field-cipher';
 import { subjects } from '../crypto/subjects.schema';
 import { timestampParam } from '../db/sql-timestamp';
 import { AppError } from '../http/app-error';
-import { activeHoldsFor, heldReturnIds } from '../legal-holds/active-holds';
+import { activeHoldsFor, heldReturnIds, isActive } from '../legal-holds/active-holds';
 import { addIsoDuration } from '../policies/iso-duration';
 import type { Policies } from '../policies/load-policies';
 import { returns } from '../returns/returns.schema';
-import { subjectRequests } from '../subject-requests/subject-requests.schema';
 import type { ErasedData, ErasureOutcome, KeptData } from './erasure-outcome';
 import { announceErasedReturns, type PseudonymsOf } from './recipient-notices';
 import { columnsOfClass, holdsAny, nullAssignments, subjectLocations } from './subject-data-locations';
@@ -151,38 +150,29 @@ async function shredSubjectClassIfEmpty(
 ): Promise<boolean> {
   const returnColumns = columnsOfClass(dataClass, 'returns').get('returns') ?? [];
   const stillHeldData = dataClass === 'contact' ? sql`erased_at is null` : holdsAny(returnColumns);
-  const [remaining] = await tx
-    .select({ count: sql<number>`count(*)::int` })
-    .from(returns)
-    .where(and(eq(returns.subjectId, subjectId), stillHeldData));
-  if ((remaining?.count ?? 0) > 0) return false;
-  if ((await activeHoldsFor(tx, { subjectId }, context.now)).length > 0) return false;
-  for (const location of subjectLocations(dataClass, subjectId)) {
-    await tx.execute(
-      sql`update ${sql.identifier(location.table)} set ${nullAssignments(location.columns)} where ${location.where}`,
-    );
-  }
+  const [blocked] = (await tx.execute(sql`
+    select exists (select 1 from returns where subject_id = ${subjectId} and ${stillHeldData})
+      or exists (select 1 from legal_holds where subject_id = ${subjectId} and ${isActive(context.now)}) as blocked`)) as unknown as {
+    blocked: boolean;
+  }[];
+  if (blocked?.blocked) return false;
+  // One statement: each table is written once, by its own data-modifying CTE.
+  const updates = subjectLocations(dataClass, subjectId).map(
+    (location, index) =>
+      sql`${sql.identifier(`shred_${index}`)} as (update ${sql.identifier(location.table)} set ${nullAssignments(location.columns)} where ${location.where} returning 1)`,
+  );
+  if (updates.length > 0) await tx.execute(sql`with ${sql.join(updates, sql`, `)} select 1`);
   await destroySubjectKey(tx, subjectId, dataClass, context.audit);
   if (dataClass === 'contact') await removeEmailIndex(tx, subjectId, context);
   return true;
 }
 
+/** The blind index goes, with the copy a request received before the subject existed kept to find it. */
 async function removeEmailIndex(tx: Executor, subjectId: string, context: ErasureContext): Promise<void> {
-  const [subject] = await tx
-    .select({ emailIndex: subjects.emailIndex })
-    .from(subjects)
-    .where(eq(subjects.id, subjectId));
-  if (subject?.emailIndex) {
-    // A request received before the subject existed kept the digest to find it later.
-    await tx
-      .update(subjectRequests)
-      .set({ emailIndex: null, emailIndexVersion: null, subjectId })
-      .where(eq(subjectRequests.emailIndex, subject.emailIndex));
-  }
-  await tx
-    .update(subjectRequests)
-    .set({ emailIndex: null, emailIndexVersion: null })
-    .where(eq(subjectRequests.subjectId, subjectId));
+  await tx.execute(sql`
+    update subject_requests q set email_index = null, email_index_version = null, subject_id = s.id
+    from subjects s
+    where s.id = ${subjectId} and (q.subject_id = s.id or q.email_index = s.email_index)`);
   await tx
     .update(subjects)
     .set({

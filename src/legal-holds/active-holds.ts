@@ -4,7 +4,7 @@ import { returns } from '../returns/returns.schema';
 import { type LegalHoldRow, legalHolds } from './legal-holds.schema';
 
 /** Active = not released, and no end date or an end date still ahead of `asOf`. */
-function isActive(asOf: Date): SQL {
+export function isActive(asOf: Date): SQL {
   return and(isNull(legalHolds.releasedAt), or(isNull(legalHolds.until), gt(legalHolds.until, asOf)))!;
 }
 
