@@ -1,23 +1,15 @@
+import { addIsoDuration } from '../policies/iso-duration';
+
 /**
  * GDPR Art. 12(3) counts in calendar months, not in days: a request received on 15 March is due on
  * 15 April, one received on 31 January is due on the last day of February. Dates are computed in
  * UTC and keep the time of day of the receipt.
  */
 
-function daysInMonth(year: number, monthIndex: number): number {
-  return new Date(Date.UTC(year, monthIndex + 1, 0)).getUTCDate();
-}
-
 /** `date` plus `months` calendar months: the same day, or the month's last day when it has no such day. */
 export function addCalendarMonths(date: Date, months: number): Date {
   if (!Number.isInteger(months) || months < 0) throw new RangeError('months must be a non-negative integer');
-  const totalMonths = date.getUTCFullYear() * 12 + date.getUTCMonth() + months;
-  const year = Math.floor(totalMonths / 12);
-  const monthIndex = totalMonths % 12;
-  const day = Math.min(date.getUTCDate(), daysInMonth(year, monthIndex));
-  const result = new Date(date.getTime());
-  result.setUTCFullYear(year, monthIndex, day);
-  return result;
+  return addIsoDuration(date, { years: 0, months, weeks: 0, days: 0, hours: 0, minutes: 0, seconds: 0 });
 }
 
 /** Art. 12(3): the answer is due one calendar month after receipt. */
