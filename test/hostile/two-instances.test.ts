@@ -73,11 +73,11 @@ describe('two service instances on one database', () => {
     // Several scheduled ticks pass; each scheduled time has one run, done by one instance.
     await waitUntil(async () => {
       const [row] =
-        await database.sql`select count(*)::int as runs from retention_runs where trigger = 'scheduled'`;
+        await database.sql`select count(*)::int as runs from retention_runs where trigger = 'schedule'`;
       return (row?.runs ?? 0) >= 3;
     }, 'three scheduled retention runs');
     const runs = await database.sql`
-      select scheduled_for, count(*)::int as copies from retention_runs where trigger = 'scheduled' group by scheduled_for`;
+      select scheduled_for, count(*)::int as copies from retention_runs where trigger = 'schedule' group by scheduled_for`;
     expect(runs.every((run) => run.copies === 1)).toBe(true);
 
     // Every audit event gets exactly one position, contiguous from 0, whichever instance wrote it.
