@@ -32,13 +32,19 @@ export async function runServer(config: AppConfig): Promise<void> {
   });
   // Retention on RETENTION_CRON; every instance schedules it, one runs it (advisory lock + run row).
   const retention =
-    pending === 0 ? startRetentionScheduler({ database, policies }, config.retentionCron, app.log) : undefined;
+    pending === 0
+      ? startRetentionScheduler({ database, policies }, config.retentionCron, app.log)
+      : undefined;
   app.addHook('onClose', async () => {
     await retention?.stop();
   });
 
   // Delivers outbox events; only one instance (the advisory-lock leader) sends at a time.
-  const webhooks = await startWebhooks({ config, policies, database, log: app.log });
+  const webhooks =
+    pending === 0 ? await startWebhooks({ config, policies, database, log: app.log }) : undefined;
+  app.addHook('onClose', async () => {
+    await webhooks?.stop();
+  });
 
   let closing = false;
   const shutdown = async (signal: string) => {
@@ -52,7 +58,6 @@ export async function runServer(config: AppConfig): Promise<void> {
     forceExit.unref();
     try {
       await app.close();
-      await webhooks.stop();
     } finally {
       await database.close();
     }
