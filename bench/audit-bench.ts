@@ -223,7 +223,12 @@ export async function run(args: string[]) {
     const config = resolveAppConfig(env);
     const signer = await createSigner(config.signingKeyPem);
     const token = await mintToken(config.jwt, { role: 'auditor', ttlSeconds: 7200 });
+    // Each figure goes to stderr as soon as it is known, then all of them to stdout at the end.
     const lines: string[] = [];
+    const report = (line: string) => {
+      lines.push(line);
+      console.error(line);
+    };
 
     const [{ count } = { count: 0 }] = await handle.sql<{ count: number }[]>`
       select count(*)::int as count from audit_events`;
@@ -232,7 +237,7 @@ export async function run(args: string[]) {
     const sequencingStarted = performance.now();
     const sequenced = await runSequencerOnce(handle, signer);
     const sequencingSeconds = (performance.now() - sequencingStarted) / 1000;
-    lines.push(
+    report(
       `sequencing:              ${sequenced.sequenced.toLocaleString('en')} events in ${sequencingSeconds.toFixed(1)} s = ${Math.round(
         sequenced.sequenced / sequencingSeconds,
       ).toLocaleString('en')} events/s (tree size ${sequenced.treeSize.toLocaleString('en')})`,
@@ -240,7 +245,7 @@ export async function run(args: string[]) {
 
     const server = await startServer(env);
     try {
-      lines.push(`server RSS when ready:   ${Math.round(server.peakRssMb())} MB`);
+      report(`server RSS when ready:   ${Math.round(server.peakRssMb())} MB`);
       for (const [name, url] of [
         ['NDJSON export', `${server.baseUrl}/v1/audit/events?format=ndjson`],
         ['bundle export', `${server.baseUrl}/v1/audit/export`],
@@ -249,14 +254,14 @@ export async function run(args: string[]) {
         const result = await drain(url, token);
         const seconds = (performance.now() - started) / 1000;
         const events = name === 'NDJSON export' ? result.lines : sequenced.treeSize;
-        lines.push(
+        report(
           `${`${name}:`.padEnd(24)} ${events.toLocaleString('en')} events, ${Math.round(result.bytes / 1024 / 1024)} MB in ${seconds.toFixed(1)} s = ${Math.round(
             events / seconds,
           ).toLocaleString('en')} events/s, server peak RSS so far ${Math.round(server.peakRssMb())} MB`,
         );
       }
-      lines.push(await measureLag(handle, options));
-      lines.push(
+      report(await measureLag(handle, options));
+      report(
         await compareCreateReturn(
           handle,
           server.baseUrl,

@@ -7,11 +7,13 @@ import { loggedEventJson } from './canonical-event';
 import { rangeProofRanges } from './merkle';
 
 /**
- * Streams of the audit log read through a server-side cursor, a couple of thousand rows at a time, so memory
- * stays flat however many events a range holds; the HTTP layer pulls them as the client reads.
+ * Streams of the audit log, read in keyset pages of a thousand rows: memory stays flat however many
+ * events a range holds, each page is a short indexed query that starts answering at once (a cursor
+ * over a million-row join may plan a full scan before its first row), and the HTTP layer pulls the
+ * next page only as the client reads.
  */
 
-const cursorRows = 2000;
+const pageRows = 1000;
 
 export interface EventFilter {
   from?: string;
@@ -26,15 +28,22 @@ const bundledEventJson = `json_build_object('position', l.position, 'leafHash', 
 
 /** Events in write order (sequenced or not yet) as JSON lines, with their log position once they have one. */
 export async function* listEvents(sql: Sql, filter: EventFilter): AsyncGenerator<string[]> {
-  const cursor = sql<{ line: string }[]>`
-    select ${sql.unsafe(listedEventJson)}::text as line
-      from audit_events e left join audit_log_entries l on l.audit_event_id = e.id
-     where (${filter.from ?? null}::timestamptz is null or e.occurred_at >= ${filter.from ?? null}::timestamptz)
-       and (${filter.to ?? null}::timestamptz is null or e.occurred_at < ${filter.to ?? null}::timestamptz)
-       and (${filter.actor ?? null}::text is null or e.actor = ${filter.actor ?? null}::text)
-       and (${filter.action ?? null}::text is null or e.action = ${filter.action ?? null}::text)
-     order by e.id`.cursor(cursorRows);
-  for await (const rows of cursor) yield rows.map((row) => row.line);
+  let afterId = '0';
+  for (;;) {
+    const rows = await sql<{ id: string; line: string }[]>`
+      select e.id::text as id, ${sql.unsafe(listedEventJson)}::text as line
+        from audit_events e left join audit_log_entries l on l.audit_event_id = e.id
+       where e.id > ${afterId}::bigint
+         and (${filter.from ?? null}::timestamptz is null or e.occurred_at >= ${filter.from ?? null}::timestamptz)
+         and (${filter.to ?? null}::timestamptz is null or e.occurred_at < ${filter.to ?? null}::timestamptz)
+         and (${filter.actor ?? null}::text is null or e.actor = ${filter.actor ?? null}::text)
+         and (${filter.action ?? null}::text is null or e.action = ${filter.action ?? null}::text)
+       order by e.id
+       limit ${pageRows}`;
+    if (rows.length > 0) yield rows.map((row) => row.line);
+    if (rows.length < pageRows) return;
+    afterId = rows.at(-1)?.id as string;
+  }
 }
 
 const csvColumns = [
@@ -131,13 +140,15 @@ export async function prepareExport(
 
   async function* chunks(): AsyncGenerator<string> {
     yield `${JSON.stringify(header).slice(0, -1)},"events":[`;
-    const cursor = sql<{ line: string }[]>`
-      select ${sql.unsafe(bundledEventJson)}::text as line
-        from audit_log_entries l join audit_events e on e.id = l.audit_event_id
-       where l.position >= ${range.start} and l.position < ${range.end}
-       order by l.position`.cursor(cursorRows);
+    // Positions are contiguous, so pages are plain position intervals.
     let separator = '';
-    for await (const rows of cursor) {
+    for (let from = range.start; from < range.end; from += pageRows) {
+      const rows = await sql<{ line: string }[]>`
+        select ${sql.unsafe(bundledEventJson)}::text as line
+          from audit_log_entries l join audit_events e on e.id = l.audit_event_id
+         where l.position >= ${from} and l.position < ${Math.min(range.end, from + pageRows)}
+         order by l.position`;
+      if (rows.length === 0) continue;
       yield `${separator}${rows.map((row) => row.line).join(',')}`;
       separator = ',';
     }

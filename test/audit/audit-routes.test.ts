@@ -194,6 +194,23 @@ describe('audit routes', () => {
       new VerificationError('the event differs from the one logged (edited)', victim?.position),
     );
   });
+
+  it('catches an event deleted in SQL with the triggers disabled, as a gap at its position', async () => {
+    const [first] = await t.database.sql`
+      select audit_event_id as id from audit_log_entries where position = 0`;
+    await t.database.sql.begin(async (tx) => {
+      await tx`alter table audit_events disable trigger all`;
+      await tx`delete from audit_events where id = ${first?.id}`;
+      await tx`alter table audit_events enable trigger all`;
+      await tx`alter table audit_events enable always trigger audit_events_no_update_delete`;
+      await tx`alter table audit_events enable always trigger audit_events_no_truncate`;
+    });
+    const response = await get('/v1/audit/export');
+    expect(response.statusCode).toBe(200);
+    await expect(verifyBundle(response.json(), { jwks })).rejects.toThrow(
+      new VerificationError('the event is missing (removed)', 0),
+    );
+  });
 });
 
 describe('audit bundle verification (properties)', () => {
