@@ -51,7 +51,10 @@ const country = z
   .string()
   .regex(/^[A-Z]{2}$/, 'expected an ISO 3166-1 alpha-2 country code in upper case')
   // Zod runs this even when the pattern failed, and Intl throws on a malformed code: guard it.
-  .refine((code) => /^[A-Z]{2}$/.test(code) && regionNames.of(code) !== undefined, 'is not a known country code');
+  .refine(
+    (code) => /^[A-Z]{2}$/.test(code) && regionNames.of(code) !== undefined,
+    'is not a known country code',
+  );
 
 const email = z
   .string()
