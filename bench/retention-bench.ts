@@ -6,16 +6,20 @@ import path from 'node:path';
 import { buildApp } from '../src/app';
 import { mintToken } from '../src/auth/mint-token';
 import { resolveAppConfig } from '../src/config/app-config';
+import { EmailBlindIndex } from '../src/crypto/blind-index';
+import { MasterKeyring } from '../src/crypto/master-keyring';
 import { type DatabaseHandle, openDatabase } from '../src/db/database';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres';
 import { applyMigrations } from '../src/db/migrations';
 import { loadPolicies, type Policies } from '../src/policies/load-policies';
 import { runRetention } from '../src/retention/retention-engine';
+import { type SeedDependencies, seedReturns } from '../src/returns/seed-returns';
 import { createSigner } from '../src/signing/signing-key';
 
 /*
- * `npm run bench -- retention [--returns N] [--batch N] [--seconds N] [--connections N]`: seeds N closed
- * returns (two per subject, closed 5 years and 2 months ago), then measures
+ * `npm run bench -- retention [--returns N] [--batch N] [--seconds N] [--connections N]`: seeds N returns
+ * with the returns module's seed (one subject each) and closes them 5 years and 2 months ago, then
+ * measures
  *  - the contact-erasure sweep (the `contact-erase` rule alone, through the real engine and erasure
  *    module: columns nulled, `erased_at` set, subject keys shredded, audited per batch), in returns/s;
  *  - create-return latency (POST /v1/returns over HTTP, real encryption) without and during the sweep.
@@ -61,49 +65,24 @@ async function openBenchDatabase(): Promise<{ handle: DatabaseHandle; stop(): Pr
 }
 
 /**
- * Closed returns in SQL, in batches: business columns in clear, random bytes where ciphertexts and
- * wrapped keys go (the sweep nulls and shreds them, it never decrypts), one `closed` event each.
+ * Returns through the returns module's seed (real ciphertexts under real wrapped keys, one subject
+ * each), then closed 5 years and 2 months ago: a `closed` event of that date and the status.
  */
-async function seed(handle: DatabaseHandle, count: number) {
-  const batch = 50_000;
-  const subjects = Math.ceil(count / 2);
-  await handle.sql`
-    insert into subjects (email_index, email_index_version)
-    select sha256(convert_to('retention-bench-' || g, 'UTF8')), 'v1' from generate_series(1, ${subjects}) as g`;
-  await handle.sql`
-    insert into subject_data_keys (subject_id, data_class, wrapped_key, kek_version)
-    select s.id, c, sha512(convert_to(s.id::text || c, 'UTF8')), 'v1'
-    from subjects s cross join (values ('contact'), ('payment')) as classes(c)`;
-  await handle.sql`create temporary table bench_subjects as
-    select id, row_number() over (order by id) as n from subjects`;
-  await handle.sql`create index on bench_subjects (n)`;
-  for (let from = 1; from <= count; from += batch) {
-    const to = Math.min(count, from + batch - 1);
-    await handle.sql`
-      with created as (
-        insert into returns (id, merchant_id, order_ref, subject_id, status, method, refund_method,
-          delivered_at, notified_at, withdrawal_deadline, return_deadline, items, total_cents, postal_area,
-          country, customer_name_enc, customer_email_enc, customer_phone_enc, address_line1_enc,
-          postal_code_enc, city_enc)
-        select gen_random_uuid(), 'merchant-' || (g % 7), 'ORD-' || g, s.id, 'closed', 'post_office',
-          'original_payment', now() - interval '5 years 4 months', now() - interval '5 years 4 months',
-          current_date, current_date,
-          jsonb_build_array(jsonb_build_object('sku', 'SKU-' || (g % 5000), 'quantity', 1,
-            'unitPriceCents', 500 + g % 9000, 'reason', 'too_small')),
-          500 + g % 9000, lpad((1 + g % 95)::text, 2, '0'), 'FR',
-          sha512(convert_to('n' || g, 'UTF8')), sha512(convert_to('e' || g, 'UTF8')),
-          sha256(convert_to('p' || g, 'UTF8')), sha512(convert_to('a' || g, 'UTF8')),
-          sha256(convert_to('z' || g, 'UTF8')), sha256(convert_to('c' || g, 'UTF8'))
-        from generate_series(${from}::int, ${to}::int) as g
-        join bench_subjects s on s.n = 1 + (g - 1) / 2
-        returning id
-      )
-      insert into return_events (id, return_id, type, origin, occurred_at, dedupe_key)
-      select gen_random_uuid(), id, 'closed', 'merchant', now() - interval '5 years 2 months', 'bench-closed-' || id
-      from created`;
-    process.stderr.write(`\rseeded ${to.toLocaleString('en')} / ${count.toLocaleString('en')}`);
-  }
+async function seed(handle: DatabaseHandle, deps: Omit<SeedDependencies, 'db'>, count: number) {
+  await seedReturns(
+    { ...deps, db: handle.db },
+    {
+      count,
+      onProgress: (done) =>
+        process.stderr.write(`\rseeded ${done.toLocaleString('en')} / ${count.toLocaleString('en')}`),
+    },
+  );
   process.stderr.write('\n');
+  await handle.sql`
+    insert into return_events (id, return_id, type, origin, occurred_at, dedupe_key)
+    select gen_random_uuid(), id, 'closed', 'merchant', now() - interval '5 years 2 months', 'bench-closed-' || id
+    from returns`;
+  await handle.sql`update returns set status = 'closed'`;
   await handle.sql`analyze`;
 }
 
@@ -170,13 +149,6 @@ export async function run(args: string[]) {
   const { handle } = database;
   try {
     await applyMigrations(handle);
-    const [{ due } = { due: 0 }] = await handle.sql<{ due: number }[]>`
-      select count(*)::int as due from returns where status = 'closed' and erased_at is null`;
-    if (due === 0) {
-      const started = performance.now();
-      await seed(handle, options.returns);
-      console.error(`seed: ${((performance.now() - started) / 1000).toFixed(1)} s`);
-    }
     const config = resolveAppConfig({
       NODE_ENV: 'test',
       LOG_LEVEL: 'warn',
@@ -189,6 +161,18 @@ export async function run(args: string[]) {
         .toString(),
     });
     const policies = loadPolicies(config.policiesDir);
+    const [{ due } = { due: 0 }] = await handle.sql<{ due: number }[]>`
+      select count(*)::int as due from returns where status = 'closed' and erased_at is null`;
+    if (due === 0) {
+      const started = performance.now();
+      const seedDeps = {
+        keyring: new MasterKeyring(config.masterKeys),
+        emailIndex: new EmailBlindIndex(config.blindIndexKeys),
+        rules: policies.returnRules,
+      };
+      await seed(handle, seedDeps, options.returns);
+      console.error(`seed: ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    }
     const app = await buildApp({
       config,
       policies,
