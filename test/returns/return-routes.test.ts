@@ -163,6 +163,15 @@ describe('returns API', () => {
     expect(noPurpose.json().code).toBe('purpose_required');
   });
 
+  it('documents the returns routes in the OpenAPI document', async () => {
+    const document = (await t.app.inject({ url: '/openapi.json' })).json();
+    expect(Object.keys(document.paths)).toEqual(
+      expect.arrayContaining(['/v1/returns', '/v1/returns/{id}', '/v1/returns/{id}/events']),
+    );
+    expect(document.paths['/v1/returns'].post.responses['422']).toBeDefined();
+    expect(document.paths['/v1/returns/{id}/events'].post.responses['409']).toBeDefined();
+  });
+
   it('answers 401 without a token, 403 without the scope, 404 for an unknown id', async () => {
     const noToken = await t.app.inject({ method: 'POST', url: '/v1/returns', payload: returnRequest() });
     expect(noToken.statusCode).toBe(401);
