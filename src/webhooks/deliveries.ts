@@ -1,4 +1,6 @@
-import type { Sql } from '../db/database';
+import { sql as drizzleSql } from 'drizzle-orm';
+import { type AuditContext, recordAuditEvent } from '../audit/record-audit-event';
+import type { DatabaseHandle, Sql } from '../db/database';
 import type { WebhookSubscription } from '../policies/webhooks-policy';
 import { outboxChannel } from './outbox';
 import type { DeliveryStatus } from './webhook-outbox.schema';
@@ -208,18 +210,41 @@ export type ReplayOutcome =
   | { replayed: true; delivery: DeliveryView }
   | { replayed: false; reason: 'not_found' | 'not_dead' };
 
-/** Puts a dead letter back in the queue for a new round of attempts and wakes the dispatcher. */
-export async function replayDelivery(sql: Sql, id: string, merchantId?: string): Promise<ReplayOutcome> {
-  const [existing] = await listDeliveries(sql, { id, merchantId, limit: 1 });
+/**
+ * Puts a dead letter back in the queue for a new round of attempts, records who did it in the audit
+ * log in the same transaction, and wakes the dispatcher. A merchant-limited caller reaches only its own.
+ */
+export async function replayDelivery(
+  database: Pick<DatabaseHandle, 'sql' | 'db'>,
+  id: string,
+  context: AuditContext & { merchantId?: string; actor?: string },
+): Promise<ReplayOutcome> {
+  const [existing] = await listDeliveries(database.sql, { id, merchantId: context.merchantId, limit: 1 });
   if (!existing) return { replayed: false, reason: 'not_found' };
-  const updated = await sql`
-    update webhook_deliveries
-    set status = 'pending', attempts = 0, replays = replays + 1, next_attempt_at = now(), dead_at = null,
-        lease_id = null
-    where id = ${id} and status = 'dead'
-    returning id`;
-  if (updated.length === 0) return { replayed: false, reason: 'not_dead' };
-  await sql`select pg_notify(${outboxChannel}, '')`;
-  const [delivery] = await listDeliveries(sql, { id, merchantId, limit: 1 });
+  const replayed = await database.db.transaction(async (tx) => {
+    const rows = await tx.execute(drizzleSql`
+      update webhook_deliveries
+      set status = 'pending', attempts = 0, replays = replays + 1, next_attempt_at = now(), dead_at = null,
+          lease_id = null
+      where id = ${id} and status = 'dead'
+      returning id`);
+    if (rows.length === 0) return false;
+    await recordAuditEvent(tx, context, {
+      actor: context.actor,
+      action: 'webhook.replay',
+      outcome: 'success',
+      targetType: 'webhook_delivery',
+      targetId: id,
+      details: {
+        subscriptionId: existing.subscriptionId,
+        eventId: existing.eventId,
+        eventType: existing.eventType,
+      },
+    });
+    await tx.execute(drizzleSql`select pg_notify(${outboxChannel}, '')`);
+    return true;
+  });
+  if (!replayed) return { replayed: false, reason: 'not_dead' };
+  const [delivery] = await listDeliveries(database.sql, { id, merchantId: context.merchantId, limit: 1 });
   return { replayed: true, delivery: delivery! };
 }

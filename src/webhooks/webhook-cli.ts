@@ -1,16 +1,16 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { resolveAppConfig } from '../config/app-config';
 import { connectDatabase } from '../db/connect';
-import type { Sql } from '../db/database';
+import type { DatabaseHandle } from '../db/database';
 import { type DeliveryView, listDeliveries, replayDelivery } from './deliveries';
 import { type DeliveryStatus, deliveryStatuses } from './webhook-outbox.schema';
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-async function withDatabase<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
+async function withDatabase<T>(work: (database: DatabaseHandle) => Promise<T>): Promise<T> {
   const database = await connectDatabase(resolveAppConfig(), { maxConnections: 2 });
   try {
-    return await work(database.sql);
+    return await work(database);
   } finally {
     await database.close();
   }
@@ -52,8 +52,8 @@ export function registerWebhookCommands(program: Command): void {
     })
     .option('--json', 'print every delivery with its attempts as JSON')
     .action(async (options: { status?: DeliveryStatus; limit?: number; json?: boolean }) => {
-      const items = await withDatabase((sql) =>
-        listDeliveries(sql, { status: options.status, limit: options.limit ?? 50 }),
+      const items = await withDatabase((database) =>
+        listDeliveries(database.sql, { status: options.status, limit: options.limit ?? 50 }),
       );
       if (options.json) process.stdout.write(`${JSON.stringify(items, null, 2)}\n`);
       else for (const item of items) process.stdout.write(`${deliveryLine(item)}\n`);
@@ -67,7 +67,9 @@ export function registerWebhookCommands(program: Command): void {
       return value;
     })
     .action(async (id: string) => {
-      const outcome = await withDatabase((sql) => replayDelivery(sql, id));
+      const outcome = await withDatabase((database) =>
+        replayDelivery(database, id, { actor: 'cli:webhooks' }),
+      );
       if (!outcome.replayed) {
         throw new Error(
           outcome.reason === 'not_found'

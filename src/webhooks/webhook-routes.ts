@@ -81,7 +81,11 @@ export async function webhookRoutes(app: FastifyInstance) {
     },
     async (request) => {
       const principal = principalOf(request);
-      const outcome = await replayDelivery(app.database.sql, request.params.id, principal.merchantId);
+      const outcome = await replayDelivery(app.database, request.params.id, {
+        principal,
+        requestId: request.id,
+        merchantId: principal.merchantId,
+      });
       if (!outcome.replayed) {
         if (outcome.reason === 'not_found') throw new AppError('not_found', 'No such webhook delivery.');
         throw new AppError('conflict', 'Only a dead letter can be replayed.');

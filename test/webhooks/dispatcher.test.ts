@@ -181,7 +181,7 @@ describe('webhook dispatcher', () => {
     const { replayDelivery } = await import('../../src/webhooks/deliveries');
     const [delivery] = await database.sql`select id from webhook_deliveries where subscription_id = 'dead'`;
     receiver.handle = (_request, response) => response.writeHead(200).end();
-    expect((await replayDelivery(database.sql, delivery!.id)).replayed).toBe(true);
+    expect((await replayDelivery(database, delivery!.id, { actor: 'test' })).replayed).toBe(true);
     await waitFor(
       async () => (await deliveryStatuses('dead'))[0]?.status === 'delivered',
       'the replay delivered',
