@@ -80,6 +80,15 @@ describe('GET /v1/webhooks/deliveries and POST /v1/webhooks/deliveries/:id/repla
     const [row] = await t.database
       .sql`select status, replays, dead_at from webhook_deliveries where id = ${dead}`;
     expect(row).toMatchObject({ status: 'pending', replays: 1, dead_at: null });
+    const audit = await t.database.sql`
+      select outcome, target_id, details from audit_events where action = 'webhook.replay'`;
+    expect(audit).toEqual([
+      expect.objectContaining({
+        outcome: 'success',
+        target_id: dead,
+        details: expect.objectContaining({ subscriptionId: 'shop-a' }),
+      }),
+    ]);
 
     const again = await t.app.inject({
       method: 'POST',
