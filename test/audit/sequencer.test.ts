@@ -1,5 +1,5 @@
 import { compactVerify, createLocalJWKSet } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { canonicalLeaf, type LoggedEvent, loggedEventColumns } from '../../src/audit/canonical-event';
 import { leafHash, rootFromLeafHashes } from '../../src/audit/merkle';
 import { recordAuditEvent } from '../../src/audit/record-audit-event';
@@ -66,6 +66,8 @@ describe('audit sequencer', () => {
     const lateGate = new Promise<void>((resolve) => {
       releaseLate = resolve;
     });
+    // A failed assertion must not leave transactions open that would block the next tests.
+    onTestFinished(() => releaseLate());
     let lateWritten = 0;
     const transactions = Array.from({ length: 20 }, (_, index) =>
       writers.sql.begin(async (tx) => {
@@ -79,7 +81,8 @@ describe('audit sequencer', () => {
         }
       }),
     );
-    await expect.poll(() => lateWritten).toBe(5);
+    // Opening 20 connections on a loaded machine takes a while: wait for the writers, not a clock.
+    await expect.poll(() => lateWritten, { timeout: 60_000 }).toBe(5);
     const early = transactions.filter((_, index) => index % 4 !== 0);
     await Promise.all(early);
 
