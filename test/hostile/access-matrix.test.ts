@@ -2,6 +2,7 @@ import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Role, roleScopes, roles } from '../../src/auth/scopes';
+import { reportHostile } from '../support/hostile-summary';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 import { routeScopes } from './route-scopes';
 
@@ -97,6 +98,9 @@ describe('access matrix over every protected route', () => {
         expect(String(response.headers['content-type'])).toContain('application/problem+json');
       }
     }
+    reportHostile(
+      `token matrix: ${operations.length} protected operations x ${Object.keys(cases).length} bad tokens, all 401`,
+    );
   });
 
   it('gives every role the answer the matrix says: 403 without the scopes, past auth with them', async () => {
@@ -124,5 +128,6 @@ describe('access matrix over every protected route', () => {
         }
       }
     }
+    reportHostile(`role matrix: ${roles.length} roles x ${operations.length} operations as the table says`);
   });
 });

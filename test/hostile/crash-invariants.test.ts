@@ -15,6 +15,7 @@ import { MasterKeyring } from '../../src/crypto/master-keyring';
 import { findFreePort } from '../../src/db/embedded-postgres';
 import { importSchemaModules } from '../../src/db/schema-modules';
 import { returnRequest } from '../returns/return-fixtures';
+import { reportHostile } from '../support/hostile-summary';
 import { testEnvironment } from '../support/test-app';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
@@ -166,5 +167,8 @@ describe('killed with SIGKILL mid-work, then restarted', () => {
       },
     );
     expect(verified.stdout + verified.stderr).toMatch(/ok|verified/i);
+    reportHostile(
+      `SIGKILL during rotation and erasures: restart finished the rotation, ${checked} ciphertexts decrypt, audit bundle verifies`,
+    );
   }, 420_000);
 });

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DatabaseHandle, openDatabase } from '../../src/db/database';
 import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from '../../src/db/embedded-postgres';
 import { applyMigrations } from '../../src/db/migrations';
+import { reportHostile } from '../support/hostile-summary';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
 function returnBody(n: number) {
@@ -90,8 +91,8 @@ describe('PostgreSQL stopped under load', () => {
     expect(acknowledged.length).toBeGreaterThan(recoveredFrom);
     const stored = await database.sql`select id from returns where id = any(${acknowledged}::uuid[])`;
     expect(stored.length).toBe(acknowledged.length);
-    console.log(
-      `outage summary: ${sent} requests, ${acknowledged.length} acknowledged and all found after recovery, ${duringOutage} answered 503`,
+    reportHostile(
+      `database outage: ${sent} requests, ${acknowledged.length} acknowledged and all found after recovery, ${duringOutage} answered 503`,
     );
   });
 });

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reportHostile } from '../support/hostile-summary';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 import { arbitraryFromSchema, type JsonSchema, personalValuesIn } from './json-schema-arbitrary';
 
@@ -79,8 +80,8 @@ describe('fuzzing every route of the OpenAPI document', () => {
     const statuses = [...summary.byStatus.entries()]
       .sort(([a], [b]) => a - b)
       .map(([status, count]) => `${status}:${count}`);
-    console.log(
-      `fuzz summary: ${summary.requests} requests over ${summary.operations} operations (seed ${seed}); statuses ${statuses.join(' ')}`,
+    reportHostile(
+      `fuzz: ${summary.requests} requests over ${summary.operations} operations (seed ${seed}); statuses ${statuses.join(' ')}`,
     );
   });
 

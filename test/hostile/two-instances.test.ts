@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/auth/mint-token';
 import { resolveAppConfig } from '../../src/config/app-config';
 import { findFreePort } from '../../src/db/embedded-postgres';
+import { reportHostile } from '../support/hostile-summary';
 import { testEnvironment } from '../support/test-app';
 import { createTestDatabase } from '../support/test-database';
 
@@ -106,5 +107,8 @@ describe('two service instances on one database', () => {
     );
     expect(pages[0]?.items.length).toBe(30);
     expect(pages[1]).toEqual(pages[0]);
+    reportHostile(
+      `two instances: ${runs.length} scheduled retention slots run once each, ${positions?.count} audit positions contiguous, identical feeds`,
+    );
   }, 300_000);
 });

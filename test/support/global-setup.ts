@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -10,6 +10,7 @@ declare module 'vitest' {
   export interface ProvidedContext {
     adminDatabaseUrl: string;
     templateDatabase: string;
+    hostileSummaryFile: string;
   }
 }
 
@@ -66,10 +67,15 @@ export default async function setup(project: TestProject) {
   await applyMigrations(template);
   await template.close();
 
+  const summaryFile = path.join(mkdtempSync(path.join(tmpdir(), 'returnvault-hostile-')), 'summary.txt');
+  writeFileSync(summaryFile, '');
+  project.provide('hostileSummaryFile', summaryFile);
   project.provide('adminDatabaseUrl', server.url);
   project.provide('templateDatabase', templateDatabase);
 
   return async () => {
+    const summary = readFileSync(summaryFile, 'utf8').trim();
+    if (summary) console.log(`\nhostile suite summary:\n${summary}\n`);
     await admin.sql.unsafe(`drop database if exists ${templateDatabase} with (force)`).catch(() => {});
     await admin.close();
     await server.stop();
