@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createReturnVia, returnRequest } from '../returns/return-fixtures';
-import { reportHostile, reportHostile } from '../support/hostile-summary';
+import { reportHostile } from '../support/hostile-summary';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
 const tags = ['scan1', 'scan2', 'scan3', 'scan4', 'scan5'];
