@@ -69,8 +69,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       return typeof incoming === 'string' && requestIdPattern.test(incoming) ? incoming : randomUUID();
     },
     // A slow client cannot hold a connection forever.
-    connectionTimeout: 30_000,
-    requestTimeout: 60_000,
+    connectionTimeout: deps.config.requestTimeoutMs,
+    requestTimeout: deps.config.requestTimeoutMs * 2,
     keepAliveTimeout: 10_000,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 200 },

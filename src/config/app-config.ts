@@ -40,6 +40,8 @@ export interface AppConfig {
   webhooks: WebhookSettings;
   shutdownTimeoutMs: number;
   bodyLimitBytes: number;
+  /** A connection idle this long, or a request not fully received in twice this, is closed. */
+  requestTimeoutMs: number;
   /** Names of the variables whose development values were generated under DATA_DIR. */
   generatedSecrets: string[];
 }
@@ -134,6 +136,7 @@ export function resolveAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfi
     },
     shutdownTimeoutMs: parsed.SHUTDOWN_TIMEOUT_MS,
     bodyLimitBytes: parsed.BODY_LIMIT_BYTES,
+    requestTimeoutMs: parsed.REQUEST_TIMEOUT_MS,
     generatedSecrets: generated,
   };
 }

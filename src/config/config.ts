@@ -98,6 +98,7 @@ export const environmentSchema = z.object({
   WEBHOOK_ALLOW_LOOPBACK: booleanFlag,
   WEBHOOK_ALLOW_PRIVATE_NETWORKS: booleanFlag,
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
   BODY_LIMIT_BYTES: z.coerce
     .number()
     .int()
