@@ -36,8 +36,9 @@ function parseOptions(args: string[]): Options {
 }
 
 async function openBenchDatabase(): Promise<{ handle: DatabaseHandle; stop(): Promise<void> }> {
-  // The pool size the server uses: producers and the dispatcher compete for it as they would there.
-  const maxConnections = 20;
+  // The producers stand for the request traffic of several instances (the server pool is 20 each);
+  // the dispatcher has its own pool, as in the server.
+  const maxConnections = 50;
   if (process.env.BENCH_DATABASE_URL) {
     const handle = openDatabase(process.env.BENCH_DATABASE_URL, { maxConnections });
     return { handle, stop: () => handle.close() };
