@@ -23,26 +23,37 @@ export interface EventFilter {
 }
 
 // PostgreSQL writes each line's JSON: the stream only joins text, which keeps export fast and flat.
-const listedEventJson = loggedEventJson([['position', 'l.position']]);
+const listedEventJson = loggedEventJson([
+  ['position', '(select l.position from audit_log_entries l where l.audit_event_id = e.id)'],
+]);
 const bundledEventJson = `json_build_object('position', l.position, 'leafHash', encode(l.leaf_hash, 'hex'), 'event', ${loggedEventJson()})`;
 
-/** Events in write order (sequenced or not yet) as JSON lines, with their log position once they have one. */
-export async function* listEvents(sql: Sql, filter: EventFilter): AsyncGenerator<string[]> {
+/**
+ * Events in write order (sequenced or not yet), one page of JSON lines (joined by newlines) at a time,
+ * each with its log position once it has one. Only the filters given appear in the SQL, so every
+ * combination gets a plan of its own that walks the primary key.
+ */
+export async function* listEvents(sql: Sql, filter: EventFilter): AsyncGenerator<string> {
+  const conditions = [
+    filter.from === undefined ? undefined : sql`e.occurred_at >= ${filter.from}::timestamptz`,
+    filter.to === undefined ? undefined : sql`e.occurred_at < ${filter.to}::timestamptz`,
+    filter.actor === undefined ? undefined : sql`e.actor = ${filter.actor}`,
+    filter.action === undefined ? undefined : sql`e.action = ${filter.action}`,
+  ].filter((condition) => condition !== undefined);
   let afterId = '0';
   for (;;) {
-    const rows = await sql<{ id: string; line: string }[]>`
-      select e.id::text as id, ${sql.unsafe(listedEventJson)}::text as line
-        from audit_events e left join audit_log_entries l on l.audit_event_id = e.id
-       where e.id > ${afterId}::bigint
-         and (${filter.from ?? null}::timestamptz is null or e.occurred_at >= ${filter.from ?? null}::timestamptz)
-         and (${filter.to ?? null}::timestamptz is null or e.occurred_at < ${filter.to ?? null}::timestamptz)
-         and (${filter.actor ?? null}::text is null or e.actor = ${filter.actor ?? null}::text)
-         and (${filter.action ?? null}::text is null or e.action = ${filter.action ?? null}::text)
-       order by e.id
-       limit ${pageRows}`;
-    if (rows.length > 0) yield rows.map((row) => row.line);
-    if (rows.length < pageRows) return;
-    afterId = rows.at(-1)?.id as string;
+    const where = conditions.reduce(
+      (all, condition) => sql`${all} and ${condition}`,
+      sql`e.id > ${afterId}::bigint`,
+    );
+    const [page] = await sql<{ rows: number; lastId: string | null; text: string | null }[]>`
+      select count(*)::int as rows, max(id)::text as "lastId", string_agg(line, E'\n' order by id) as text
+        from (select e.id, ${sql.unsafe(listedEventJson)}::text as line
+                from audit_events e where ${where} order by e.id limit ${pageRows}) as page`;
+    if (!page?.text || !page.lastId) return;
+    yield page.text;
+    if (page.rows < pageRows) return;
+    afterId = page.lastId;
   }
 }
 
@@ -75,14 +86,15 @@ function csvCell(value: unknown): string {
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
-export async function* eventsAsNdjson(batches: AsyncIterable<string[]>): AsyncGenerator<string> {
-  for await (const lines of batches) yield `${lines.join('\n')}\n`;
+export async function* eventsAsNdjson(pages: AsyncIterable<string>): AsyncGenerator<string> {
+  for await (const page of pages) yield `${page}\n`;
 }
 
-export async function* eventsAsCsv(batches: AsyncIterable<string[]>): AsyncGenerator<string> {
+export async function* eventsAsCsv(pages: AsyncIterable<string>): AsyncGenerator<string> {
   yield `${csvColumns.join(',')}\r\n`;
-  for await (const lines of batches) {
-    const events = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+  for await (const page of pages) {
+    // JSON escapes newlines inside strings, so a page splits into its lines exactly.
+    const events = page.split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     yield events
       .map((event) => `${csvColumns.map((column) => csvCell(event[column])).join(',')}\r\n`)
       .join('');
@@ -143,13 +155,12 @@ export async function prepareExport(
     // Positions are contiguous, so pages are plain position intervals.
     let separator = '';
     for (let from = range.start; from < range.end; from += pageRows) {
-      const rows = await sql<{ line: string }[]>`
-        select ${sql.unsafe(bundledEventJson)}::text as line
+      const [page] = await sql<{ text: string | null }[]>`
+        select string_agg(${sql.unsafe(bundledEventJson)}::text, ',' order by l.position) as text
           from audit_log_entries l join audit_events e on e.id = l.audit_event_id
-         where l.position >= ${from} and l.position < ${Math.min(range.end, from + pageRows)}
-         order by l.position`;
-      if (rows.length === 0) continue;
-      yield `${separator}${rows.map((row) => row.line).join(',')}`;
+         where l.position >= ${from} and l.position < ${Math.min(range.end, from + pageRows)}`;
+      if (!page?.text) continue;
+      yield `${separator}${page.text}`;
       separator = ',';
     }
     yield ']}\n';
