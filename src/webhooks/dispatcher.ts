@@ -111,6 +111,8 @@ export function createWebhookDispatcher(options: DispatcherOptions): WebhookDisp
   let cycling = false;
   let wakeAgain = false;
   let pollTimer: NodeJS.Timeout | undefined;
+  let gatherTimer: NodeJS.Timeout | undefined;
+  let currentCycle: Promise<void> = Promise.resolve();
   let leaderTimer: NodeJS.Timeout | undefined;
 
   async function checkLeadership(): Promise<void> {
@@ -150,8 +152,8 @@ export function createWebhookDispatcher(options: DispatcherOptions): WebhookDisp
     }
     cycling = true;
     // A short gathering window: under load, one cycle serves many notifications and finished requests.
-    setTimeout(() => {
-      void cycle().finally(() => {
+    gatherTimer = setTimeout(() => {
+      currentCycle = cycle().finally(() => {
         cycling = false;
         if (wakeAgain) {
           wakeAgain = false;
@@ -190,6 +192,7 @@ export function createWebhookDispatcher(options: DispatcherOptions): WebhookDisp
   }
 
   async function cycle(): Promise<void> {
+    if (stopped) return;
     try {
       // Recording finished attempts and fanning out new events touch different rows: run them together.
       await Promise.all([flushFinished(), fanOutIfDirty()]);
@@ -268,7 +271,10 @@ export function createWebhookDispatcher(options: DispatcherOptions): WebhookDisp
     stopped = true;
     clearInterval(pollTimer);
     clearInterval(leaderTimer);
+    clearTimeout(gatherTimer);
     await unlisten?.().catch(() => {});
+    // The cycle under way finishes on live connections, so nothing is cut in the middle of a query.
+    await currentCycle;
   }
 
   return {
@@ -276,6 +282,7 @@ export function createWebhookDispatcher(options: DispatcherOptions): WebhookDisp
       lockConnection = postgres(options.database.url, {
         max: 1,
         idle_timeout: 0,
+        fetch_types: false,
         onnotice: () => {},
         connection: { application_name: 'returnvault-webhook-dispatcher' },
       });

@@ -10,6 +10,12 @@ describe('webhook dispatcher', () => {
     database = await createTestDatabase();
   });
 
+  /** True once every delivery of the subscription is recorded as delivered (records are batched). */
+  async function allDelivered(subscriptionId: string, count: number) {
+    const rows = await deliveryStatuses(subscriptionId);
+    return rows.length === 1 && rows[0]!.status === 'delivered' && rows[0]!.count === count;
+  }
+
   async function deliveryStatuses(subscriptionId: string) {
     return database.sql<{ status: string; count: number }[]>`
       select status, count(*)::int as count from webhook_deliveries where subscription_id = ${subscriptionId}
@@ -41,7 +47,7 @@ describe('webhook dispatcher', () => {
       expect(() => verifier.verify(`${webhook.body} `, webhook.headers as Record<string, string>)).toThrow();
     }
     expect(receiver.received.map((w) => w.headers['webhook-id']).sort()).toEqual([...ids].sort());
-    await waitFor(async () => (await deliveryStatuses('sig'))[0]?.count === 3, 'the attempts recorded');
+    await waitFor(() => allDelivered('sig', 3), 'the attempts recorded');
     expect(await deliveryStatuses('sig')).toEqual([{ status: 'delivered', count: 3 }]);
     await receiver.close();
   });
@@ -68,7 +74,7 @@ describe('webhook dispatcher', () => {
       'all events',
     );
     expect(new Set(receiver.received.map((w) => w.headers['webhook-id']))).toEqual(new Set(ids));
-    await waitFor(async () => (await deliveryStatuses('down')).length === 1, 'all delivered');
+    await waitFor(() => allDelivered('down', 10), 'all delivered');
     expect(await deliveryStatuses('down')).toEqual([{ status: 'delivered', count: 10 }]);
     await receiver.close();
   });
@@ -99,10 +105,7 @@ describe('webhook dispatcher', () => {
     receiver.handle = (_request, response) => response.writeHead(200).end('ok');
     const second = await startDispatcher(database, options);
     await waitFor(() => second.isLeader(), 'the second dispatcher leads');
-    await waitFor(
-      async () => (await deliveryStatuses('crash')).every((row) => row.status === 'delivered'),
-      'all delivered',
-    );
+    await waitFor(() => allDelivered('crash', 12), 'all delivered');
 
     const delivered = new Set(receiver.received.map((w) => w.headers['webhook-id']));
     expect(delivered).toEqual(new Set(ids));
