@@ -70,11 +70,19 @@ export interface ReturnProgress {
   refundedCents: number | null;
 }
 
+/** The normalised event that led to a change, as webhook subscribers receive it (codes, no free text). */
+export interface ProgressTrigger {
+  type: string;
+  carrierCode: string | null;
+  occurredAt: Date;
+}
+
 /** Stores what the event history now says; a status change is announced to webhook subscribers. */
 export async function updateReturnProgress(
   tx: Executor,
   before: Pick<ReturnRow, 'id' | 'merchantId' | 'status'>,
   progress: ReturnProgress,
+  trigger: ProgressTrigger,
 ): Promise<void> {
   await tx
     .update(returns)
@@ -89,6 +97,11 @@ export async function updateReturnProgress(
         status: progress.status,
         previousStatus: before.status,
         refundDueAt: progress.refundDueAt?.toISOString() ?? null,
+        event: {
+          type: trigger.type,
+          carrierCode: trigger.carrierCode,
+          occurredAt: trigger.occurredAt.toISOString(),
+        },
       },
     });
   }

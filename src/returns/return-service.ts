@@ -366,12 +366,12 @@ export async function recordReturnEvent(
     );
     const clocks = clocksOf(row, events, deps.rules, now);
     const refundedCents = events.find((candidate) => candidate.type === 'refunded')?.amountCents ?? null;
-    await updateReturnProgress(tx, row, {
-      status,
-      refundDueAt: clocks.refund.dueAt,
-      refundedAt: clocks.refund.refundedAt,
-      refundedCents,
-    });
+    await updateReturnProgress(
+      tx,
+      row,
+      { status, refundDueAt: clocks.refund.dueAt, refundedAt: clocks.refund.refundedAt, refundedCents },
+      { type, carrierCode: body.carrierCode ?? null, occurredAt: body.occurredAt },
+    );
     await recordAuditEvent(tx, caller, {
       action: 'return.event',
       outcome: 'success',

@@ -51,6 +51,7 @@ describe('return webhooks end to end', () => {
     expect(payloads.find((p) => p.type === 'return.status_changed')!.data).toMatchObject({
       status: 'dispatched',
       previousStatus: 'created',
+      event: { type: 'dispatched' },
     });
     // None of the customer's values travels: name, e-mail, phone, street, city, IBAN, comment.
     for (const w of receiver.received) {
