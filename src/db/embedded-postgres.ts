@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import path from 'node:path';
+import postgres from 'postgres';
 
 export interface EmbeddedPostgresHandle {
   url: string;
@@ -64,6 +65,9 @@ export async function startEmbeddedPostgres(
   // As root the cluster runs as the `postgres` user, which must be able to reach its data directory.
   if (userInfo().uid === 0) chmodSync(baseDir, 0o755);
   const settings = await clusterSettings(baseDir);
+  const url = `postgres://postgres:${encodeURIComponent(settings.password)}@127.0.0.1:${settings.port}/returnvault`;
+  // A CLI command run beside `npm start` shares the cluster the server started; the server stops it.
+  if (await answers(url)) return { url, stop: async () => {} };
   const databaseDir = path.join(baseDir, 'postgres');
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const cluster = new EmbeddedPostgres({
@@ -88,8 +92,18 @@ export async function startEmbeddedPostgres(
   } finally {
     await admin.end();
   }
-  return {
-    url: `postgres://postgres:${encodeURIComponent(settings.password)}@127.0.0.1:${settings.port}/returnvault`,
-    stop: () => cluster.stop(),
-  };
+  return { url, stop: () => cluster.stop() };
+}
+
+/** True when a cluster of this data directory is already running and accepts our credentials. */
+async function answers(url: string): Promise<boolean> {
+  const probe = postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} });
+  try {
+    await probe`select 1`;
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await probe.end({ timeout: 1 });
+  }
 }
