@@ -148,7 +148,8 @@ async function measureLag(handle: DatabaseHandle, options: Options): Promise<str
     }),
   );
   const writeSeconds = (performance.now() - started) / 1000;
-  for (;;) {
+  for (const giveUp = Date.now() + 120_000; ; ) {
+    if (Date.now() > giveUp) throw new Error('events still unsequenced two minutes after the writes');
     const [pending] = await handle.sql`
       select count(*)::int as n from audit_events e
        where e.id > ${base} and not exists (select 1 from audit_log_entries l where l.audit_event_id = e.id)`;
