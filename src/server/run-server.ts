@@ -5,6 +5,7 @@ import { connectDatabase } from '../db/connect';
 import { pendingMigrationCount } from '../db/migrations';
 import { loadPolicies } from '../policies/load-policies';
 import { startRetentionScheduler } from '../retention/retention-scheduler';
+import { startRefundOverdueWatcher } from '../returns/refund-overdue';
 import { createSigner } from '../signing/signing-key';
 import { startWebhooks } from '../webhooks/start-webhooks';
 
@@ -38,6 +39,10 @@ export async function runServer(config: AppConfig): Promise<void> {
   app.addHook('onClose', async () => {
     await retention?.stop();
   });
+
+  // Announces refunds that became overdue (L221-24) to webhook subscribers, once each.
+  const overdueRefunds = startRefundOverdueWatcher(database.db, app.log);
+  app.addHook('onClose', async () => overdueRefunds.stop());
 
   // Delivers outbox events; only one instance (the advisory-lock leader) sends at a time.
   const webhooks =
