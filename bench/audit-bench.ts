@@ -1,16 +1,14 @@
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { recordAuditEvent } from '../src/audit/record-audit-event';
 import { runSequencerOnce } from '../src/audit/sequencer';
 import { mintToken } from '../src/auth/mint-token';
 import { resolveAppConfig } from '../src/config/app-config';
-import { type DatabaseHandle, openDatabase } from '../src/db/database';
-import { startEmbeddedPostgres } from '../src/db/embedded-postgres';
+import type { DatabaseHandle } from '../src/db/database';
 import { applyMigrations } from '../src/db/migrations';
 import { createSigner } from '../src/signing/signing-key';
+import { openBenchDatabase } from './bench-database';
 import { createReturnLoad } from './retention-bench';
 
 /*
@@ -44,24 +42,6 @@ function parseOptions(args: string[]): Options {
     options[name] = value;
   }
   return options;
-}
-
-async function openBenchDatabase(): Promise<{ handle: DatabaseHandle; stop(): Promise<void> }> {
-  if (process.env.BENCH_DATABASE_URL) {
-    const handle = openDatabase(process.env.BENCH_DATABASE_URL, { maxConnections: 20 });
-    return { handle, stop: () => handle.close() };
-  }
-  const dir = mkdtempSync(path.join(tmpdir(), 'returnvault-bench-'));
-  const cluster = await startEmbeddedPostgres(dir, { persistent: false });
-  const handle = openDatabase(cluster.url, { maxConnections: 20 });
-  return {
-    handle,
-    stop: async () => {
-      await handle.close();
-      await cluster.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 /** Audit events shaped like real ones (ids, codes, a subject reference), 100,000 per statement. */
@@ -206,7 +186,7 @@ async function compareCreateReturn(handle: DatabaseHandle, baseUrl: string, toke
 
 export async function run(args: string[]) {
   const options = parseOptions(args);
-  const database = await openBenchDatabase();
+  const database = await openBenchDatabase(20);
   const { handle } = database;
   try {
     await applyMigrations(handle);

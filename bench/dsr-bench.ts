@@ -1,16 +1,14 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { buildApp } from '../src/app';
 import { mintToken } from '../src/auth/mint-token';
 import { resolveAppConfig } from '../src/config/app-config';
-import { type DatabaseHandle, openDatabase } from '../src/db/database';
-import { startEmbeddedPostgres } from '../src/db/embedded-postgres';
+import type { DatabaseHandle } from '../src/db/database';
 import { applyMigrations } from '../src/db/migrations';
 import { loadPolicies } from '../src/policies/load-policies';
 import { createSigner } from '../src/signing/signing-key';
+import { openBenchDatabase } from './bench-database';
 
 /*
  * `npm run bench -- dsr [--returns N] [--small N] [--subjects N]`: the access package and the erasure of
@@ -38,24 +36,6 @@ function parseOptions(args: string[]): Options {
   }
   if (options.small >= options.returns) throw new Error('--small must be below --returns');
   return options;
-}
-
-async function openBenchDatabase(): Promise<{ handle: DatabaseHandle; stop(): Promise<void> }> {
-  if (process.env.BENCH_DATABASE_URL) {
-    const handle = openDatabase(process.env.BENCH_DATABASE_URL, { maxConnections: 8 });
-    return { handle, stop: () => handle.close() };
-  }
-  const dir = mkdtempSync(path.join(tmpdir(), 'returnvault-dsr-bench-'));
-  const cluster = await startEmbeddedPostgres(dir, { persistent: false });
-  const handle = openDatabase(cluster.url, { maxConnections: 8 });
-  return {
-    handle,
-    stop: async () => {
-      await handle.close();
-      await cluster.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 /** Fills the returns table up to `target` rows, two returns per filler subject, in batches. */
@@ -162,7 +142,7 @@ async function measure(client: Client, label: string, subjects: number) {
 
 export async function run(args: string[]) {
   const options = parseOptions(args);
-  const database = await openBenchDatabase();
+  const database = await openBenchDatabase(8);
   try {
     await applyMigrations(database.handle);
     const config = resolveAppConfig({

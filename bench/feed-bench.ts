@@ -1,19 +1,16 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { buildApp } from '../src/app';
 import { mintToken } from '../src/auth/mint-token';
 import { resolveAppConfig } from '../src/config/app-config';
-import { type DatabaseHandle, openDatabase } from '../src/db/database';
-import { startEmbeddedPostgres } from '../src/db/embedded-postgres';
+import type { DatabaseHandle } from '../src/db/database';
 import { applyMigrations } from '../src/db/migrations';
 import { loadPolicies } from '../src/policies/load-policies';
 import { feedStart } from '../src/pseudonymization/feed-cursor';
 import { readFeedRows } from '../src/pseudonymization/feed-reader';
 import { createSigner } from '../src/signing/signing-key';
+import { openBenchDatabase } from './bench-database';
 
 /*
  * `npm run bench -- feed [--returns N] [--page N]`: a full sync of N returns by one recipient through
@@ -36,24 +33,6 @@ function parseOptions(args: string[]): Options {
     else throw new Error(`unknown option ${args[i]} (use --returns N, --page N)`);
   }
   return options;
-}
-
-async function openBenchDatabase(): Promise<{ handle: DatabaseHandle; stop(): Promise<void> }> {
-  if (process.env.BENCH_DATABASE_URL) {
-    const handle = openDatabase(process.env.BENCH_DATABASE_URL, { maxConnections: 4 });
-    return { handle, stop: () => handle.close() };
-  }
-  const dir = mkdtempSync(path.join(tmpdir(), 'returnvault-bench-'));
-  const cluster = await startEmbeddedPostgres(dir, { persistent: false });
-  const handle = openDatabase(cluster.url, { maxConnections: 4 });
-  return {
-    handle,
-    stop: async () => {
-      await handle.close();
-      await cluster.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 /**
@@ -183,7 +162,7 @@ async function fullSync(
 
 export async function run(args: string[]) {
   const options = parseOptions(args);
-  const database = await openBenchDatabase();
+  const database = await openBenchDatabase(4);
   const { handle } = database;
   try {
     await applyMigrations(handle);

@@ -1,20 +1,17 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { buildApp } from '../src/app';
 import { mintToken } from '../src/auth/mint-token';
 import { resolveAppConfig } from '../src/config/app-config';
 import { EmailBlindIndex } from '../src/crypto/blind-index';
 import { MasterKeyring } from '../src/crypto/master-keyring';
-import { type DatabaseHandle, openDatabase } from '../src/db/database';
-import { startEmbeddedPostgres } from '../src/db/embedded-postgres';
+import type { DatabaseHandle } from '../src/db/database';
 import { applyMigrations } from '../src/db/migrations';
 import { loadPolicies, type Policies } from '../src/policies/load-policies';
 import { runRetention } from '../src/retention/retention-engine';
 import { type SeedDependencies, seedReturns } from '../src/returns/seed-returns';
 import { createSigner } from '../src/signing/signing-key';
+import { openBenchDatabase } from './bench-database';
 
 /*
  * `npm run bench -- retention [--returns N] [--batch N] [--seconds N] [--connections N]`: seeds N returns
@@ -44,24 +41,6 @@ function parseOptions(args: string[]): Options {
     else throw new Error(`unknown option ${args[i]} (use --returns, --batch, --seconds, --connections)`);
   }
   return options;
-}
-
-async function openBenchDatabase(): Promise<{ handle: DatabaseHandle; stop(): Promise<void> }> {
-  if (process.env.BENCH_DATABASE_URL) {
-    const handle = openDatabase(process.env.BENCH_DATABASE_URL, { maxConnections: 12 });
-    return { handle, stop: () => handle.close() };
-  }
-  const dir = mkdtempSync(path.join(tmpdir(), 'returnvault-retention-bench-'));
-  const cluster = await startEmbeddedPostgres(dir, { persistent: false });
-  const handle = openDatabase(cluster.url, { maxConnections: 12 });
-  return {
-    handle,
-    stop: async () => {
-      await handle.close();
-      await cluster.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 /**
@@ -145,7 +124,7 @@ function contactEraseOnly(policies: Policies): Policies {
 
 export async function run(args: string[]) {
   const options = parseOptions(args);
-  const database = await openBenchDatabase();
+  const database = await openBenchDatabase(12);
   const { handle } = database;
   try {
     await applyMigrations(handle);

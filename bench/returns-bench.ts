@@ -1,18 +1,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { mintToken } from '../src/auth/mint-token';
 import { resolveAppConfig } from '../src/config/app-config';
 import { EmailBlindIndex } from '../src/crypto/blind-index';
 import { MasterKeyring } from '../src/crypto/master-keyring';
-import { type DatabaseHandle, openDatabase } from '../src/db/database';
-import { startEmbeddedPostgres } from '../src/db/embedded-postgres';
 import { applyMigrations } from '../src/db/migrations';
 import { loadPolicies } from '../src/policies/load-policies';
 import { seedReturns } from '../src/returns/seed-returns';
+import { openBenchDatabase } from './bench-database';
 
 /*
  * `npm run bench -- returns [--returns N] [--seconds S] [--connections C]`: seeds N returns through
@@ -39,24 +36,6 @@ function parseOptions(args: string[]): Options {
     options[name] = value;
   }
   return options;
-}
-
-async function openBenchDatabase(): Promise<{ handle: DatabaseHandle; stop(): Promise<void> }> {
-  if (process.env.BENCH_DATABASE_URL) {
-    const handle = openDatabase(process.env.BENCH_DATABASE_URL, { maxConnections: 4 });
-    return { handle, stop: () => handle.close() };
-  }
-  const dir = mkdtempSync(path.join(tmpdir(), 'returnvault-bench-'));
-  const cluster = await startEmbeddedPostgres(dir, { persistent: false });
-  const handle = openDatabase(cluster.url, { maxConnections: 4 });
-  return {
-    handle,
-    stop: async () => {
-      await handle.close();
-      await cluster.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 interface Server {
@@ -177,7 +156,7 @@ function secretsEnvironment(databaseUrl: string): Record<string, string> {
 
 export async function run(args: string[]) {
   const options = parseOptions(args);
-  const database = await openBenchDatabase();
+  const database = await openBenchDatabase(4);
   const { handle } = database;
   const servers: Server[] = [];
   try {

@@ -1,15 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
+import { cpus } from 'node:os';
 import path from 'node:path';
-import { type DatabaseHandle, openDatabase } from '../src/db/database';
-import { startEmbeddedPostgres } from '../src/db/embedded-postgres';
 import { applyMigrations } from '../src/db/migrations';
 import { webhooksPolicySchema } from '../src/policies/webhooks-policy';
 import { createWebhookDispatcher } from '../src/webhooks/dispatcher';
 import { enqueueWebhookEvent } from '../src/webhooks/outbox';
+import { openBenchDatabase } from './bench-database';
 
 /*
  * `npm run bench -- webhooks [--rate N] [--seconds N]`: commits N return events per second, each in its
@@ -35,27 +34,6 @@ function parseOptions(args: string[]): Options {
   return options;
 }
 
-async function openBenchDatabase(): Promise<{ handle: DatabaseHandle; stop(): Promise<void> }> {
-  // The producers stand for the request traffic of several instances (the server pool is 20 each);
-  // the dispatcher has its own pool, as in the server.
-  const maxConnections = 50;
-  if (process.env.BENCH_DATABASE_URL) {
-    const handle = openDatabase(process.env.BENCH_DATABASE_URL, { maxConnections });
-    return { handle, stop: () => handle.close() };
-  }
-  const dir = mkdtempSync(path.join(tmpdir(), 'returnvault-bench-'));
-  const cluster = await startEmbeddedPostgres(dir, { persistent: false });
-  const handle = openDatabase(cluster.url, { maxConnections });
-  return {
-    handle,
-    stop: async () => {
-      await handle.close();
-      await cluster.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
@@ -66,7 +44,9 @@ const now = () => performance.timeOrigin + performance.now();
 export async function run(args: string[]): Promise<void> {
   const options = parseOptions(args);
   const total = options.rate * options.seconds;
-  const database = await openBenchDatabase();
+  // The producers stand for the request traffic of several instances (the server pool is 20 each);
+  // the dispatcher has its own pool, as in the server.
+  const database = await openBenchDatabase(50);
   await applyMigrations(database.handle);
 
   const committedAt = new Map<string, number>();
