@@ -1,6 +1,8 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { type AppConfig, resolveAppConfig } from '../src/config/app-config';
 import { type DatabaseHandle, openDatabase } from '../src/db/database';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres';
 
@@ -23,4 +25,19 @@ export async function openBenchDatabase(
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A configuration with fresh secrets, as a throw-away benchmark run needs. */
+export function benchConfig(): AppConfig {
+  return resolveAppConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'warn',
+    JWT_SECRET: randomBytes(32).toString('base64url'),
+    MASTER_KEYS: `v1:${randomBytes(32).toString('base64')}`,
+    BLIND_INDEX_KEYS: `v1:${randomBytes(32).toString('base64')}`,
+    PSEUDONYM_SECRET: randomBytes(32).toString('base64'),
+    SIGNING_KEY: generateKeyPairSync('ed25519')
+      .privateKey.export({ format: 'pem', type: 'pkcs8' })
+      .toString(),
+  });
 }

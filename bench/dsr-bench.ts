@@ -1,14 +1,13 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { buildApp } from '../src/app';
 import { mintToken } from '../src/auth/mint-token';
-import { resolveAppConfig } from '../src/config/app-config';
 import type { DatabaseHandle } from '../src/db/database';
 import { applyMigrations } from '../src/db/migrations';
 import { loadPolicies } from '../src/policies/load-policies';
 import { createSigner } from '../src/signing/signing-key';
-import { openBenchDatabase } from './bench-database';
+import { benchConfig, openBenchDatabase } from './bench-database';
 
 /*
  * `npm run bench -- dsr [--returns N] [--small N] [--subjects N]`: the access package and the erasure of
@@ -145,17 +144,7 @@ export async function run(args: string[]) {
   const database = await openBenchDatabase(8);
   try {
     await applyMigrations(database.handle);
-    const config = resolveAppConfig({
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'warn',
-      JWT_SECRET: randomBytes(32).toString('base64url'),
-      MASTER_KEYS: `v1:${randomBytes(32).toString('base64')}`,
-      BLIND_INDEX_KEYS: `v1:${randomBytes(32).toString('base64')}`,
-      PSEUDONYM_SECRET: randomBytes(32).toString('base64'),
-      SIGNING_KEY: generateKeyPairSync('ed25519')
-        .privateKey.export({ format: 'pem', type: 'pkcs8' })
-        .toString(),
-    });
+    const config = benchConfig();
     const app = await buildApp({
       config,
       policies: loadPolicies(config.policiesDir),

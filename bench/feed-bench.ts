@@ -1,16 +1,14 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { buildApp } from '../src/app';
 import { mintToken } from '../src/auth/mint-token';
-import { resolveAppConfig } from '../src/config/app-config';
 import type { DatabaseHandle } from '../src/db/database';
 import { applyMigrations } from '../src/db/migrations';
 import { loadPolicies } from '../src/policies/load-policies';
 import { feedStart } from '../src/pseudonymization/feed-cursor';
 import { readFeedRows } from '../src/pseudonymization/feed-reader';
 import { createSigner } from '../src/signing/signing-key';
-import { openBenchDatabase } from './bench-database';
+import { benchConfig, openBenchDatabase } from './bench-database';
 
 /*
  * `npm run bench -- feed [--returns N] [--page N]`: a full sync of N returns by one recipient through
@@ -176,17 +174,7 @@ export async function run(args: string[]) {
     }
     const rows = count || options.returns;
 
-    const config = resolveAppConfig({
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'warn',
-      JWT_SECRET: randomBytes(32).toString('base64url'),
-      MASTER_KEYS: `v1:${randomBytes(32).toString('base64')}`,
-      BLIND_INDEX_KEYS: `v1:${randomBytes(32).toString('base64')}`,
-      PSEUDONYM_SECRET: randomBytes(32).toString('base64'),
-      SIGNING_KEY: generateKeyPairSync('ed25519')
-        .privateKey.export({ format: 'pem', type: 'pkcs8' })
-        .toString(),
-    });
+    const config = benchConfig();
     const policies = loadPolicies(config.policiesDir);
     const analytics = policies.recipients.find((recipient) => recipient.id === 'analytics')!;
     // The shipped analytics projection, without its request budget: the bench is one long sync.

@@ -1,8 +1,6 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { buildApp } from '../src/app';
 import { mintToken } from '../src/auth/mint-token';
-import { resolveAppConfig } from '../src/config/app-config';
 import { EmailBlindIndex } from '../src/crypto/blind-index';
 import { MasterKeyring } from '../src/crypto/master-keyring';
 import type { DatabaseHandle } from '../src/db/database';
@@ -11,7 +9,7 @@ import { loadPolicies, type Policies } from '../src/policies/load-policies';
 import { runRetention } from '../src/retention/retention-engine';
 import { type SeedDependencies, seedReturns } from '../src/returns/seed-returns';
 import { createSigner } from '../src/signing/signing-key';
-import { openBenchDatabase } from './bench-database';
+import { benchConfig, openBenchDatabase } from './bench-database';
 
 /*
  * `npm run bench -- retention [--returns N] [--batch N] [--seconds N] [--connections N]`: seeds N returns
@@ -128,17 +126,7 @@ export async function run(args: string[]) {
   const { handle } = database;
   try {
     await applyMigrations(handle);
-    const config = resolveAppConfig({
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'warn',
-      JWT_SECRET: randomBytes(32).toString('base64url'),
-      MASTER_KEYS: `v1:${randomBytes(32).toString('base64')}`,
-      BLIND_INDEX_KEYS: `v1:${randomBytes(32).toString('base64')}`,
-      PSEUDONYM_SECRET: randomBytes(32).toString('base64'),
-      SIGNING_KEY: generateKeyPairSync('ed25519')
-        .privateKey.export({ format: 'pem', type: 'pkcs8' })
-        .toString(),
-    });
+    const config = benchConfig();
     const policies = loadPolicies(config.policiesDir);
     const [{ due } = { due: 0 }] = await handle.sql<{ due: number }[]>`
       select count(*)::int as due from returns where status = 'closed' and erased_at is null`;
