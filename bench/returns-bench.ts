@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import autocannon from 'autocannon';
@@ -45,9 +45,9 @@ interface Server {
 }
 
 /** A server in its own process, whose peak RSS the kernel reports (VmHWM). */
-async function startProcess(script: string[], env: NodeJS.ProcessEnv, readyPath: string): Promise<Server> {
+async function startProcess(nodeArgs: string[], env: NodeJS.ProcessEnv, readyPath: string): Promise<Server> {
   const port = 30_000 + Math.floor(Math.random() * 20_000);
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', ...script], {
+  const child: ChildProcess = spawn(process.execPath, nodeArgs, {
     env: { ...process.env, ...env, PORT: String(port), LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
@@ -55,7 +55,8 @@ async function startProcess(script: string[], env: NodeJS.ProcessEnv, readyPath:
   for (let attempt = 0; ; attempt++) {
     const ready = await fetch(`${baseUrl}${readyPath}`).catch(() => undefined);
     if (ready && ready.status < 500) break;
-    if (attempt > 300 || child.exitCode !== null) throw new Error(`${script[0]} did not become ready`);
+    if (attempt > 300 || child.exitCode !== null)
+      throw new Error(`${nodeArgs.join(' ')} did not become ready`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   return {
@@ -194,9 +195,15 @@ export async function run(args: string[]) {
       await handle.sql<{ id: string }[]>`select id from bench_plain_returns order by random() limit 2000`
     ).map((r) => r.id);
 
-    const service = await startProcess(['src/cli/main.ts', 'serve'], env, '/ready');
+    // The service runs as `npm start` runs it: the bundle `npm run build` writes.
+    execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
+    const service = await startProcess(['dist/returnvault.mjs', 'serve'], env, '/ready');
     servers.push(service);
-    const baseline = await startProcess(['bench/returns-baseline-server.ts'], env, '/health');
+    const baseline = await startProcess(
+      ['--import', 'tsx', 'bench/returns-baseline-server.ts'],
+      env,
+      '/health',
+    );
     servers.push(baseline);
     const writeToken = await mintToken(config.jwt, { role: 'merchant' });
     const readToken = await mintToken(config.jwt, { role: 'support' });

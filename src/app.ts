@@ -14,7 +14,7 @@ import { verifyEncryptionMap } from './crypto/encryption-map';
 import { MasterKeyring } from './crypto/master-keyring';
 import type { DatabaseHandle } from './db/database';
 import { pendingMigrationCount } from './db/migrations';
-import { importSchemaModules } from './db/schema-modules';
+import './db/schema-modules';
 import { AppError } from './http/app-error';
 import { handleFrameworkError, registerErrorHandling, sendProblem } from './http/error-handler';
 import { healthRoutes } from './http/health-routes';
@@ -85,7 +85,6 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.decorate('keyring', new MasterKeyring(deps.config.masterKeys));
   app.decorate('emailIndex', new EmailBlindIndex(deps.config.blindIndexKeys));
   // Refuses to start when a personal (bytea *_enc) column is not declared in the encryption map.
-  await importSchemaModules();
   await verifyEncryptionMap(deps.database.sql, {
     schemaComplete: (await pendingMigrationCount(deps.database.sql)) === 0,
   });

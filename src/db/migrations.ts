@@ -1,14 +1,11 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { projectRoot } from '../config/project-root';
 import type { DatabaseHandle, Sql } from './database';
 
-export const migrationsFolder = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '../../migrations',
-);
+export const migrationsFolder = path.join(projectRoot(), 'migrations');
 
 // Serialises concurrent `migrate` runs of several instances; any constant shared by all of them works.
 const migrationLockKey = 7_311_001;

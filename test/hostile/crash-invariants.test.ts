@@ -13,7 +13,7 @@ import { encryptedColumns } from '../../src/crypto/encryption-map';
 import { loadSubjectKeyset } from '../../src/crypto/field-cipher';
 import { MasterKeyring } from '../../src/crypto/master-keyring';
 import { findFreePort } from '../../src/db/embedded-postgres';
-import { importSchemaModules } from '../../src/db/schema-modules';
+import '../../src/db/schema-modules';
 import { returnRequest } from '../returns/return-fixtures';
 import { reportHostile } from '../support/hostile-summary';
 import { testEnvironment } from '../support/test-app';
@@ -40,7 +40,6 @@ function startServer(env: NodeJS.ProcessEnv): ChildProcess {
  * keys or its ciphertexts are gone. A half-erased subject (key destroyed, ciphertext left) fails here.
  */
 async function checkEveryCiphertextDecrypts(database: TestDatabase, keyring: MasterKeyring) {
-  await importSchemaModules();
   const db = drizzle(database.sql);
   const byTable = new Map<string, ReturnType<typeof encryptedColumns>>();
   for (const column of encryptedColumns())
