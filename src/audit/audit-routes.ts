@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { principalOf } from '../auth/auth-plugin';
 import { problemResponses } from '../http/problem';
 import { bundleSchema, checkpointSchema } from './audit-bundle';
-import { eventsAsCsv, eventsAsNdjson, listEvents, prepareExport } from './audit-export';
+import { eventsAsCsv, listEvents, prepareExport } from './audit-export';
 import { consistencyProof, inclusionProof, requireLatestCheckpoint } from './audit-proofs';
 import { recordAuditEvent } from './record-audit-event';
 
@@ -74,8 +74,8 @@ export async function auditRoutes(app: FastifyInstance) {
         { principal: principalOf(request), requestId: request.id },
         { action: 'audit.events_read', outcome: 'success', targetType: 'audit_log', details: { format } },
       );
-      const batches = listEvents(sql, filter);
-      const stream = Readable.from(format === 'csv' ? eventsAsCsv(batches) : eventsAsNdjson(batches));
+      const pages = listEvents(sql, filter);
+      const stream = Readable.from(format === 'csv' ? eventsAsCsv(pages) : pages);
       reply.type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8');
       return sendStream(reply, stream);
     },

@@ -25,7 +25,8 @@ export type LoggedEvent = z.infer<typeof loggedEventSchema>;
 
 /**
  * How `audit_events e` reads as a LoggedEvent, field by field: the one projection the sequencer (as
- * columns) and the streams (as JSON built by PostgreSQL) share, so what is hashed is what is exported.
+ * columns) and the streams (as JSON built by PostgreSQL from these columns) share, so what is hashed
+ * is what is exported.
  */
 const loggedEventFields: [keyof LoggedEvent, string][] = [
   ['eventId', 'e.event_id::text'],
@@ -47,12 +48,6 @@ const loggedEventFields: [keyof LoggedEvent, string][] = [
 export const loggedEventColumns = loggedEventFields
   .map(([key, expression]) => `${expression} as "${key}"`)
   .join(', ');
-
-/** A SQL json_build_object of the given fields, then the event's (trusted constants only, never input). */
-export function loggedEventJson(leading: [string, string][] = []): string {
-  const fields = [...leading, ...loggedEventFields];
-  return `json_build_object(${fields.map(([key, expression]) => `'${key}', ${expression}`).join(', ')})`;
-}
 
 /** JSON with object keys sorted at every depth (RFC 8785 ordering for the values audit events hold). */
 export function canonicalJson(value: unknown): string {

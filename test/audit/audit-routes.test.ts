@@ -176,6 +176,45 @@ describe('audit routes', () => {
     expect(exported?.n).toBe(2);
   });
 
+  it('streams and exports logs of several pages, each event once and in order', async () => {
+    // 2,345 events (pages are 1,000 rows), the last 345 not yet sequenced when the stream is read.
+    const bulk = (count: number, offset: number) => t.database.sql`
+      insert into audit_events (actor, action, outcome, request_id, details)
+      select 'svc-bulk', case when g % 3 = 0 then 'test.bulk-third' else 'test.bulk' end, 'success',
+        'req-' || g, jsonb_build_object('g', g)
+        from generate_series(${offset}::int, ${offset + count - 1}::int) as g`;
+    await bulk(2000, 0);
+    await sequence();
+    await bulk(345, 2000);
+
+    const expected = await t.database.sql<{ eventId: string; action: string }[]>`
+      select event_id::text as "eventId", action from audit_events where actor = 'svc-bulk' order by id`;
+    const ndjson = await get('/v1/audit/events?actor=svc-bulk');
+    const lines = ndjson.body.split('\n');
+    expect(lines.pop()).toBe('');
+    const events = lines.map((line) => JSON.parse(line));
+    expect(events.map((event) => event.eventId)).toEqual(expected.map((row) => row.eventId));
+    expect(events.filter((event) => event.position === null)).toHaveLength(345);
+
+    const thirds = await get('/v1/audit/events?actor=svc-bulk&action=test.bulk-third');
+    expect(thirds.body.trimEnd().split('\n')).toHaveLength(
+      expected.filter((row) => row.action === 'test.bulk-third').length,
+    );
+    const csv = await get('/v1/audit/events?actor=svc-bulk&format=csv');
+    expect(csv.body.trimEnd().split('\r\n')).toHaveLength(2346);
+
+    const everything = (await get('/v1/audit/events')).body.trimEnd().split('\n');
+    const [all] = await t.database.sql`select count(*)::int as n from audit_events`;
+    expect(everything).toHaveLength(all?.n);
+
+    await sequence();
+    const bundle = await exportBundle();
+    expect(bundle.events.map((event) => event.position)).toEqual(
+      Array.from({ length: bundle.checkpoint.treeSize }, (_, i) => i),
+    );
+    expect(await verifyBundle(bundle, { jwks })).toMatchObject({ events: bundle.checkpoint.treeSize });
+  });
+
   it('catches a direct SQL edit made with the triggers disabled, naming the position', async () => {
     await sequence();
     const [victim] = await t.database.sql`
