@@ -1,3 +1,4 @@
+import { type SQL, sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import type { Principal } from '../auth/principal';
 import { auditEvents, type NewAuditEvent } from './audit-events.schema';
@@ -19,18 +20,54 @@ export type AuditEventInput = Omit<
   actor?: string;
 };
 
+function whoAndWhy(context: AuditContext) {
+  return {
+    actor: context.principal?.sub ?? 'anonymous',
+    actorScopes: context.principal?.scopes ?? [],
+    clientId: context.principal?.clientId ?? null,
+    requestId: context.requestId ?? null,
+    purpose: context.purpose ?? null,
+  };
+}
+
 /** Records one audit event. Callers pass only ids, codes and counts, never a personal value. */
 export async function recordAuditEvent(
   executor: Executor,
   context: AuditContext,
   event: AuditEventInput,
 ): Promise<void> {
+  const who = whoAndWhy(context);
   await executor.insert(auditEvents).values({
     ...event,
-    actor: event.actor ?? context.principal?.sub ?? 'anonymous',
-    actorScopes: context.principal?.scopes ?? [],
-    clientId: context.principal?.clientId,
-    requestId: context.requestId,
-    purpose: event.purpose ?? context.purpose,
+    ...who,
+    actor: event.actor ?? who.actor,
+    purpose: event.purpose ?? who.purpose,
   });
+}
+
+/** What an event says of each row it is written for: SQL over the rows `from` selects. */
+export interface AuditEventPerRow {
+  action: string;
+  targetType: string;
+  targetId: SQL;
+  subjectRef: SQL;
+  outcome: SQL<'success' | 'denied'>;
+  details: SQL;
+}
+
+/**
+ * An INSERT of one audit event per row that `from` (a FROM ... WHERE fragment) selects, for use as a
+ * data-modifying CTE: a read and its audit event then are one statement, atomic without a
+ * transaction, and the event says what the row said (its subject, its state) at that very snapshot.
+ */
+export function auditEventPerRow(context: AuditContext, event: AuditEventPerRow, from: SQL): SQL {
+  const who = whoAndWhy(context);
+  // OAuth scopes never contain a space (RFC 6749 3.3), so one text parameter carries them all.
+  return sql`insert into audit_events (actor, actor_scopes, client_id, request_id, purpose, action, target_type,
+      target_id, subject_ref, outcome, details)
+    select ${who.actor}, string_to_array(${who.actorScopes.join(' ')}, ' ', ''), ${who.clientId},
+      ${who.requestId}, ${who.purpose}, ${event.action}, ${event.targetType}, ${event.targetId},
+      ${event.subjectRef}, ${event.outcome}, ${event.details}
+    ${from}
+    returning event_id`;
 }

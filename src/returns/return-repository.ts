@@ -1,5 +1,8 @@
 import { and, asc, eq, inArray, type SQL, sql } from 'drizzle-orm';
-import type { Executor } from '../audit/record-audit-event';
+import { type AuditContext, auditEventPerRow, type Executor } from '../audit/record-audit-event';
+import { type SubjectDataKeyRow, subjectDataKeys } from '../crypto/subject-data-keys.schema';
+import { jsonRowOf, qualified, rowFromJson } from '../db/json-rows';
+import type { DataState } from '../policies/purposes-policy';
 import { enqueueWebhookEvent } from '../webhooks/outbox';
 import {
   type NewReturnEventRow,
@@ -117,13 +120,65 @@ export async function lockReturn(
   return row;
 }
 
-export async function findReturn(
+/** A return with its events and its subject's stored keys, as one statement reads them. */
+export interface ReturnWithKeys {
+  row: ReturnRow;
+  events: ReturnEventRow[];
+  keys: SubjectDataKeyRow[];
+}
+
+/**
+ * The return, its events and its subject's wrapped keys, read together with the `return.read` audit
+ * event in one statement: no read without its event, and no transaction to open and commit. The event
+ * is `denied` when the purpose may not read the return's data state (an erased return is readable:
+ * nothing personal is left), and the caller then answers 403 without decrypting anything.
+ */
+export async function readReturnAudited(
   executor: Executor,
   id: string,
   scope: MerchantScope,
-): Promise<ReturnRow | undefined> {
-  const [row] = await executor.select().from(returns).where(scoped(id, scope));
-  return row;
+  audit: { context: AuditContext; allowedStates: readonly DataState[]; withheld: readonly string[] },
+): Promise<ReturnWithKeys | undefined> {
+  const target = scoped(id, scope);
+  const readable = sql`(${returns.erasedAt} is not null or ${inArray(returns.dataState, [...audit.allowedStates])})`;
+  const readAudit = executor.$with('read_audit', { eventId: sql<string>`event_id` }).as(
+    auditEventPerRow(
+      audit.context,
+      {
+        action: 'return.read',
+        targetType: 'return',
+        targetId: sql`${returns.id}::text`,
+        subjectRef: sql`${returns.subjectId}::text`,
+        outcome: sql`case when ${readable} then 'success' else 'denied' end`,
+        details: sql`case when ${readable}
+          then jsonb_build_object('withheld', ${JSON.stringify(audit.withheld)}::jsonb, 'erased', ${returns.erasedAt} is not null)
+          else jsonb_build_object('dataState', ${returns.dataState}) end`,
+      },
+      sql`from ${returns} where ${target}`,
+    ),
+  );
+  const [found] = await executor
+    .with(readAudit)
+    .select({
+      row: returns,
+      events: sql<Record<string, unknown>[]>`(select coalesce(json_agg(${jsonRowOf(returnEvents)}
+          order by ${qualified(returnEvents, returnEvents.arrival)}), '[]'::json)
+        from ${returnEvents}
+        where ${qualified(returnEvents, returnEvents.returnId)} = ${qualified(returns, returns.id)})`,
+      keys: sql<
+        Record<string, unknown>[]
+      >`(select coalesce(json_agg(${jsonRowOf(subjectDataKeys)}), '[]'::json)
+        from ${subjectDataKeys}
+        where ${qualified(subjectDataKeys, subjectDataKeys.subjectId)} = ${qualified(returns, returns.subjectId)})`,
+    })
+    .from(returns)
+    .where(target);
+  if (!found) return undefined;
+  return {
+    row: found.row,
+    events: found.events.map((event) => rowFromJson(returnEvents, event)),
+    keys: found.keys.map((key) => rowFromJson(subjectDataKeys, key)),
+  };
 }
 
 export async function findReturnsOfSubject(

@@ -1,9 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { AuditContext, Executor } from '../audit/record-audit-event';
+import type { AuditContext } from '../audit/record-audit-event';
 import { recordAuditEvent } from '../audit/record-audit-event';
 import type { EmailBlindIndex } from '../crypto/blind-index';
 import type { DataClass } from '../crypto/data-classes';
-import { loadSubjectKeyset, type SubjectKeyset } from '../crypto/field-cipher';
+import { loadSubjectKeyset, SubjectKeyset } from '../crypto/field-cipher';
+import { intakeKeyset } from '../crypto/intake-keyset';
 import type { MasterKeyring } from '../crypto/master-keyring';
 import { findOrCreateSubject, findSubjectIdByEmail } from '../crypto/subjects';
 import type { Database } from '../db/database';
@@ -24,12 +25,12 @@ import {
 import {
   findEventByDedupeKey,
   findEvents,
-  findReturn,
   findReturnsOfSubject,
   insertReturn,
   insertReturnEvent,
   lockReturn,
   type MerchantScope,
+  readReturnAudited,
   updateReturnProgress,
 } from './return-repository';
 import type { CreateReturnBody, ReturnEventBody } from './return-requests';
@@ -118,9 +119,9 @@ export async function createReturn(deps: ReturnDependencies, caller: ReturnCalle
     now,
   );
   await deps.db.transaction(async (tx) => {
-    const { subjectId } = await findOrCreateSubject(tx, deps.emailIndex, body.customer.email);
     const classes: DataClass[] = body.refund.iban ? ['contact', 'payment'] : ['contact'];
-    const keys = await loadSubjectKeyset(tx, deps.keyring, subjectId, { create: classes });
+    const keys = await intakeKeyset(tx, deps.emailIndex, deps.keyring, body.customer.email, classes);
+    const { subjectId } = keys;
     const { customer, items } = body;
     const newRow: NewReturnRow = {
       id,
@@ -205,23 +206,9 @@ function decryptedView(
   return returnView(row, personal, clocks, eventViews, readable.withheld);
 }
 
-async function denyState(executor: Executor, caller: ReturnCaller, row: ReturnRow): Promise<never> {
-  await recordAuditEvent(executor, caller, {
-    action: 'return.read',
-    outcome: 'denied',
-    targetType: 'return',
-    targetId: row.id,
-    subjectRef: row.subjectId,
-    details: { dataState: row.dataState },
-  });
-  throw new AppError('purpose_not_allowed', `The purpose does not allow reading ${row.dataState} data.`, {
-    dataState: row.dataState,
-  });
-}
-
 /**
  * GET /v1/returns/:id. An erased return answers with its personal fields null; a restricted or
- * archived one only to a purpose allowed on that state. The read and its audit event commit together.
+ * archived one only to a purpose allowed on that state. The read and its audit event are one statement.
  */
 export async function getReturn(
   deps: ReturnDependencies,
@@ -230,28 +217,25 @@ export async function getReturn(
   purpose: Purpose,
 ): Promise<ReturnView> {
   const now = new Date();
-  const outcome = await deps.db.transaction(async (tx) => {
-    const row = await findReturn(tx, id, caller.scope);
-    if (!row) throw new AppError('not_found', 'No return with this id.');
-    if (!row.erasedAt && !purposeAllowsState(purpose, row.dataState)) return { denied: row };
-    // One round trip: the reads and the audit insert are pipelined; a failure rolls back all three.
-    const [events, keys] = await Promise.all([
-      findEvents(tx, [row.id]),
-      loadSubjectKeyset(tx, deps.keyring, row.subjectId),
-      recordAuditEvent(tx, caller, {
-        action: 'return.read',
-        outcome: 'success',
-        targetType: 'return',
-        targetId: row.id,
-        subjectRef: row.subjectId,
-        details: { withheld: readableData(purpose).withheld, erased: row.erasedAt !== null },
-      }),
-    ]);
-    return { view: decryptedView(deps, row, events, keys, purpose, now) };
+  const found = await readReturnAudited(deps.db, id, caller.scope, {
+    context: caller,
+    allowedStates: purpose.allowedStates,
+    withheld: readableData(purpose).withheld,
   });
-  // The denial is recorded outside the read's transaction, which the error would roll back.
-  if (outcome.denied) return denyState(deps.db, caller, outcome.denied);
-  return outcome.view!;
+  if (!found) throw new AppError('not_found', 'No return with this id.');
+  const { row, events, keys } = found;
+  if (!row.erasedAt && !purposeAllowsState(purpose, row.dataState)) {
+    throw new AppError('purpose_not_allowed', `The purpose does not allow reading ${row.dataState} data.`, {
+      dataState: row.dataState,
+    });
+  }
+  const keyset = new SubjectKeyset(
+    row.subjectId,
+    deps.keyring,
+    new Map(keys.map((key) => [key.dataClass, key])),
+    new Map(),
+  );
+  return decryptedView(deps, row, events, keyset, purpose, now);
 }
 
 /**
