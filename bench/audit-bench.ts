@@ -1,6 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { recordAuditEvent } from '../src/audit/record-audit-event';
 import { runSequencerOnce } from '../src/audit/sequencer';
 import { mintToken } from '../src/auth/mint-token';
@@ -96,20 +97,29 @@ async function startServer(
 }
 
 /**
- * Reads a streamed response to the end, counting bytes and newlines; never holds the body. The count
- * uses Buffer.indexOf: a loop over every byte cost the client as much CPU as the server spent.
+ * Reads a streamed response to the end, counting bytes and newlines; never holds the body. The client
+ * shares the CPU with the server it measures, so it is kept light: node:http rather than fetch (its web
+ * streams cost about as much CPU as the server spent), newlines counted by Buffer.indexOf.
  */
-async function drain(url: string, token: string): Promise<{ bytes: number; lines: number }> {
-  const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
-  if (response.status !== 200 || !response.body) throw new Error(`${url} answered ${response.status}`);
-  let bytes = 0;
-  let lines = 0;
-  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-    bytes += chunk.length;
-    const buffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
-    for (let at = buffer.indexOf(10); at !== -1; at = buffer.indexOf(10, at + 1)) lines++;
-  }
-  return { bytes, lines };
+function drain(url: string, token: string): Promise<{ bytes: number; lines: number }> {
+  return new Promise((resolve, reject) => {
+    const request = get(url, { headers: { authorization: `Bearer ${token}` } }, (response) => {
+      if (response.statusCode !== 200) {
+        response.resume();
+        reject(new Error(`${url} answered ${response.statusCode}`));
+        return;
+      }
+      let bytes = 0;
+      let lines = 0;
+      response.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) lines++;
+      });
+      response.on('end', () => resolve({ bytes, lines }));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+  });
 }
 
 /** Writes events at the target rate while the server's sequencer runs; lag = write to signed checkpoint. */

@@ -41,9 +41,12 @@ const exportQuery = z.object({
     .describe('tree size of a checkpoint kept earlier: adds a consistency proof from it'),
 });
 
-/** Streams skip the response serializer; the 200 schema documents their shape in the OpenAPI only. */
-function sendStream(reply: unknown, stream: Readable) {
-  return (reply as FastifyReply).send(stream);
+/**
+ * Streams skip the response serializer; the 200 schema documents their shape in the OpenAPI only.
+ * One chunk (a page) is held ahead: the pages themselves are read ahead in audit-export.ts.
+ */
+function sendStream(reply: unknown, chunks: AsyncIterable<string | Buffer>) {
+  return (reply as FastifyReply).send(Readable.from(chunks, { highWaterMark: 1 }));
 }
 
 /** The audit log for auditors: streamed events, signed checkpoints, proofs and the offline bundle. */
@@ -75,9 +78,8 @@ export async function auditRoutes(app: FastifyInstance) {
         { action: 'audit.events_read', outcome: 'success', targetType: 'audit_log', details: { format } },
       );
       const pages = listEvents(sql, filter);
-      const stream = Readable.from(format === 'csv' ? eventsAsCsv(pages) : pages);
       reply.type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8');
-      return sendStream(reply, stream);
+      return sendStream(reply, format === 'csv' ? eventsAsCsv(pages) : pages);
     },
   );
 
@@ -175,7 +177,7 @@ export async function auditRoutes(app: FastifyInstance) {
       reply
         .type('application/json; charset=utf-8')
         .header('content-disposition', `attachment; filename="audit-bundle-${checkpoint.treeSize}.json"`);
-      return sendStream(reply, Readable.from(prepared.chunks));
+      return sendStream(reply, prepared.chunks);
     },
   );
 }
