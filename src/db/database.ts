@@ -2,7 +2,9 @@ import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 
 export type Sql = postgres.Sql;
-export type Database = PostgresJsDatabase;
+export type TransactionSql = postgres.TransactionSql;
+/** drizzle over postgres.js; `$client` is the pool, for what drizzle does not do (COPY). */
+export type Database = PostgresJsDatabase & { $client: Sql };
 
 export interface DatabaseHandle {
   url: string;

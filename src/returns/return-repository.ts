@@ -1,6 +1,8 @@
 import { and, asc, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import { type AuditContext, auditEventPerRow, type Executor } from '../audit/record-audit-event';
 import { type SubjectDataKeyRow, subjectDataKeys } from '../crypto/subject-data-keys.schema';
+import { bulkInsert } from '../db/bulk-insert';
+import type { TransactionSql } from '../db/database';
 import { jsonRowOf, qualified, rowFromJson } from '../db/json-rows';
 import type { DataState } from '../policies/purposes-policy';
 import { enqueueWebhookEvent } from '../webhooks/outbox';
@@ -42,18 +44,14 @@ export async function insertReturn(tx: Executor, row: NewReturnRow): Promise<voi
   ]);
 }
 
-/** Bulk insert for seeding, in statements that stay under PostgreSQL's 65535 bind parameters. */
+/** Bulk load for seeding: one statement per table, in the transaction of `tx` (a postgres.js transaction). */
 export async function insertReturnBatch(
-  tx: Executor,
+  tx: TransactionSql,
   rows: NewReturnRow[],
   events: NewReturnEventRow[],
 ): Promise<void> {
-  for (let start = 0; start < rows.length; start += 1000) {
-    await tx.insert(returns).values(rows.slice(start, start + 1000));
-  }
-  for (let start = 0; start < events.length; start += 2000) {
-    await tx.insert(returnEvents).values(events.slice(start, start + 2000));
-  }
+  await bulkInsert(tx, returns, rows);
+  await bulkInsert(tx, returnEvents, events);
 }
 
 /** Stores an event unless one with the same dedupe key exists; true when this call stored it. */

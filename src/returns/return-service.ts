@@ -6,7 +6,7 @@ import type { DataClass } from '../crypto/data-classes';
 import { loadSubjectKeyset, SubjectKeyset } from '../crypto/field-cipher';
 import { intakeKeyset } from '../crypto/intake-keyset';
 import type { MasterKeyring } from '../crypto/master-keyring';
-import { findOrCreateSubject, findSubjectIdByEmail } from '../crypto/subjects';
+import { findSubjectIdByEmail } from '../crypto/subjects';
 import type { Database } from '../db/database';
 import { AppError } from '../http/app-error';
 import type { Purpose } from '../policies/purposes-policy';

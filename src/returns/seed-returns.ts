@@ -6,6 +6,7 @@ import { SubjectKeyset } from '../crypto/field-cipher';
 import { generateDataKey, type MasterKeyring } from '../crypto/master-keyring';
 import { subjectDataKeys } from '../crypto/subject-data-keys.schema';
 import { subjects } from '../crypto/subjects.schema';
+import { bulkInsert } from '../db/bulk-insert';
 import type { Database } from '../db/database';
 import type { ReturnRulesPolicy } from '../policies/return-rules-policy';
 import { mapCarrierCode } from './carrier-codes';
@@ -18,7 +19,7 @@ import type { NewReturnEventRow, NewReturnRow } from './returns.schema';
 
 /*
  * Synthetic returns for demos and benchmarks, written through the same field encryption as the API.
- * Subjects and their data keys are created in bulk here (one statement per batch) instead of one
+ * Subjects and their data keys are created in bulk here (one statement per table and batch) instead of one
  * findOrCreateSubject per row: every e-mail is new by construction, so there is nothing to look up.
  */
 
@@ -252,9 +253,9 @@ export async function seedReturns(
       const size = Math.min(settings.batchSize, settings.count - start);
       next += size;
       const batch = buildBatch(deps, settings, run, start, size);
-      await deps.db.transaction(async (tx) => {
-        await tx.insert(subjects).values(batch.subjectRows);
-        await tx.insert(subjectDataKeys).values(batch.keyRows);
+      await deps.db.$client.begin(async (tx) => {
+        await bulkInsert(tx, subjects, batch.subjectRows);
+        await bulkInsert(tx, subjectDataKeys, batch.keyRows);
         await insertReturnBatch(tx, batch.returnRows, batch.eventRows);
       });
       done += size;
