@@ -1,18 +1,25 @@
-import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import { asc, eq, type SQL, sql } from 'drizzle-orm';
 import type { AuditContext, Executor } from '../audit/record-audit-event';
 import { recordAuditEvent } from '../audit/record-audit-event';
 import type { DataClass } from '../crypto/data-classes';
-import { destroySubjectKey } from '../crypto/field-cipher';
+import { destroySubjectKeys } from '../crypto/field-cipher';
 import { subjects } from '../crypto/subjects.schema';
 import { timestampParam } from '../db/sql-timestamp';
 import { AppError } from '../http/app-error';
-import { activeHoldsFor, heldReturnIds, isActive } from '../legal-holds/active-holds';
+import { activeHoldsFor, isActive, returnHeld } from '../legal-holds/active-holds';
+import { legalHolds } from '../legal-holds/legal-holds.schema';
 import { addIsoDuration } from '../policies/iso-duration';
 import type { Policies } from '../policies/load-policies';
 import { returns } from '../returns/returns.schema';
 import type { ErasedData, ErasureOutcome, KeptData } from './erasure-outcome';
 import { announceErasedReturns, type PseudonymsOf } from './recipient-notices';
-import { columnsOfClass, holdsAny, nullAssignments, subjectLocations } from './subject-data-locations';
+import {
+  columnsOfClass,
+  holdsAny,
+  nullAssignments,
+  subjectLocations,
+  uuidArray,
+} from './subject-data-locations';
 
 export interface ErasureContext {
   audit: AuditContext;
@@ -42,13 +49,26 @@ interface LockedReturn {
   merchantId: string;
   erasedAt: Date | null;
   refundedAt: Date | null;
-  holdsClass: boolean;
+  /** The return still holds a value of the payment class (the refund IBAN). */
+  holdsPayment: boolean;
+  /** An active legal hold covers it, on the return or on its subject. */
+  held: boolean;
 }
 
-/** Locks the returns (in id order, so two erasures never deadlock) and says which hold class data. */
-async function lockReturns(tx: Executor, returnIds: string[], dataClass: DataClass): Promise<LockedReturn[]> {
-  if (returnIds.length === 0) return [];
-  const columns = columnsOfClass(dataClass, 'returns').get('returns') ?? [];
+/** Contact data is gone once `erased_at` is set; payment data once its columns are null. */
+function holdsClass(row: LockedReturn, dataClass: DataClass): boolean {
+  return dataClass === 'contact' ? row.erasedAt === null : row.holdsPayment;
+}
+
+/**
+ * Locks the returns (in id order, so two erasures never deadlock) with their subjects, and reads in
+ * the same statement what each return still holds and whether a legal hold covers it. The subjects
+ * are locked before any check of what they still hold: an intake that found one of them (FOR KEY
+ * SHARE) commits first and its return is seen by the check; a later one waits, then starts a new
+ * subject (returns_refuse_erased_subject).
+ */
+async function lockReturns(tx: Executor, where: SQL, asOf: Date): Promise<LockedReturn[]> {
+  const paymentColumns = columnsOfClass('payment', 'returns').get('returns') ?? [];
   return tx
     .select({
       id: returns.id,
@@ -56,74 +76,82 @@ async function lockReturns(tx: Executor, returnIds: string[], dataClass: DataCla
       merchantId: returns.merchantId,
       erasedAt: returns.erasedAt,
       refundedAt: returns.refundedAt,
-      holdsClass: sql<boolean>`${holdsAny(columns)}`,
+      holdsPayment: sql<boolean>`${holdsAny(paymentColumns, 'returns')}`,
+      held: sql<boolean>`${returnHeld(asOf)}`,
     })
     .from(returns)
-    .where(inArray(returns.id, returnIds))
+    .innerJoin(subjects, eq(subjects.id, returns.subjectId))
+    .where(where)
     .orderBy(asc(returns.id))
     .for('update');
 }
 
 /**
- * Nulls the class's columns of these returns and of their events; erasing contact data also sets
- * `erased_at`, which the pseudonymized feed turns into a tombstone. Then shreds each subject left
- * with no data of the class.
+ * One statement for the whole batch: the class's columns of these returns and of their events
+ * nulled; erasing contact data also sets `erased_at`, which the pseudonymized feed turns into a
+ * tombstone.
  */
-async function eraseReturnsClass(
+async function nullClassOfReturns(tx: Executor, returnIds: string[], dataClass: DataClass, now: Date) {
+  const ids = uuidArray(returnIds);
+  const returnColumns = columnsOfClass(dataClass, 'returns').get('returns') ?? [];
+  const eventColumns = columnsOfClass(dataClass, 'return_events').get('return_events') ?? [];
+  const events =
+    eventColumns.length > 0
+      ? sql`with events as (update return_events set ${nullAssignments(eventColumns)} where return_id = any(${ids}) and ${holdsAny(eventColumns)} returning 1) `
+      : sql``;
+  const erasedAt = dataClass === 'contact' ? sql`, erased_at = ${timestampParam(now)}` : sql``;
+  await tx.execute(
+    sql`${events}update returns set ${nullAssignments(returnColumns)}${erasedAt}, updated_at = now() where id = any(${ids})`,
+  );
+}
+
+interface EraseOptions {
+  /** Which of the unheld returns this call may erase (all by default; payment waits for its window). */
+  erasable?: (row: LockedReturn) => boolean;
+  /**
+   * Subjects to shred once left empty, already locked by the caller; by default the subjects of the
+   * returns erased now (locked with them by lockReturns).
+   */
+  shredCandidates?: string[];
+}
+
+/**
+ * The one erasure logic, for a batch of locked returns (a retention batch, or every return of one
+ * subject): the returns not under a hold are nulled in one statement, recipients are told, the
+ * subjects left with no data of the class are shredded together, and one audit event lists the ids.
+ */
+async function eraseLockedReturns(
   tx: Executor,
-  returnIds: string[],
+  locked: LockedReturn[],
   dataClass: DataClass,
   context: ErasureContext,
+  options: EraseOptions = {},
 ): Promise<ReturnsErasureResult> {
-  const locked = await lockReturns(tx, [...new Set(returnIds)], dataClass);
-  if (locked.length === 0) return { erased: [], held: [], alreadyErased: [], subjectsShredded: [] };
-  const held = await heldReturnIds(
-    tx,
-    locked.map((row) => row.id),
-    context.now,
-  );
-  const stillHolds = (row: LockedReturn) =>
-    dataClass === 'contact' ? row.erasedAt === null : row.holdsClass;
-  const toErase = locked.filter((row) => !held.has(row.id) && stillHolds(row));
+  const erasable = options.erasable ?? (() => true);
+  const free = locked.filter((row) => !row.held);
+  const toErase = free.filter((row) => holdsClass(row, dataClass) && erasable(row));
   const result: ReturnsErasureResult = {
     erased: toErase.map((row) => row.id),
-    held: locked.filter((row) => held.has(row.id)).map((row) => row.id),
-    alreadyErased: locked.filter((row) => !held.has(row.id) && !stillHolds(row)).map((row) => row.id),
+    held: locked.filter((row) => row.held).map((row) => row.id),
+    alreadyErased: free.filter((row) => !holdsClass(row, dataClass)).map((row) => row.id),
     subjectsShredded: [],
   };
   if (toErase.length > 0) {
-    const ids = sql.join(
-      result.erased.map((id) => sql`${id}::uuid`),
-      sql`, `,
-    );
-    const returnColumns = columnsOfClass(dataClass, 'returns').get('returns') ?? [];
-    const erasedAt = dataClass === 'contact' ? sql`, erased_at = ${timestampParam(context.now)}` : sql``;
-    await tx.execute(
-      sql`update returns set ${nullAssignments(returnColumns)}${erasedAt}, updated_at = now() where id in (${ids})`,
-    );
-    const eventColumns = columnsOfClass(dataClass, 'return_events').get('return_events') ?? [];
-    if (eventColumns.length > 0) {
-      await tx.execute(
-        sql`update return_events set ${nullAssignments(eventColumns)} where return_id in (${ids})`,
-      );
-    }
+    await nullClassOfReturns(tx, result.erased, dataClass, context.now);
     if (dataClass === 'contact' && context.pseudonymsOf) {
       await announceErasedReturns(tx, context.policies, context.pseudonymsOf, toErase);
     }
   }
-  for (const subjectId of new Set(toErase.map((row) => row.subjectId))) {
-    if (await shredSubjectClassIfEmpty(tx, subjectId, dataClass, context))
-      result.subjectsShredded.push(subjectId);
-  }
+  const candidates = options.shredCandidates ?? [...new Set(toErase.map((row) => row.subjectId))];
+  result.subjectsShredded = await shredSubjects(tx, candidates, dataClass, context);
+  if (locked.length === 0 && candidates.length === 0) return result;
+  const subjectsTouched = new Set([...locked.map((row) => row.subjectId), ...candidates]);
   await recordAuditEvent(tx, context.audit, {
     action: `erasure.${dataClass}`,
     outcome: 'success',
     targetType: 'returns',
     targetId: null,
-    subjectRef:
-      locked.length > 0 && new Set(locked.map((row) => row.subjectId)).size === 1
-        ? locked[0]!.subjectId
-        : null,
+    subjectRef: subjectsTouched.size === 1 ? [...subjectsTouched][0]! : null,
     details: {
       origin: context.origin,
       policyVersion: context.policies.version,
@@ -137,53 +165,70 @@ async function eraseReturnsClass(
 }
 
 /**
- * Crypto-shreds a subject's class once none of its returns keeps data of it and no hold is on the
- * subject: every ciphertext of the class is nulled, then the key destroyed. For contact, the blind
- * index goes too (with any copy a pending request kept), so the e-mail no longer finds the subject.
- * True when the subject is left with no key of the class (destroyed now or before).
+ * Crypto-shreds the class of each subject among these (locked by the caller) that no return still
+ * holds data of and no hold covers: every ciphertext of the class nulled, then the keys destroyed, a
+ * fixed number of statements whatever the number of subjects. For contact, the blind index goes too
+ * (with any copy a pending request kept), so the e-mail no longer finds the subject. Answers the
+ * subjects left with no key of the class (destroyed now or before).
  */
-async function shredSubjectClassIfEmpty(
+async function shredSubjects(
   tx: Executor,
-  subjectId: string,
+  subjectIds: string[],
   dataClass: DataClass,
   context: ErasureContext,
-): Promise<boolean> {
+): Promise<string[]> {
+  if (subjectIds.length === 0) return [];
+  const ids = uuidArray(subjectIds);
   const returnColumns = columnsOfClass(dataClass, 'returns').get('returns') ?? [];
-  const stillHeldData = dataClass === 'contact' ? sql`erased_at is null` : holdsAny(returnColumns);
-  const [blocked] = (await tx.execute(sql`
-    select exists (select 1 from returns where subject_id = ${subjectId} and ${stillHeldData})
-      or exists (select 1 from legal_holds where subject_id = ${subjectId} and ${isActive(context.now)}) as blocked`)) as unknown as {
-    blocked: boolean;
+  const stillHeldData = dataClass === 'contact' ? sql`r.erased_at is null` : holdsAny(returnColumns, 'r');
+  const empty = (await tx.execute(sql`
+    select s.id from unnest(${ids}) as s(id)
+    where not exists (select 1 from returns r where r.subject_id = s.id and ${stillHeldData})
+      and not exists (select 1 from ${legalHolds} where ${legalHolds.subjectId} = s.id and ${isActive(context.now)})`)) as unknown as {
+    id: string;
   }[];
-  if (blocked?.blocked) return false;
+  const shredded = empty.map((row) => row.id);
+  if (shredded.length === 0) return [];
   // One statement: each table is written once, by its own data-modifying CTE.
-  const updates = subjectLocations(dataClass, subjectId).map(
+  const updates = subjectLocations(dataClass, shredded).map(
     (location, index) =>
       sql`${sql.identifier(`shred_${index}`)} as (update ${sql.identifier(location.table)} set ${nullAssignments(location.columns)} where ${location.where} returning 1)`,
   );
   if (updates.length > 0) await tx.execute(sql`with ${sql.join(updates, sql`, `)} select 1`);
-  await destroySubjectKey(tx, subjectId, dataClass, context.audit);
-  if (dataClass === 'contact') await removeEmailIndex(tx, subjectId, context);
-  return true;
+  await destroySubjectKeys(tx, shredded, dataClass, context.audit);
+  if (dataClass === 'contact') await removeEmailIndexes(tx, shredded, context.now);
+  return shredded;
 }
 
-/** The blind index goes, with the copy a request received before the subject existed kept to find it. */
-async function removeEmailIndex(tx: Executor, subjectId: string, context: ErasureContext): Promise<void> {
+/**
+ * The blind indexes go, with the copies requests received before their subject existed kept to find
+ * it (those requests now point at the subject): one statement.
+ */
+async function removeEmailIndexes(tx: Executor, subjectIds: string[], now: Date): Promise<void> {
   await tx.execute(sql`
-    update subject_requests q set email_index = null, email_index_version = null, subject_id = s.id
-    from subjects s
-    where s.id = ${subjectId} and (q.subject_id = s.id or q.email_index = s.email_index)`);
-  await tx
-    .update(subjects)
-    .set({
-      emailIndex: null,
-      emailIndexVersion: null,
-      erasedAt: sql`coalesce(${subjects.erasedAt}, ${timestampParam(context.now)})`,
-    })
-    .where(eq(subjects.id, subjectId));
+    with requests as (
+      update subject_requests q set email_index = null, email_index_version = null, subject_id = s.id
+      from subjects s
+      where s.id = any(${uuidArray(subjectIds)}) and q.email_index is not null
+        and (q.subject_id = s.id or q.email_index = s.email_index)
+      returning 1)
+    update subjects set email_index = null, email_index_version = null,
+      erased_at = coalesce(erased_at, ${timestampParam(now)})
+    where id = any(${uuidArray(subjectIds)})`);
 }
 
-/** Retention's contact sweep; also the first step of eraseSubject. See README.md. */
+async function eraseReturnsClass(
+  tx: Executor,
+  returnIds: string[],
+  dataClass: DataClass,
+  context: ErasureContext,
+): Promise<ReturnsErasureResult> {
+  if (returnIds.length === 0) return { erased: [], held: [], alreadyErased: [], subjectsShredded: [] };
+  const locked = await lockReturns(tx, sql`${returns.id} = any(${uuidArray(returnIds)})`, context.now);
+  return eraseLockedReturns(tx, locked, dataClass, context);
+}
+
+/** Retention's contact sweep, a batch at a time. See README.md. */
 export function eraseReturnsContactData(
   tx: Executor,
   returnIds: string[],
@@ -225,37 +270,29 @@ export async function eraseSubject(
   subjectId: string,
   context: ErasureContext,
 ): Promise<ErasureOutcome> {
-  const [subject] = await tx.select().from(subjects).where(eq(subjects.id, subjectId)).for('update');
+  const [subject] = await tx
+    .select({ id: subjects.id })
+    .from(subjects)
+    .where(eq(subjects.id, subjectId))
+    .for('update');
   if (!subject) throw new AppError('not_found', 'No subject has this id.');
-  const all = await tx
-    .select({ id: returns.id })
-    .from(returns)
-    .where(eq(returns.subjectId, subjectId))
-    .orderBy(asc(returns.id));
-  const returnIds = all.map((row) => row.id);
-
-  const contact = await eraseReturnsContactData(tx, returnIds, context);
-  const contactShredded =
-    contact.subjectsShredded.length > 0 ||
-    (await shredSubjectClassIfEmpty(tx, subjectId, 'contact', context));
+  const locked = await lockReturns(tx, eq(returns.subjectId, subjectId), context.now);
+  // The same core as a retention batch, for one subject: shredded even when no return is left to null.
+  const thisSubject = { shredCandidates: [subjectId] };
+  const contact = await eraseLockedReturns(tx, locked, 'contact', context, thisSubject);
 
   // Payment: erased once its dispute window (13 months after the refund) is over; kept before.
-  const payments = (await lockReturns(tx, returnIds, 'payment')).filter((row) => row.holdsClass);
-  const held = await heldReturnIds(tx, returnIds, context.now);
   const paymentRule = retentionRule(context.policies, 'payment', ['erase']);
   const windowOver = (row: LockedReturn) =>
     row.refundedAt !== null &&
     paymentRule !== undefined &&
     addIsoDuration(row.refundedAt, paymentRule.duration).getTime() <= context.now.getTime();
-  const payable = payments.filter((row) => !held.has(row.id));
-  const payment = await eraseReturnsPaymentData(
-    tx,
-    payable.filter(windowOver).map((row) => row.id),
-    context,
-  );
-  const paymentShredded =
-    payment.subjectsShredded.length > 0 ||
-    (await shredSubjectClassIfEmpty(tx, subjectId, 'payment', context));
+  const payment = await eraseLockedReturns(tx, locked, 'payment', context, {
+    ...thisSubject,
+    erasable: windowOver,
+  });
+  const contactShredded = contact.subjectsShredded.includes(subjectId);
+  const paymentShredded = payment.subjectsShredded.includes(subjectId);
 
   const erased: ErasedData[] = [
     {
@@ -266,12 +303,13 @@ export async function eraseSubject(
     },
     { dataClass: 'payment', returns: payment.erased.length, keyDestroyed: paymentShredded },
   ];
+  const payments = locked.filter((row) => row.holdsPayment);
   const kept = await keptData(tx, context, {
     subjectId,
+    locked,
     contactHeld: contact.held.length,
-    paymentHeld: payments.filter((row) => held.has(row.id)).length,
-    paymentRunning: payable.filter((row) => !windowOver(row)),
-    returnIds,
+    paymentHeld: payments.filter((row) => row.held).length,
+    paymentRunning: payments.filter((row) => !row.held && !windowOver(row)),
   });
   return { erased, kept };
 }
@@ -281,10 +319,11 @@ async function keptData(
   context: ErasureContext,
   facts: {
     subjectId: string;
+    /** Every return of the subject, as locked before the erasure (accounting fields are kept). */
+    locked: LockedReturn[];
     contactHeld: number;
     paymentHeld: number;
     paymentRunning: LockedReturn[];
-    returnIds: string[];
   },
 ): Promise<KeptData[]> {
   const kept: KeptData[] = [];
@@ -292,7 +331,7 @@ async function keptData(
   if (facts.contactHeld > 0 || facts.paymentHeld > 0) {
     const holds = await activeHoldsFor(
       tx,
-      { subjectId: facts.subjectId, returnIds: facts.returnIds },
+      { subjectId: facts.subjectId, returnIds: facts.locked.map((row) => row.id) },
       context.now,
     );
     const until = holds.some((hold) => hold.until === null)
@@ -343,11 +382,8 @@ async function keptData(
       returns: owed,
     });
   }
-  if (facts.returnIds.length > 0) {
-    const refundDates = await tx
-      .select({ refundedAt: returns.refundedAt })
-      .from(returns)
-      .where(and(eq(returns.subjectId, facts.subjectId), sql`${returns.refundedAt} is not null`));
+  if (facts.locked.length > 0) {
+    const refundDates = facts.locked.filter((row) => row.refundedAt !== null);
     const accounting = retentionRule(policies, 'accounting', ['delete', 'redact']);
     kept.push({
       dataClass: 'accounting',
@@ -359,7 +395,7 @@ async function keptData(
         ['delete', 'redact'],
         refundDates.map((row) => row.refundedAt!),
       ),
-      returns: facts.returnIds.length,
+      returns: facts.locked.length,
     });
   }
   const requests = retentionRule(policies, 'requests', ['delete', 'redact']);

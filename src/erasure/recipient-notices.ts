@@ -2,7 +2,8 @@ import type { Executor } from '../audit/record-audit-event';
 import type { Policies } from '../policies/load-policies';
 import type { WebhookEventType } from '../policies/webhooks-policy';
 import type { RecipientKeys } from '../pseudonymization/pseudonyms';
-import { enqueueWebhookEvent } from '../webhooks/outbox';
+import { enqueueWebhookEvents } from '../webhooks/outbox';
+import type { WebhookEventInput } from '../webhooks/webhook-payload';
 
 /** Per-recipient pseudonym keys (src/pseudonymization): recipients only ever see their own pseudonyms. */
 export type PseudonymsOf = (recipientId: string) => RecipientKeys;
@@ -29,6 +30,7 @@ function listeningRecipients(policies: Policies, type: WebhookEventType): string
 /**
  * Art. 19: merchants and recipients subscribed to `return.erased` hear of each erased return at once,
  * through the outbox in the erasure's transaction (the feed's tombstones stay the durable record).
+ * One insert for the whole batch.
  */
 export async function announceErasedReturns(
   tx: Executor,
@@ -36,23 +38,24 @@ export async function announceErasedReturns(
   pseudonymsOf: PseudonymsOf,
   erased: { id: string; merchantId: string }[],
 ): Promise<void> {
-  const recipients = listeningRecipients(policies, 'return.erased');
+  const recipients = listeningRecipients(policies, 'return.erased').map((recipientId) => ({
+    recipientId,
+    keys: pseudonymsOf(recipientId),
+  }));
+  const events: WebhookEventInput[] = [];
   for (const row of erased) {
     if (listeningMerchant(policies, 'return.erased', row.merchantId)) {
-      await enqueueWebhookEvent(tx, {
-        type: 'return.erased',
-        merchantId: row.merchantId,
-        data: { returnId: row.id },
-      });
+      events.push({ type: 'return.erased', merchantId: row.merchantId, data: { returnId: row.id } });
     }
-    for (const recipientId of recipients) {
-      await enqueueWebhookEvent(tx, {
+    for (const { recipientId, keys } of recipients) {
+      events.push({
         type: 'return.erased',
         recipientId,
-        data: { returnId: pseudonymsOf(recipientId).pseudonym('return', row.id) },
+        data: { returnId: keys.pseudonym('return', row.id) },
       });
     }
   }
+  await enqueueWebhookEvents(tx, events);
 }
 
 /** Art. 19: a rectified subject is announced so recipients re-read its returns from the feed. */
@@ -63,16 +66,15 @@ export async function announceRectification(
   subjectId: string,
   merchantIds: string[],
 ): Promise<void> {
-  for (const merchantId of new Set(merchantIds)) {
-    if (listeningMerchant(policies, 'subject.rectified', merchantId)) {
-      await enqueueWebhookEvent(tx, { type: 'subject.rectified', merchantId, data: { subject: subjectId } });
-    }
-  }
+  const events: WebhookEventInput[] = [...new Set(merchantIds)]
+    .filter((merchantId) => listeningMerchant(policies, 'subject.rectified', merchantId))
+    .map((merchantId) => ({ type: 'subject.rectified', merchantId, data: { subject: subjectId } }));
   for (const recipientId of listeningRecipients(policies, 'subject.rectified')) {
-    await enqueueWebhookEvent(tx, {
+    events.push({
       type: 'subject.rectified',
       recipientId,
       data: { subject: pseudonymsOf(recipientId).pseudonym('subject', subjectId) },
     });
   }
+  await enqueueWebhookEvents(tx, events);
 }

@@ -10,11 +10,18 @@ import '../subject-requests/subject-requests.schema';
  * nulls every ciphertext the destroyed key wrote. A table declared in the encryption map but absent
  * here makes erasure fail loudly instead of leaving ciphertext behind.
  */
-const rowsOfSubject: Record<string, (subjectId: string) => SQL> = {
-  returns: (subjectId) => sql`subject_id = ${subjectId}`,
-  return_events: (subjectId) => sql`return_id in (select id from returns where subject_id = ${subjectId})`,
-  subject_requests: (subjectId) => sql`subject_id = ${subjectId}`,
+const rowsOfSubjects: Record<string, (subjectIds: SQL) => SQL> = {
+  returns: (subjectIds) => sql`subject_id = any(${subjectIds})`,
+  // An array, not IN (subquery): a semi-join could scan every event; this probes the events index.
+  return_events: (subjectIds) =>
+    sql`return_id = any(array(select id from returns where subject_id = any(${subjectIds})))`,
+  subject_requests: (subjectIds) => sql`subject_id = any(${subjectIds})`,
 };
+
+/** A list of ids as one `uuid[]` parameter: one statement shape whatever the batch size. */
+export function uuidArray(ids: string[]): SQL {
+  return sql`${sql.param(ids)}::uuid[]`;
+}
 
 export class UnmappedEncryptedTableError extends Error {
   override name = 'UnmappedEncryptedTableError';
@@ -49,15 +56,18 @@ export function holdsAny(columns: string[], alias?: string): SQL {
   )})`;
 }
 
-/** Every (table, columns, rows of the subject) triple to null when the subject's class key goes. */
-export function subjectLocations(dataClass: DataClass, subjectId: string) {
+/**
+ * Every (table, columns, rows) triple to null when these subjects' class keys go; the rows are those
+ * of the subjects that still hold a value of the class.
+ */
+export function subjectLocations(dataClass: DataClass, subjectIds: string[]) {
   return [...columnsOfClass(dataClass)].map(([table, columns]) => {
-    const where = rowsOfSubject[table];
+    const where = rowsOfSubjects[table];
     if (!where) {
       throw new UnmappedEncryptedTableError(
         `${table} holds ${dataClass} ciphertext but src/erasure does not know how it belongs to a subject`,
       );
     }
-    return { table, columns, where: where(subjectId) };
+    return { table, columns, where: sql`${where(uuidArray(subjectIds))} and ${holdsAny(columns)}` };
   });
 }

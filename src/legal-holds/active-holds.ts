@@ -1,4 +1,4 @@
-import { and, eq, gt, inArray, isNull, or, type SQL } from 'drizzle-orm';
+import { and, eq, gt, inArray, isNull, or, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
 import { returns } from '../returns/returns.schema';
 import { type LegalHoldRow, legalHolds } from './legal-holds.schema';
@@ -28,6 +28,14 @@ export async function activeHoldsFor(
 }
 
 /**
+ * True for a row of `returns` (the outer query's) that an active hold covers, on the return itself or
+ * on its subject: usable in a WHERE, or in a select list that locks the returns it reads.
+ */
+export function returnHeld(asOf: Date): SQL {
+  return sql`exists (select 1 from ${legalHolds} where (${legalHolds.returnId} = ${returns.id} or ${legalHolds.subjectId} = ${returns.subjectId}) and ${isActive(asOf)})`;
+}
+
+/**
  * The return ids among these that an active hold covers, on the return itself or on its subject.
  * Retention skips (and counts) them for every action; erasure keeps them.
  */
@@ -38,12 +46,8 @@ export async function heldReturnIds(
 ): Promise<Set<string>> {
   if (returnIds.length === 0) return new Set();
   const rows = await executor
-    .selectDistinct({ id: returns.id })
+    .select({ id: returns.id })
     .from(returns)
-    .innerJoin(
-      legalHolds,
-      or(eq(legalHolds.returnId, returns.id), eq(legalHolds.subjectId, returns.subjectId)),
-    )
-    .where(and(inArray(returns.id, returnIds), isActive(asOf)));
+    .where(and(sql`${returns.id} = any(${sql.param(returnIds)}::uuid[])`, returnHeld(asOf)));
   return new Set(rows.map((row) => row.id));
 }

@@ -4,6 +4,7 @@ import { resolveAppConfig } from '../config/app-config';
 import { connectDatabase } from '../db/connect';
 import { AppError } from '../http/app-error';
 import { loadPolicies } from '../policies/load-policies';
+import { createPseudonymKeys } from '../pseudonymization/pseudonyms';
 import { parseAsOf } from './as-of-date';
 import { defaultBatchSize, type RetentionProgress, type RunSummary, runRetention } from './retention-engine';
 
@@ -91,7 +92,7 @@ export function registerRetentionCommands(program: Command): void {
       const progress = progressReporter();
       try {
         const summary = await runRetention(
-          { database, policies },
+          { database, policies, pseudonymsOf: createPseudonymKeys(config.pseudonymSecret) },
           {
             asOf: options.asOf,
             dryRun: options.dryRun,

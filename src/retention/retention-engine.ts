@@ -1,6 +1,7 @@
 import { type AuditContext, type Executor, recordAuditEvent } from '../audit/record-audit-event';
 import type { Principal } from '../auth/principal';
 import type { DatabaseHandle } from '../db/database';
+import type { PseudonymsOf } from '../erasure/recipient-notices';
 import { translateDatabaseError } from '../db/database-errors';
 import { AppError } from '../http/app-error';
 import type { Policies } from '../policies/load-policies';
@@ -71,6 +72,8 @@ export interface RetentionProgress {
 export interface RetentionDependencies {
   database: DatabaseHandle;
   policies: Policies;
+  /** Recipients' pseudonym keys: erased returns are announced (`return.erased`, Art. 19). */
+  pseudonymsOf: PseudonymsOf;
   /** Who asked; absent for the schedule. */
   principal?: Principal;
   requestId?: string;
@@ -319,7 +322,13 @@ async function applyBatch(
     const keys = await target.selectDue(tx, { rule, asOf: run.asOf, afterKey }, limit, true);
     if (keys.length === 0) return null;
     const audit = auditContextOf(deps);
-    const outcome = await target.apply(tx, keys, { rule, asOf: run.asOf, policies: deps.policies, audit });
+    const outcome = await target.apply(tx, keys, {
+      rule,
+      asOf: run.asOf,
+      policies: deps.policies,
+      audit,
+      pseudonymsOf: deps.pseudonymsOf,
+    });
     const lastKey = keys.at(-1)!;
     await recordBatch(tx, run.id, rule.id, {
       done: outcome.done.length,

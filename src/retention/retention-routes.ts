@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { principalOf } from '../auth/auth-plugin';
 import { problemResponses } from '../http/problem';
+import { createPseudonymKeys } from '../pseudonymization/pseudonyms';
 import { asOfSchema } from './as-of-date';
 import {
   previewRetention,
@@ -66,9 +67,11 @@ export async function retentionRoutes(app: FastifyInstance) {
     await Promise.allSettled(inFlight);
   });
 
+  const pseudonymsOf = createPseudonymKeys(app.config.pseudonymSecret);
   const depsOf = (request: FastifyRequest): RetentionDependencies => ({
     database: app.database,
     policies: app.policies,
+    pseudonymsOf,
     principal: principalOf(request),
     requestId: request.id,
   });

@@ -1,4 +1,5 @@
 import type { AuditContext, Executor } from '../audit/record-audit-event';
+import type { PseudonymsOf } from '../erasure/recipient-notices';
 import type { Policies } from '../policies/load-policies';
 import type { RetentionRule } from '../policies/retention-policy';
 
@@ -14,6 +15,7 @@ export interface ApplyContext {
   asOf: Date;
   policies: Policies;
   audit: AuditContext;
+  pseudonymsOf: PseudonymsOf;
 }
 
 /** What one batch did: keys acted on, and keys a legal hold kept out. */

@@ -14,7 +14,7 @@ import {
 import { auditEvents } from '../audit/audit-events.schema';
 import type { Executor } from '../audit/record-audit-event';
 import { timestampParam } from '../db/sql-timestamp';
-import { eraseReturnsContactData, eraseReturnsPaymentData } from '../erasure/erase';
+import { type ErasureContext, eraseReturnsContactData, eraseReturnsPaymentData } from '../erasure/erase';
 import { activeHoldsFor, heldReturnIds } from '../legal-holds/active-holds';
 import type { RetentionRule } from '../policies/retention-policy';
 import { archiveReturns, deleteReturns } from '../returns/return-repository';
@@ -27,14 +27,14 @@ function isPast(start: SQLWrapper, rule: RetentionRule, asOf: Date): SQL {
   return sql`${start} + ${rule.duration.iso}::interval <= ${timestampParam(asOf)}`;
 }
 
-/** A return's clock starts at its `closed` event; only closed returns have one. */
+/**
+ * A return's clock starts at its `closed` event; only closed returns have one. A scalar subquery,
+ * not EXISTS: it stays a probe of the return's own events per candidate row, where a semi-join could
+ * walk the events index from its start on every keyset batch (quadratic over a sweep).
+ */
 function closedFor(rule: RetentionRule, asOf: Date): SQL {
-  return and(
-    eq(returns.status, 'closed'),
-    exists(
-      sql`(select 1 from ${returnEvents} where ${returnEvents.returnId} = ${returns.id} and ${returnEvents.type} = 'closed' and ${isPast(sql`${returnEvents.occurredAt}`, rule, asOf)})`,
-    ),
-  )!;
+  const closedAt = sql`(select min(${returnEvents.occurredAt}) from ${returnEvents} where ${returnEvents.returnId} = ${returns.id} and ${returnEvents.type} = 'closed')`;
+  return and(eq(returns.status, 'closed'), isPast(closedAt, rule, asOf))!;
 }
 
 /** Due returns in id order after the window's key; the batch transaction locks them. */
@@ -86,11 +86,12 @@ async function unlessHeld(
   return { done, held: [...held] };
 }
 
-const erasureContext = (context: ApplyContext) => ({
+const erasureContext = (context: ApplyContext): ErasureContext => ({
   audit: context.audit,
   policies: context.policies,
   now: context.asOf,
-  origin: 'retention' as const,
+  origin: 'retention',
+  pseudonymsOf: context.pseudonymsOf,
 });
 
 const contactArchive = returnsTarget(

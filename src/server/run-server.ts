@@ -4,6 +4,7 @@ import type { AppConfig } from '../config/app-config';
 import { connectDatabase } from '../db/connect';
 import { pendingMigrationCount } from '../db/migrations';
 import { loadPolicies } from '../policies/load-policies';
+import { createPseudonymKeys } from '../pseudonymization/pseudonyms';
 import { startRetentionScheduler } from '../retention/retention-scheduler';
 import { startRefundOverdueWatcher } from '../returns/refund-overdue';
 import { createSigner } from '../signing/signing-key';
@@ -34,7 +35,11 @@ export async function runServer(config: AppConfig): Promise<void> {
   // Retention on RETENTION_CRON; every instance schedules it, one runs it (advisory lock + run row).
   const retention =
     pending === 0
-      ? startRetentionScheduler({ database, policies }, config.retentionCron, app.log)
+      ? startRetentionScheduler(
+          { database, policies, pseudonymsOf: createPseudonymKeys(config.pseudonymSecret) },
+          config.retentionCron,
+          app.log,
+        )
       : undefined;
   app.addHook('onClose', async () => {
     await retention?.stop();

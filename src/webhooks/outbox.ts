@@ -13,16 +13,25 @@ export const outboxChannel = 'webhook_outbox';
  * ids, statuses and clocks (recipients' data must already be pseudonymized by the caller).
  */
 export async function enqueueWebhookEvent(tx: Executor, input: WebhookEventInput): Promise<string> {
-  const event = parseWebhookEvent(input);
-  const [row] = await tx
+  const [id] = await enqueueWebhookEvents(tx, [input]);
+  return id!;
+}
+
+/** The same for many events (a batch erasure): one insert and one notification. */
+export async function enqueueWebhookEvents(tx: Executor, inputs: WebhookEventInput[]): Promise<string[]> {
+  if (inputs.length === 0) return [];
+  const events = inputs.map(parseWebhookEvent);
+  const rows = await tx
     .insert(webhookEvents)
-    .values({
-      type: event.type,
-      merchantId: event.merchantId ?? null,
-      recipientId: event.recipientId ?? null,
-      data: event.data,
-    })
+    .values(
+      events.map((event) => ({
+        type: event.type,
+        merchantId: event.merchantId ?? null,
+        recipientId: event.recipientId ?? null,
+        data: event.data,
+      })),
+    )
     .returning({ id: webhookEvents.id });
   await tx.execute(sql`select pg_notify(${outboxChannel}, '')`);
-  return row!.id;
+  return rows.map((row) => row.id);
 }

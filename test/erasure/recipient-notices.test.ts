@@ -2,6 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { resolveAppConfig } from '../../src/config/app-config';
 import { loadPolicies } from '../../src/policies/load-policies';
 import { createPseudonymKeys } from '../../src/pseudonymization/pseudonyms';
+import { runRetention } from '../../src/retention/retention-engine';
+import { closeReturn, justAfter, placeHold, retentionDeps } from '../retention/retention-fixtures';
 import { emailOf, returnFor, runRequest } from '../subject-requests/dsr-fixtures';
 import { createTestApp, type TestApp, testEnvironment } from '../support/test-app';
 
@@ -74,5 +76,32 @@ describe('Art. 19 notices: erasures and rectifications reach subscribed merchant
     expect(events).toHaveLength(4);
     expect(JSON.stringify(events)).not.toContain('note1');
     expect(JSON.stringify(events)).not.toContain('+33698765432');
+  });
+
+  it('announces each return a retention run erases, and none that a legal hold keeps', async () => {
+    const erased = await returnFor(t, 'note2', { refund: { method: 'original_payment' } });
+    const held = await returnFor(t, 'note3', { refund: { method: 'original_payment' } });
+    for (const fixture of [erased, held]) await closeReturn(t, fixture.id);
+    await placeHold(t, { returnId: held.id });
+    await t.database.sql`delete from webhook_events`;
+    const summary = await runRetention(retentionDeps(t), { asOf: justAfter('P5Y') });
+    expect(summary!.rules.find((rule) => rule.ruleId === 'contact-erase')).toMatchObject({
+      done: 1,
+      skippedHeld: 1,
+    });
+    const keys = createPseudonymKeys(t.config.pseudonymSecret)('analytics');
+    const events = await outbox();
+    expect(events).toEqual(
+      expect.arrayContaining([
+        { type: 'return.erased', merchant_id: 'm-100', recipient_id: null, data: { returnId: erased.id } },
+        {
+          type: 'return.erased',
+          merchant_id: null,
+          recipient_id: 'analytics',
+          data: { returnId: keys.pseudonym('return', erased.id) },
+        },
+      ]),
+    );
+    expect(events).toHaveLength(2);
   });
 });

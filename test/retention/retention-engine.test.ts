@@ -3,7 +3,14 @@ import { AppError } from '../../src/http/app-error';
 import { type RetentionDependencies, runRetention } from '../../src/retention/retention-engine';
 import { runScheduledRetention } from '../../src/retention/retention-scheduler';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
-import { closeReturn, createReturn, justAfter, placeHold, type ReturnFixture } from './retention-fixtures';
+import {
+  closeReturn,
+  createReturn,
+  justAfter,
+  placeHold,
+  type ReturnFixture,
+  retentionDeps,
+} from './retention-fixtures';
 
 const silent = { info: () => {}, error: () => {} };
 
@@ -34,7 +41,7 @@ describe('retention engine: each default rule as the date moves', () => {
 
   beforeAll(async () => {
     t = await createTestApp();
-    deps = { database: t.database, policies: t.policies };
+    deps = retentionDeps(t);
     closed = await createReturn(t);
     await closeReturn(t, closed.id);
     open = await createReturn(t);
@@ -151,7 +158,7 @@ describe('retention engine: legal holds, dry runs, one runner at a time', () => 
 
   beforeAll(async () => {
     t = await createTestApp();
-    deps = { database: t.database, policies: t.policies };
+    deps = retentionDeps(t);
     free = [];
     for (let i = 0; i < 5; i += 1) {
       const fixture = await createReturn(t);

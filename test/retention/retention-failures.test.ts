@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runRetention } from '../../src/retention/retention-engine';
 import { createTestApp } from '../support/test-app';
-import { closeReturn, createReturn, justAfter } from './retention-fixtures';
+import { closeReturn, createReturn, justAfter, retentionDeps } from './retention-fixtures';
 
 describe('retention engine: a row that cannot be processed', () => {
   it('is counted as failed and audited, the rest of its batch is done, and a later run retries it', async () => {
@@ -21,7 +21,7 @@ describe('retention engine: a row that cannot be processed', () => {
         return new;
       end $$;
       create trigger refuse_one_return before update on returns for each row execute function refuse_one_return();`);
-    const deps = { database: t.database, policies: t.policies };
+    const deps = retentionDeps(t);
     const asOf = justAfter('P3M');
 
     const summary = await runRetention(deps, { asOf, batchSize: 10 });

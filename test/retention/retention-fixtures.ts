@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
 import { createLegalHold, type NewLegalHold } from '../../src/legal-holds/manage-legal-holds';
 import { addIsoDuration, parseIsoDuration } from '../../src/policies/iso-duration';
+import { createPseudonymKeys } from '../../src/pseudonymization/pseudonyms';
+import type { RetentionDependencies } from '../../src/retention/retention-engine';
 import { bearer, type TestApp } from '../support/test-app';
 
 /** A valid French IBAN (the checksum is right); never a real account. */
@@ -11,6 +13,15 @@ export interface ReturnFixture {
   id: string;
   orderRef: string;
   email: string;
+}
+
+/** What the engine needs, as the server gives it (erased returns are announced to subscribers). */
+export function retentionDeps(t: TestApp): RetentionDependencies {
+  return {
+    database: t.database,
+    policies: t.policies,
+    pseudonymsOf: createPseudonymKeys(t.config.pseudonymSecret),
+  };
 }
 
 /** Creates a return through the API, the way a merchant does. */

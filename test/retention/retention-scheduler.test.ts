@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { startRetentionScheduler } from '../../src/retention/retention-scheduler';
 import { createTestApp } from '../support/test-app';
+import { retentionDeps } from './retention-fixtures';
 
 describe('retention scheduler', () => {
   it('runs on the cron expression, once per scheduled time across two instances, and stops', async () => {
     const t = await createTestApp();
     const lines: string[] = [];
     const log = { info: (...args: unknown[]) => lines.push(String(args.at(-1))), error: () => {} };
-    const deps = { database: t.database, policies: t.policies };
+    const deps = retentionDeps(t);
     // Two instances on one database, firing every second.
     const schedulers = [
       startRetentionScheduler(deps, '* * * * * *', log),
