@@ -250,40 +250,24 @@ export async function destroySubjectKey(
   dataClass: DataClass,
   audit: AuditContext,
 ): Promise<boolean> {
-  return (await destroySubjectKeys(executor, [subjectId], dataClass, audit)).length > 0;
-}
-
-/**
- * The same for many subjects at once (a retention batch): one update and one `key.destroy` event
- * listing the subjects. Answers the subjects whose live key this call destroyed.
- */
-export async function destroySubjectKeys(
-  executor: Executor,
-  subjectIds: string[],
-  dataClass: DataClass,
-  audit: AuditContext,
-): Promise<string[]> {
-  if (subjectIds.length === 0) return [];
   const destroyed = await executor
     .update(subjectDataKeys)
     .set({ wrappedKey: null, kekVersion: null, destroyedAt: sql`now()` })
     .where(
       and(
-        sql`${subjectDataKeys.subjectId} = any(${sql.param(subjectIds)}::uuid[])`,
+        eq(subjectDataKeys.subjectId, subjectId),
         eq(subjectDataKeys.dataClass, dataClass),
         isNotNull(subjectDataKeys.wrappedKey),
       ),
     )
     .returning({ subjectId: subjectDataKeys.subjectId });
-  const single = subjectIds.length === 1 ? subjectIds[0]! : null;
   await recordAuditEvent(executor, audit, {
     action: 'key.destroy',
     outcome: 'success',
     targetType: 'subject_data_key',
-    targetId: single && `${single}:${dataClass}`,
-    subjectRef: single,
-    // `destroyed` below `subjects.length`: some keys were destroyed before (an erasure run again).
-    details: { dataClass, subjects: subjectIds, destroyed: destroyed.length },
+    targetId: `${subjectId}:${dataClass}`,
+    subjectRef: subjectId,
+    details: { dataClass, destroyed: destroyed.length > 0 },
   });
-  return destroyed.map((row) => row.subjectId);
+  return destroyed.length > 0;
 }
