@@ -1,16 +1,4 @@
-import {
-  and,
-  eq,
-  exists,
-  gt,
-  inArray,
-  isNotNull,
-  isNull,
-  or,
-  type SQL,
-  type SQLWrapper,
-  sql,
-} from 'drizzle-orm';
+import { and, eq, gt, inArray, isNotNull, isNull, or, type SQL, type SQLWrapper, sql } from 'drizzle-orm';
 import { auditEvents } from '../audit/audit-events.schema';
 import type { Executor } from '../audit/record-audit-event';
 import { timestampParam } from '../db/sql-timestamp';
