@@ -52,6 +52,7 @@ export const feedPageSchema = z.strictObject({
   next: z.string().describe('send it back as `after`; equal to `after` when nothing new was committed'),
   hasMore: z.boolean().describe('the page is full: more items may be waiting now'),
 });
+export type FeedPage = z.infer<typeof feedPageSchema>;
 type FeedItem = z.infer<typeof feedItemSchema>;
 
 type FieldWriter = (item: FeedItem, row: FeedSourceRow, keys: RecipientKeys) => void;

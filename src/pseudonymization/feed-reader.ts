@@ -37,6 +37,10 @@ const dateFormats: Record<DateGeneralisation, string> = {
   month: 'YYYY-MM',
 };
 
+/** Restricts a branch to one merchant's returns when the caller's token is bound to a merchant. */
+const merchantFilter = (column: string, merchantId: string | undefined) =>
+  merchantId === undefined ? sql`` : sql`and ${sql.raw(column)} = ${merchantId}`;
+
 /**
  * The next rows after `after` in commit order. Every write to a return stamps it with its transaction
  * id and a sequence number (trigger `returns_feed_position`); a deletion leaves the same kind of
@@ -52,8 +56,7 @@ export async function readFeedRows(
   const format = dateFormats[options.dates];
   const afterXid = options.after.xid.toString();
   const afterSeq = options.after.seq.toString();
-  const merchant = (column: ReturnType<typeof sql.raw>) =>
-    options.merchantId === undefined ? sql`` : sql`and ${column} = ${options.merchantId}`;
+  const merchant = (column: string) => merchantFilter(column, options.merchantId);
   return (await executor.execute(sql`
     select "returnId", "subjectId", "orderRef", "merchantId", status, method, "refundMethod", "postalArea",
       country, "deliveredAt", "notifiedAt", "createdAt", "updatedAt", items, "totalCents", "refundedCents",
@@ -71,7 +74,7 @@ export async function readFeedRows(
       from returns r
       where (r.feed_xid, r.feed_seq) > (${afterXid}::xid8, ${afterSeq}::bigint)
         and r.feed_xid < pg_snapshot_xmin(pg_current_snapshot())
-        ${merchant(sql.raw('r.merchant_id'))}
+        ${merchant('r.merchant_id')}
       order by r.feed_xid, r.feed_seq
       limit ${options.limit})
       union all
@@ -80,10 +83,33 @@ export async function readFeedRows(
       from returns_feed_deletions d
       where (d.feed_xid, d.feed_seq) > (${afterXid}::xid8, ${afterSeq}::bigint)
         and d.feed_xid < pg_snapshot_xmin(pg_current_snapshot())
-        ${merchant(sql.raw('d.merchant_id'))}
+        ${merchant('d.merchant_id')}
       order by d.feed_xid, d.feed_seq
       limit ${options.limit})
     ) as page
     order by feed_xid, feed_seq
     limit ${options.limit}`)) as unknown as FeedSourceRow[];
+}
+
+/**
+ * How many rows sit in the positions (after, through] now, in both branches. Every write to a return
+ * moves it to a new position above every position read so far, so a page read earlier up to `through`
+ * is still exactly what a read now would return as long as this count has not dropped.
+ */
+export async function countFeedRows(
+  executor: Executor,
+  options: { after: FeedPosition; through: FeedPosition; merchantId?: string },
+): Promise<number> {
+  const within = (alias: string) => sql`
+    (${sql.raw(alias)}.feed_xid, ${sql.raw(alias)}.feed_seq)
+      > (${options.after.xid.toString()}::xid8, ${options.after.seq.toString()}::bigint)
+    and (${sql.raw(alias)}.feed_xid, ${sql.raw(alias)}.feed_seq)
+      <= (${options.through.xid.toString()}::xid8, ${options.through.seq.toString()}::bigint)
+    ${merchantFilter(`${alias}.merchant_id`, options.merchantId)}`;
+  const [row] = (await executor.execute(sql`
+    select (select count(*) from returns r where ${within('r')})
+      + (select count(*) from returns_feed_deletions d where ${within('d')}) as count`)) as unknown as {
+    count: string;
+  }[];
+  return Number(row?.count);
 }

@@ -1,12 +1,12 @@
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { principalOf } from '../auth/auth-plugin';
 import { AppError } from '../http/app-error';
 import { problemResponses } from '../http/problem';
 import { feedPageSchema } from './feed-item';
-import { defaultFeedLimit, maxFeedLimit, readFeedPage } from './feed-page';
+import { createFeedPages, defaultFeedLimit, maxFeedLimit } from './feed-page';
 import { recipientOf } from './feed-recipient';
 import { createPseudonymKeys } from './pseudonyms';
 
@@ -16,6 +16,8 @@ const unknownRecipientLimit = { max: 60, windowSeconds: 60 };
 /** GET /v1/pseudonymized/returns: the pseudonymized feed of one recipient (CONTRACT.md). */
 export async function pseudonymizedFeedRoutes(app: FastifyInstance) {
   const keysOf = createPseudonymKeys(app.config.pseudonymSecret);
+  const pages = createFeedPages(app.database.db);
+  app.addHook('onClose', () => pages.close());
   const limitsOf = (request: FastifyRequest) =>
     app.policies.recipients.find((r) => r.id === request.principal?.clientId)?.rateLimit ??
     unknownRecipientLimit;
@@ -35,9 +37,9 @@ export async function pseudonymizedFeedRoutes(app: FastifyInstance) {
     '/v1/pseudonymized/returns',
     {
       config: { scopes: ['pseudo:read'], rateLimit: {} },
-      // Pages are up to 1000 items built field by field from the allowlist (feed-item.ts); validating
-      // them again on the way out would cost more than the query. The schema below still documents the
-      // response, and the tests check every page against it.
+      // Pages are up to 1000 items built field by field from the allowlist (feed-item.ts) and serialized
+      // ahead (feed-page.ts); validating them again on the way out would cost more than the query. The
+      // schema below still documents the response, and the tests check every page against it.
       serializerCompiler: () => (data) => JSON.stringify(data),
       schema: {
         tags: ['pseudonymized feed'],
@@ -63,10 +65,10 @@ export async function pseudonymizedFeedRoutes(app: FastifyInstance) {
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const principal = principalOf(request);
       const recipient = recipientOf(app.policies.recipients, principal);
-      return readFeedPage(app.database.db, {
+      const body = await pages.read({
         recipient,
         keys: keysOf(recipient.id),
         after: request.query.after,
@@ -74,6 +76,8 @@ export async function pseudonymizedFeedRoutes(app: FastifyInstance) {
         merchantId: principal.merchantId,
         audit: { principal, requestId: request.id },
       });
+      // A JSON string with a JSON content type is sent as it is, without the serializer.
+      return (reply as FastifyReply).type('application/json; charset=utf-8').send(body);
     },
   );
 }

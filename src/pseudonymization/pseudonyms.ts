@@ -1,4 +1,5 @@
-import { createHmac, hkdfSync } from 'node:crypto';
+import { hkdfSync } from 'node:crypto';
+import { createShortHmac } from './short-hmac';
 
 /** What a pseudonym stands for; each kind has its own key, so equal ids of two kinds never collide. */
 export const pseudonymKinds = ['subject', 'return', 'order', 'cursor'] as const;
@@ -33,19 +34,14 @@ export function createPseudonymKeys(rootSecret: Buffer): (recipientId: string) =
   return (recipientId) => {
     const cached = cache.get(recipientId);
     if (cached) return cached;
-    const keys = {
-      subject: deriveKey(rootSecret, recipientId, 'subject'),
-      return: deriveKey(rootSecret, recipientId, 'return'),
-      order: deriveKey(rootSecret, recipientId, 'order'),
+    const macs = {
+      subject: createShortHmac(deriveKey(rootSecret, recipientId, 'subject')),
+      return: createShortHmac(deriveKey(rootSecret, recipientId, 'return')),
+      order: createShortHmac(deriveKey(rootSecret, recipientId, 'order')),
     };
     const created: RecipientKeys = {
       pseudonym: (kind, value) =>
-        pseudonymPrefix +
-        createHmac('sha256', keys[kind])
-          .update(value)
-          .digest()
-          .subarray(0, pseudonymBytes)
-          .toString('base64url'),
+        pseudonymPrefix + macs[kind](value).toString('base64url', 0, pseudonymBytes),
       cursorKey: deriveKey(rootSecret, recipientId, 'cursor'),
     };
     cache.set(recipientId, created);
