@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { and, eq, inArray, isNotNull, sql } from 'drizzle-orm';
 import type { AuditContext, Executor } from '../audit/record-audit-event';
 import { recordAuditEvent } from '../audit/record-audit-event';
@@ -12,6 +12,7 @@ import {
 } from './decryption-errors';
 import { declaredDataClass } from './encryption-map';
 import { lengthPrefixed } from './length-prefixed';
+import { hkdfExpand32, hkdfExtract } from './hkdf';
 import { generateDataKey, type MasterKeyring } from './master-keyring';
 import { subjectDataKeys } from './subject-data-keys.schema';
 
@@ -55,6 +56,8 @@ export class SubjectKeyset {
   readonly #keyring: MasterKeyring;
   readonly #stored: Map<DataClass, StoredKey>;
   readonly #deks = new Map<DataClass, Buffer>();
+  /** HKDF pseudo-random keys of the DEKs: the per-key half of deriving field keys. */
+  readonly #prks = new Map<DataClass, Buffer>();
   readonly #fieldKeys = new Map<string, Buffer>();
 
   constructor(
@@ -135,7 +138,12 @@ export class SubjectKeyset {
     let fieldKey = this.#fieldKeys.get(cacheKey);
     if (!fieldKey) {
       const info = `returnvault:field:v1:${ref.table}.${ref.column}`;
-      fieldKey = Buffer.from(hkdfSync('sha256', this.#dek(dataClass), Buffer.alloc(0), info, 32));
+      let prk = this.#prks.get(dataClass);
+      if (!prk) {
+        prk = hkdfExtract(this.#dek(dataClass));
+        this.#prks.set(dataClass, prk);
+      }
+      fieldKey = hkdfExpand32(prk, info);
       this.#fieldKeys.set(cacheKey, fieldKey);
     }
     return fieldKey;
@@ -250,24 +258,40 @@ export async function destroySubjectKey(
   dataClass: DataClass,
   audit: AuditContext,
 ): Promise<boolean> {
+  return (await destroySubjectKeys(executor, [subjectId], dataClass, audit)).length > 0;
+}
+
+/**
+ * The same for many subjects at once (a retention batch): one update and one `key.destroy` event
+ * listing the subjects. Answers the subjects whose live key this call destroyed.
+ */
+export async function destroySubjectKeys(
+  executor: Executor,
+  subjectIds: string[],
+  dataClass: DataClass,
+  audit: AuditContext,
+): Promise<string[]> {
+  if (subjectIds.length === 0) return [];
   const destroyed = await executor
     .update(subjectDataKeys)
     .set({ wrappedKey: null, kekVersion: null, destroyedAt: sql`now()` })
     .where(
       and(
-        eq(subjectDataKeys.subjectId, subjectId),
+        sql`${subjectDataKeys.subjectId} = any(${sql.param(subjectIds)}::uuid[])`,
         eq(subjectDataKeys.dataClass, dataClass),
         isNotNull(subjectDataKeys.wrappedKey),
       ),
     )
     .returning({ subjectId: subjectDataKeys.subjectId });
+  const single = subjectIds.length === 1 ? subjectIds[0]! : null;
   await recordAuditEvent(executor, audit, {
     action: 'key.destroy',
     outcome: 'success',
     targetType: 'subject_data_key',
-    targetId: `${subjectId}:${dataClass}`,
-    subjectRef: subjectId,
-    details: { dataClass, destroyed: destroyed.length > 0 },
+    targetId: single && `${single}:${dataClass}`,
+    subjectRef: single,
+    // `destroyed` below `subjects.length`: some keys were destroyed before (an erasure run again).
+    details: { dataClass, subjects: subjectIds, destroyed: destroyed.length },
   });
-  return destroyed.length > 0;
+  return destroyed.map((row) => row.subjectId);
 }
