@@ -2,7 +2,6 @@ import { sql as drizzleSql } from 'drizzle-orm';
 import { type AuditContext, recordAuditEvent } from '../audit/record-audit-event';
 import type { DatabaseHandle, Sql } from '../db/database';
 import type { WebhookSubscription } from '../policies/webhooks-policy';
-import { outboxChannel } from './outbox';
 import type { DeliveryStatus } from './webhook-outbox.schema';
 
 // The shared client hands timestamps to drizzle as raw text, so raw queries format them themselves.
@@ -241,7 +240,6 @@ export async function replayDelivery(
         eventType: existing.eventType,
       },
     });
-    await tx.execute(drizzleSql`select pg_notify(${outboxChannel}, '')`);
     return true;
   });
   if (!replayed) return { replayed: false, reason: 'not_dead' };

@@ -12,7 +12,6 @@ import {
   recordAttempts,
   releaseClaims,
 } from './deliveries';
-import { outboxChannel } from './outbox';
 import { sendWebhook } from './send-webhook';
 import type { TargetRules } from './target-guard';
 import { webhookBody } from './webhook-payload';
@@ -36,7 +35,11 @@ export interface DispatcherOptions {
   keys: Map<string, Buffer>;
   rules: TargetRules;
   log: DispatcherLogger;
-  /** Fallback poll for due retries; new events wake the dispatcher through LISTEN/NOTIFY. */
+  /**
+   * How often the leader looks for new outbox events and due retries. Writers do not NOTIFY: a NOTIFY
+   * takes a database-wide lock from its commit until the commit is flushed, which would serialize every
+   * return intake behind one another's disk flush. A short poll costs two indexed queries instead.
+   */
   pollIntervalMs?: number;
   /** How often a follower tries to become leader, and a leader checks it still holds the lock. */
   leaderCheckIntervalMs?: number;
@@ -73,7 +76,7 @@ export function retryDelayMs(attempt: number, backoff: { baseMs: number; maxMs: 
  * FOR UPDATE SKIP LOCKED, and sends them in parallel with a per-target cap and a per-request timeout.
  */
 export function createWebhookDispatcher(options: DispatcherOptions): WebhookDispatcher {
-  const pollIntervalMs = options.pollIntervalMs ?? 500;
+  const pollIntervalMs = options.pollIntervalMs ?? 200;
   const leaderCheckIntervalMs = options.leaderCheckIntervalMs ?? 2000;
   const concurrency = options.concurrencyPerTarget ?? 16;
   const backoff = options.backoff ?? { baseMs: 2000, maxMs: 3_600_000 };
@@ -101,11 +104,10 @@ export function createWebhookDispatcher(options: DispatcherOptions): WebhookDisp
   const sending = new Set<Promise<void>>();
   // Finished attempts wait here for the next cycle, which records them all in one statement.
   let finished: AttemptRecord[] = [];
-  // Set by NOTIFY (an event was committed) and by the poll; cleared when the outbox is fanned out.
+  // Set by the poll; cleared when the outbox is fanned out (finished requests wake a cycle without it).
   let outboxDirty = true;
 
   let lockConnection: postgres.Sql | undefined;
-  let unlisten: (() => Promise<void>) | undefined;
   let leader = false;
   let stopped = false;
   let cycling = false;
@@ -151,7 +153,7 @@ export function createWebhookDispatcher(options: DispatcherOptions): WebhookDisp
       return;
     }
     cycling = true;
-    // A short gathering window: under load, one cycle serves many notifications and finished requests.
+    // A short gathering window: under load, one cycle serves many polls and finished requests.
     gatherTimer = setTimeout(() => {
       currentCycle = cycle().finally(() => {
         cycling = false;
@@ -272,7 +274,6 @@ export function createWebhookDispatcher(options: DispatcherOptions): WebhookDisp
     clearInterval(pollTimer);
     clearInterval(leaderTimer);
     clearTimeout(gatherTimer);
-    await unlisten?.().catch(() => {});
     // The cycle under way finishes on live connections, so nothing is cut in the middle of a query.
     await currentCycle;
   }
@@ -286,14 +287,8 @@ export function createWebhookDispatcher(options: DispatcherOptions): WebhookDisp
         onnotice: () => {},
         connection: { application_name: 'returnvault-webhook-dispatcher' },
       });
-      const listener = await lockConnection.listen(outboxChannel, () => {
-        outboxDirty = true;
-        wake();
-      });
-      unlisten = listener.unlisten;
       await checkLeadership();
       pollTimer = setInterval(() => {
-        // A missed notification (reconnect, another writer without NOTIFY) costs one poll interval.
         outboxDirty = true;
         wake();
       }, pollIntervalMs);

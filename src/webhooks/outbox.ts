@@ -1,14 +1,11 @@
-import { sql } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
 import { webhookEvents } from './webhook-outbox.schema';
 import { parseWebhookEvent, type WebhookEventInput } from './webhook-payload';
 
-/** Channel the dispatcher listens on; the notification is delivered only when the caller commits. */
-export const outboxChannel = 'webhook_outbox';
-
 /**
  * Writes one outbox event in the caller's transaction: it exists exactly when the change it announces
- * is committed. The dispatcher fans it out to the matching subscriptions. Returns the event id, which
+ * is committed. The dispatcher's poll finds it and fans it out to the matching subscriptions (no NOTIFY:
+ * see DispatcherOptions.pollIntervalMs). Returns the event id, which
  * is the `webhook-id` every receiver sees. Throws WebhookPayloadError for a payload that is not just
  * ids, statuses and clocks (recipients' data must already be pseudonymized by the caller).
  */
@@ -17,7 +14,7 @@ export async function enqueueWebhookEvent(tx: Executor, input: WebhookEventInput
   return id!;
 }
 
-/** The same for many events (a batch erasure): one insert and one notification. */
+/** The same for many events (a batch erasure): one insert. */
 export async function enqueueWebhookEvents(tx: Executor, inputs: WebhookEventInput[]): Promise<string[]> {
   if (inputs.length === 0) return [];
   const events = inputs.map(parseWebhookEvent);
@@ -32,6 +29,5 @@ export async function enqueueWebhookEvents(tx: Executor, inputs: WebhookEventInp
       })),
     )
     .returning({ id: webhookEvents.id });
-  await tx.execute(sql`select pg_notify(${outboxChannel}, '')`);
   return rows.map((row) => row.id);
 }
