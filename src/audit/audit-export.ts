@@ -12,8 +12,8 @@ import { rangeProofRanges } from './merkle';
  * events a range holds, each page is a short indexed query that starts answering at once (a cursor
  * over a million-row join may plan a full scan before its first row), and the HTTP layer pulls the
  * next page only as the client reads. Building the JSON of a page is most of an export's cost and
- * runs in PostgreSQL, one core per backend: `pagesAhead` pages are built at once on separate
- * connections, in order. Pages travel as raw bytes, the UTF-8 PostgreSQL sent, never decoded into
+ * runs in PostgreSQL, one core per backend: while one page is written, the next `pagesAhead` are
+ * built at once on separate connections. Pages travel as raw bytes, the UTF-8 PostgreSQL sent, never decoded into
  * strings on the way to the socket.
  */
 
@@ -37,8 +37,10 @@ const bundledEventRow = `(select ${loggedEventColumns}) as event
   cross join lateral (select l.position, encode(l.leaf_hash, 'hex') as "leafHash", event) as line`;
 
 /**
- * The results of `tasks` in order, up to `depth` of them running at once. A consumer that stops early
- * still waits for the ones under way, so no query outlives the stream and no failure goes unhandled.
+ * The results of `tasks` in order, `depth` of them kept running while the consumer handles the one
+ * yielded (a generator only runs when pulled, so they are started before it yields). A consumer that
+ * stops early still waits for the ones under way, so no query outlives the stream and no failure goes
+ * unhandled.
  */
 async function* inOrder<T>(tasks: AsyncIterable<() => Promise<T>>, depth: number): AsyncGenerator<T> {
   const running: Promise<T>[] = [];
@@ -48,7 +50,7 @@ async function* inOrder<T>(tasks: AsyncIterable<() => Promise<T>>, depth: number
       // Observed at once (a rejection waiting its turn is not unhandled), still thrown when awaited.
       result.catch(() => {});
       running.push(result);
-      if (running.length >= depth) yield await (running.shift() as Promise<T>);
+      if (running.length > depth) yield await (running.shift() as Promise<T>);
     }
     while (running.length > 0) yield await (running.shift() as Promise<T>);
   } finally {
