@@ -10,11 +10,11 @@ import { rangeProofRanges } from './merkle';
 /**
  * Streams of the audit log, read in keyset pages of a thousand rows: memory stays flat however many
  * events a range holds, each page is a short indexed query that starts answering at once (a cursor
- * over a million-row join may plan a full scan before its first row), and the HTTP layer pulls the
- * next page only as the client reads. Building the JSON of a page is most of an export's cost and
- * runs in PostgreSQL, one core per backend: while one page is written, the next `pagesAhead` are
- * built at once on separate connections. Pages travel as raw bytes, the UTF-8 PostgreSQL sent, never decoded into
- * strings on the way to the socket.
+ * over a million-row join may plan a full scan before its first row), and the HTTP layer pulls pages
+ * only as the client reads. Building the JSON of a page is most of an export's cost and runs in
+ * PostgreSQL, one core per backend: while one page is written, the next `pagesAhead` are built at
+ * once on separate connections. Pages travel as the raw UTF-8 bytes PostgreSQL sent, never decoded
+ * into strings on the way to the socket.
  */
 
 const pageRows = 1000;
@@ -108,6 +108,7 @@ export function listEvents(sql: Sql, filter: EventFilter): AsyncGenerator<Buffer
     for await (const page of inOrder(pages(), pagesAhead)) if (page) yield page;
   })();
 }
+
 const csvColumns = [
   'position',
   'eventId',
