@@ -11,8 +11,8 @@ import {
   KeyDestroyedError,
 } from './decryption-errors';
 import { declaredDataClass } from './encryption-map';
-import { lengthPrefixed } from './length-prefixed';
 import { hkdfExpand32, hkdfExtract } from './hkdf';
+import { lengthPrefixed } from './length-prefixed';
 import { generateDataKey, type MasterKeyring } from './master-keyring';
 import { subjectDataKeys } from './subject-data-keys.schema';
 
