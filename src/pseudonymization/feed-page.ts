@@ -122,27 +122,30 @@ export function createFeedPages(db: Database) {
     });
   }
 
-  /** Serves a page read ahead if nothing moved in its positions since; undefined otherwise. */
-  async function serveReadAhead(request: FeedPageRequest, query: PageQuery): Promise<ReadPage | undefined> {
+  /** Serves the page read ahead if it is the one asked for and nothing moved in it since. */
+  async function serveReadAhead(request: FeedPageRequest, query: PageQuery): Promise<string | undefined> {
     const readAhead = readAheads.get(request.recipient.id);
     if (readAhead?.key !== queryKey(query)) return undefined;
     readAheads.delete(request.recipient.id);
     const page = await readAhead.page;
     if (!page?.full) return undefined;
-    return db.transaction(async (tx) => {
+    // The page after it is read while this one is recorded, on another connection.
+    startReadAhead(request, { ...query, after: page.next });
+    const recorded = await db.transaction(async (tx) => {
       const now = await countFeedRows(tx, {
         after: page.after,
         through: page.next,
         merchantId: query.merchantId,
       });
-      if (now !== page.rows) return undefined;
+      if (now !== page.rows) return false;
       await recordPage(tx, request, page);
-      return page;
+      return true;
     });
+    return recorded ? page.body : undefined;
   }
 
   /** Starts reading the page after a full one. A failed read-ahead only means the next request reads. */
-  function readAhead(request: FeedPageRequest, query: PageQuery) {
+  function startReadAhead(request: FeedPageRequest, query: PageQuery) {
     const page = (async () => {
       const rows = await readFeedRows(db, { ...query, dates: request.recipient.generalisation.dates });
       const read = summarize(rows, query);
@@ -161,8 +164,10 @@ export function createFeedPages(db: Database) {
         limit: Math.min(request.limit, maxFeedLimit),
         merchantId: request.merchantId,
       };
-      const page = (await serveReadAhead(request, query)) ?? (await readAndRecord(request, query));
-      if (page.full) readAhead(request, { ...query, after: page.next });
+      const served = await serveReadAhead(request, query);
+      if (served !== undefined) return served;
+      const page = await readAndRecord(request, query);
+      if (page.full) startReadAhead(request, { ...query, after: page.next });
       return page.body;
     },
     /** Waits for the reads under way, before the connection pool closes. */
