@@ -129,9 +129,7 @@ export function createFeedPages(db: Database) {
     readAheads.delete(request.recipient.id);
     const page = await readAhead.page;
     if (!page?.full) return undefined;
-    // The page after it is read while this one is recorded, on another connection.
-    startReadAhead(request, { ...query, after: page.next });
-    const recorded = await db.transaction(async (tx) => {
+    const recording = db.transaction(async (tx) => {
       const now = await countFeedRows(tx, {
         after: page.after,
         through: page.next,
@@ -141,13 +139,22 @@ export function createFeedPages(db: Database) {
       await recordPage(tx, request, page);
       return true;
     });
-    return recorded ? page.body : undefined;
+    // The page after it is read while this one is recorded, on another connection.
+    startReadAhead(request, { ...query, after: page.next }, recording);
+    return (await recording) ? page.body : undefined;
   }
 
-  /** Starts reading the page after a full one. A failed read-ahead only means the next request reads. */
-  function startReadAhead(request: FeedPageRequest, query: PageQuery) {
+  /**
+   * Starts reading the page after a full one; serializing it (CPU-bound) waits until `served`, the
+   * recording of the page being served, has settled and its response has left. A failed read-ahead
+   * only means the next request reads.
+   */
+  function startReadAhead(request: FeedPageRequest, query: PageQuery, served?: Promise<unknown>) {
     const page = (async () => {
       const rows = await readFeedRows(db, { ...query, dates: request.recipient.generalisation.dates });
+      await served?.catch(() => undefined);
+      // The response is written in the microtasks that follow the recording; this runs after them.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       const read = summarize(rows, query);
       return { ...read, body: serialize(request, rows, read) };
     })().catch(() => undefined);
