@@ -98,7 +98,7 @@ function recordPage(tx: Executor, request: FeedPageRequest, page: Omit<ReadPage,
  * sent: a page the register does not know of was never served.
  *
  * A full sync reads page after page. While a full page travels to the recipient, the next one is read
- * and serialized ahead (one per recipient, a page at most: memory stays flat). When the recipient asks
+ * and serialized ahead (one slot per recipient: memory stays flat). When the recipient asks
  * for it, it is served only if nothing moved in its positions since (countFeedRows): it is then exactly
  * what a read now would return. Otherwise, or for any other request, the page is read as usual.
  */
