@@ -6,6 +6,7 @@ import { MasterKeyring } from '../src/crypto/master-keyring';
 import type { DatabaseHandle } from '../src/db/database';
 import { applyMigrations } from '../src/db/migrations';
 import { loadPolicies, type Policies } from '../src/policies/load-policies';
+import { createPseudonymKeys } from '../src/pseudonymization/pseudonyms';
 import { runRetention } from '../src/retention/retention-engine';
 import { type SeedDependencies, seedReturns } from '../src/returns/seed-returns';
 import { createSigner } from '../src/signing/signing-key';
@@ -13,8 +14,8 @@ import { benchConfig, openBenchDatabase } from './bench-database';
 
 /*
  * `npm run bench -- retention [--returns N] [--batch N] [--seconds N] [--connections N]`: seeds N returns
- * with the returns module's seed (one subject each) and closes them 5 years and 2 months ago, then
- * measures
+ * (10,000 with the returns module's seed, one subject each, the rest copies of those in SQL) closed
+ * 5 years and 2 months ago, then measures
  *  - the contact-erasure sweep (the `contact-erase` rule alone, through the real engine and erasure
  *    module: columns nulled, `erased_at` set, subject keys shredded, audited per batch), in returns/s;
  *  - create-return latency (POST /v1/returns over HTTP, real encryption) without and during the sweep.
@@ -41,26 +42,87 @@ function parseOptions(args: string[]): Options {
   return options;
 }
 
+/** Returns seeded with real encryption; the rest are copies of them in SQL (see `copyReturns`). */
+const encryptedSeed = 10_000;
+
 /**
  * Returns through the returns module's seed (real ciphertexts under real wrapped keys, one subject
- * each), then closed 5 years and 2 months ago: a `closed` event of that date and the status.
+ * each), then closed 5 years and 2 months ago: a `closed` event of that date and the status. Beyond
+ * `encryptedSeed`, the seeded rows are copied.
  */
 async function seed(handle: DatabaseHandle, deps: Omit<SeedDependencies, 'db'>, count: number) {
+  const encrypted = Math.min(count, encryptedSeed);
   await seedReturns(
     { ...deps, db: handle.db },
     {
-      count,
+      count: encrypted,
       onProgress: (done) =>
         process.stderr.write(`\rseeded ${done.toLocaleString('en')} / ${count.toLocaleString('en')}`),
     },
   );
-  process.stderr.write('\n');
   await handle.sql`
     insert into return_events (id, return_id, type, origin, occurred_at, dedupe_key)
     select gen_random_uuid(), id, 'closed', 'merchant', now() - interval '5 years 2 months', 'bench-closed-' || id
     from returns`;
   await handle.sql`update returns set status = 'closed'`;
+  await copyReturns(handle, encrypted, count);
+  process.stderr.write('\n');
   await handle.sql`analyze`;
+}
+
+/**
+ * Fills up to `count` returns with copies of the `encrypted` seeded ones, in SQL: each copy gets a
+ * subject of its own, copies of its source's data keys, the same row (same ciphertext sizes, the
+ * erasure never decrypts) and copies of its events. What the sweep does per return is the same, and
+ * 1,000,000 returns take minutes instead of the hours real encryption takes on this machine.
+ */
+async function copyReturns(handle: DatabaseHandle, encrypted: number, count: number) {
+  if (count <= encrypted) return;
+  const columnsOf = async (table: string, skip: string[]) =>
+    (
+      await handle.sql<{ name: string }[]>`
+        select column_name as name from information_schema.columns
+        where table_schema = 'public' and table_name = ${table} order by ordinal_position`
+    )
+      .map((row) => row.name)
+      .filter((name) => !skip.includes(name));
+  const returnColumns = await columnsOf('returns', ['id', 'subject_id', 'order_ref', 'feed_xid', 'feed_seq']);
+  const eventColumns = await columnsOf('return_events', ['id', 'return_id', 'dedupe_key', 'arrival']);
+  const list = (columns: string[], alias: string) => columns.map((name) => `${alias}."${name}"`).join(', ');
+  const plain = (columns: string[]) => columns.map((name) => `"${name}"`).join(', ');
+  await handle.sql`
+    create table retention_bench_source as
+    select (row_number() over (order by id) - 1)::int as n, id, subject_id from returns`;
+  await handle.sql`alter table retention_bench_source add primary key (n)`;
+  const chunk = 50_000;
+  for (let from = encrypted; from < count; from += chunk) {
+    const to = Math.min(count, from + chunk);
+    await handle.sql.unsafe(
+      `with pick as (
+        select g, s.id as source_id, s.subject_id as source_subject,
+          gen_random_uuid() as return_id, gen_random_uuid() as subject_id
+        from generate_series($1::int, $2::int - 1) as g
+        join retention_bench_source s on s.n = g % $3::int
+      ), new_subjects as (
+        insert into subjects (id, email_index, email_index_version)
+        select subject_id, sha256(convert_to('retention-bench-' || g, 'UTF8')), 'v1' from pick returning 1
+      ), new_keys as (
+        insert into subject_data_keys (subject_id, data_class, wrapped_key, kek_version)
+        select p.subject_id, k.data_class, k.wrapped_key, k.kek_version
+        from pick p join subject_data_keys k on k.subject_id = p.source_subject returning 1
+      ), new_returns as (
+        insert into returns (id, subject_id, order_ref, ${plain(returnColumns)})
+        select p.return_id, p.subject_id, r.order_ref || '-copy-' || p.g, ${list(returnColumns, 'r')}
+        from pick p join returns r on r.id = p.source_id returning 1
+      )
+      insert into return_events (id, return_id, dedupe_key, ${plain(eventColumns)})
+      select gen_random_uuid(), p.return_id, e.dedupe_key || '-copy-' || p.g, ${list(eventColumns, 'e')}
+      from pick p join return_events e on e.return_id = p.source_id`,
+      [from, to, encrypted],
+    );
+    process.stderr.write(`\rseeded ${to.toLocaleString('en')} / ${count.toLocaleString('en')}`);
+  }
+  await handle.sql`drop table retention_bench_source`;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -166,7 +228,11 @@ export async function run(args: string[]) {
     const sweepStarted = performance.now();
     let lastReport = 0;
     const sweep = runRetention(
-      { database: handle, policies: contactEraseOnly(policies) },
+      {
+        database: handle,
+        policies: contactEraseOnly(policies),
+        pseudonymsOf: createPseudonymKeys(config.pseudonymSecret),
+      },
       {
         batchSize: options.batch,
         trigger: 'cli',

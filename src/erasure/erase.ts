@@ -39,7 +39,7 @@ export interface ReturnsErasureResult {
   held: string[];
   /** Returns that held no data of the class any more. */
   alreadyErased: string[];
-  /** Subjects left with no data of the class by this call: their key of the class is destroyed. */
+  /** Subjects left with no data and no key of the class (destroyed by this call, or before). */
   subjectsShredded: string[];
 }
 
@@ -61,11 +61,10 @@ function holdsClass(row: LockedReturn, dataClass: DataClass): boolean {
 }
 
 /**
- * Locks the returns (in id order, so two erasures never deadlock) with their subjects, and reads in
- * the same statement what each return still holds and whether a legal hold covers it. The subjects
- * are locked before any check of what they still hold: an intake that found one of them (FOR KEY
- * SHARE) commits first and its return is seen by the check; a later one waits, then starts a new
- * subject (returns_refuse_erased_subject).
+ * Locks the returns (in id order) with their subjects, and reads in the same statement what each
+ * return still holds and whether a legal hold covers it. The subjects are locked before any check of
+ * what they still hold: an intake that found one of them (FOR KEY SHARE) commits first and its return
+ * is seen by the check; a later one waits, then starts a new subject (returns_refuse_erased_subject).
  */
 async function lockReturns(tx: Executor, where: SQL, asOf: Date): Promise<LockedReturn[]> {
   const paymentColumns = columnsOfClass('payment', 'returns').get('returns') ?? [];

@@ -1,8 +1,8 @@
 import { type AuditContext, type Executor, recordAuditEvent } from '../audit/record-audit-event';
 import type { Principal } from '../auth/principal';
 import type { DatabaseHandle } from '../db/database';
-import type { PseudonymsOf } from '../erasure/recipient-notices';
 import { translateDatabaseError } from '../db/database-errors';
+import type { PseudonymsOf } from '../erasure/recipient-notices';
 import { AppError } from '../http/app-error';
 import type { Policies } from '../policies/load-policies';
 import type { RetentionRule } from '../policies/retention-policy';
