@@ -82,7 +82,12 @@ export async function startEmbeddedPostgres(
     persistent: options.persistent ?? true,
     createPostgresUser: userInfo().uid === 0,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    // Fewer checkpoints, and compressed full-page images after each: a bulk erasure or seed rewrites
+    // rows scattered over many pages, and every first touch of a page after a checkpoint logs it whole.
+    postgresFlags: [
+      ...['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+      ...['-c', 'max_wal_size=2GB', '-c', 'checkpoint_timeout=15min', '-c', 'wal_compression=on'],
+    ],
     onLog: (line) => options.log?.(String(line).trim()),
     onError: (line) => options.log?.(String(line).trim()),
   });
