@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { principalOf } from '../auth/auth-plugin';
+import { AppError } from '../http/app-error';
 import { problemResponses } from '../http/problem';
 import { bundleSchema, checkpointSchema } from './audit-bundle';
 import { eventsAsCsv, listEvents, prepareExport } from './audit-export';
@@ -49,8 +50,29 @@ function sendStream(reply: unknown, chunks: AsyncIterable<string | Buffer>) {
   return (reply as FastifyReply).send(Readable.from(chunks, { highWaterMark: 1 }));
 }
 
+/**
+ * Audit streams running at once on an instance. Each holds up to three pool connections while it
+ * runs (the page written and the pages built ahead): without a cap, a few concurrent exports would
+ * take the whole pool from request traffic. A stream over the cap is refused before it starts.
+ */
+export const maxConcurrentAuditStreams = 4;
+
 /** The audit log for auditors: streamed events, signed checkpoints, proofs and the offline bundle. */
 export async function auditRoutes(app: FastifyInstance) {
+  let runningStreams = 0;
+  const takeStreamSlot = (reply: FastifyReply) => {
+    if (runningStreams >= maxConcurrentAuditStreams) {
+      throw new AppError(
+        'audit_streams_busy',
+        `At most ${maxConcurrentAuditStreams} audit streams run at once on this instance; retry when one has finished.`,
+      );
+    }
+    runningStreams += 1;
+    // 'close' comes once the response ends, whether the stream finished, failed or the client left.
+    reply.raw.once('close', () => {
+      runningStreams -= 1;
+    });
+  };
   const routes = app.withTypeProvider<ZodTypeProvider>();
   const { sql } = app.database;
 
@@ -66,12 +88,13 @@ export async function auditRoutes(app: FastifyInstance) {
         querystring: eventsQuery,
         response: {
           200: z.string().describe('application/x-ndjson or text/csv stream'),
-          ...problemResponses(400, 401, 403),
+          ...problemResponses(400, 401, 403, 503),
         },
       },
     },
     async (request, reply) => {
       const { format, ...filter } = request.query;
+      takeStreamSlot(reply);
       await recordAuditEvent(
         app.database.db,
         { principal: principalOf(request), requestId: request.id },
@@ -158,10 +181,11 @@ export async function auditRoutes(app: FastifyInstance) {
         description:
           'A bundle for `returnvault audit verify`: the events of every position between the first and last event of the window, each with its logged leaf hash, the latest signed checkpoint, the range proof, an optional consistency proof and the public keys. Streamed.',
         querystring: exportQuery,
-        response: { 200: bundleSchema, ...problemResponses(400, 401, 403, 404) },
+        response: { 200: bundleSchema, ...problemResponses(400, 401, 403, 404, 503) },
       },
     },
     async (request, reply) => {
+      takeStreamSlot(reply);
       const prepared = await prepareExport(sql, [app.signer.publicJwk], request.query);
       const { range, checkpoint } = prepared.header;
       await recordAuditEvent(

@@ -29,6 +29,7 @@ export const errorCodes = {
   database_unavailable: { status: 503, title: 'The database is unavailable' },
   not_ready: { status: 503, title: 'The service is not ready' },
   overloaded: { status: 503, title: 'The service is overloaded' },
+  audit_streams_busy: { status: 503, title: 'Too many audit streams at once' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof errorCodes;
