@@ -1,6 +1,3 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { recordAuditEvent } from '../src/audit/record-audit-event';
 import { runSequencerOnce } from '../src/audit/sequencer';
@@ -9,7 +6,8 @@ import { resolveAppConfig } from '../src/config/app-config';
 import type { DatabaseHandle } from '../src/db/database';
 import { applyMigrations } from '../src/db/migrations';
 import { createSigner } from '../src/signing/signing-key';
-import { openBenchDatabase } from './bench-database';
+import { benchSecrets, openBenchDatabase } from './bench-database';
+import { startBundledService } from './bench-server';
 import { createReturnLoad } from './retention-bench';
 
 /*
@@ -60,40 +58,6 @@ async function seed(handle: DatabaseHandle, count: number) {
   }
   process.stderr.write('\n');
   await handle.sql`analyze audit_events`;
-}
-
-/**
- * The service as `npm start` runs it (the bundle `npm run build` writes) in its own process, whose
- * peak RSS the kernel reports (VmHWM).
- */
-async function startServer(
-  env: NodeJS.ProcessEnv,
-): Promise<{ baseUrl: string; peakRssMb(): number; stop(): Promise<void> }> {
-  const port = 30_000 + Math.floor(Math.random() * 20_000);
-  execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
-  const child = spawn(process.execPath, ['dist/returnvault.mjs', 'serve'], {
-    env: { ...process.env, ...env, PORT: String(port), LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  const baseUrl = `http://127.0.0.1:${port}`;
-  for (let attempt = 0; ; attempt++) {
-    const ready = await fetch(`${baseUrl}/ready`).catch(() => undefined);
-    if (ready?.ok) break;
-    if (attempt > 300 || child.exitCode !== null) throw new Error('the server did not become ready');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  return {
-    baseUrl,
-    peakRssMb: () => {
-      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-      return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
-    },
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
 }
 
 /**
@@ -208,17 +172,7 @@ export async function run(args: string[]) {
   const { handle } = database;
   try {
     await applyMigrations(handle);
-    const env = {
-      NODE_ENV: 'test',
-      DATABASE_URL: handle.url,
-      JWT_SECRET: randomBytes(32).toString('base64url'),
-      MASTER_KEYS: `v1:${randomBytes(32).toString('base64')}`,
-      BLIND_INDEX_KEYS: `v1:${randomBytes(32).toString('base64')}`,
-      PSEUDONYM_SECRET: randomBytes(32).toString('base64'),
-      SIGNING_KEY: generateKeyPairSync('ed25519')
-        .privateKey.export({ format: 'pem', type: 'pkcs8' })
-        .toString(),
-    };
+    const env = { NODE_ENV: 'test', DATABASE_URL: handle.url, ...benchSecrets() };
     const config = resolveAppConfig(env);
     const signer = await createSigner(config.signingKeyPem);
     const token = await mintToken(config.jwt, { role: 'auditor', ttlSeconds: 7200 });
@@ -242,7 +196,7 @@ export async function run(args: string[]) {
       ).toLocaleString('en')} events/s (tree size ${sequenced.treeSize.toLocaleString('en')})`,
     );
 
-    const server = await startServer(env);
+    const server = await startBundledService(env);
     try {
       report(`server RSS when ready:   ${Math.round(server.peakRssMb())} MB`);
       for (const [name, url] of [

@@ -27,11 +27,9 @@ export async function openBenchDatabase(
   };
 }
 
-/** A configuration with fresh secrets, as a throw-away benchmark run needs. */
-export function benchConfig(): AppConfig {
-  return resolveAppConfig({
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'warn',
+/** Fresh secrets as environment variables, as a throw-away benchmark run needs. */
+export function benchSecrets(): Record<string, string> {
+  return {
     JWT_SECRET: randomBytes(32).toString('base64url'),
     MASTER_KEYS: `v1:${randomBytes(32).toString('base64')}`,
     BLIND_INDEX_KEYS: `v1:${randomBytes(32).toString('base64')}`,
@@ -39,5 +37,10 @@ export function benchConfig(): AppConfig {
     SIGNING_KEY: generateKeyPairSync('ed25519')
       .privateKey.export({ format: 'pem', type: 'pkcs8' })
       .toString(),
-  });
+  };
+}
+
+/** A configuration with fresh secrets. */
+export function benchConfig(): AppConfig {
+  return resolveAppConfig({ NODE_ENV: 'test', LOG_LEVEL: 'warn', ...benchSecrets() });
 }

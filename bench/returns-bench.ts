@@ -1,6 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { mintToken } from '../src/auth/mint-token';
 import { resolveAppConfig } from '../src/config/app-config';
@@ -9,7 +7,8 @@ import { MasterKeyring } from '../src/crypto/master-keyring';
 import { applyMigrations } from '../src/db/migrations';
 import { loadPolicies } from '../src/policies/load-policies';
 import { seedReturns } from '../src/returns/seed-returns';
-import { openBenchDatabase } from './bench-database';
+import { benchSecrets, openBenchDatabase } from './bench-database';
+import { type BenchServer, startBundledService, startServerProcess } from './bench-server';
 
 /*
  * `npm run bench -- returns [--returns N] [--seconds S] [--connections C]`: seeds N returns through
@@ -36,41 +35,6 @@ function parseOptions(args: string[]): Options {
     options[name] = value;
   }
   return options;
-}
-
-interface Server {
-  baseUrl: string;
-  peakRssMb(): number;
-  stop(): Promise<void>;
-}
-
-/** A server in its own process, whose peak RSS the kernel reports (VmHWM). */
-async function startProcess(nodeArgs: string[], env: NodeJS.ProcessEnv, readyPath: string): Promise<Server> {
-  const port = 30_000 + Math.floor(Math.random() * 20_000);
-  const child: ChildProcess = spawn(process.execPath, nodeArgs, {
-    env: { ...process.env, ...env, PORT: String(port), LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  const baseUrl = `http://127.0.0.1:${port}`;
-  for (let attempt = 0; ; attempt++) {
-    const ready = await fetch(`${baseUrl}${readyPath}`).catch(() => undefined);
-    if (ready && ready.status < 500) break;
-    if (attempt > 300 || child.exitCode !== null)
-      throw new Error(`${nodeArgs.join(' ')} did not become ready`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  return {
-    baseUrl,
-    peakRssMb: () => {
-      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-      return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
-    },
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
 }
 
 let sequence = 0;
@@ -141,28 +105,14 @@ async function load(
   };
 }
 
-function secretsEnvironment(databaseUrl: string): Record<string, string> {
-  return {
-    NODE_ENV: 'production',
-    DATABASE_URL: databaseUrl,
-    JWT_SECRET: randomBytes(32).toString('base64url'),
-    MASTER_KEYS: `v1:${randomBytes(32).toString('base64')}`,
-    BLIND_INDEX_KEYS: `v1:${randomBytes(32).toString('base64')}`,
-    PSEUDONYM_SECRET: randomBytes(32).toString('base64'),
-    SIGNING_KEY: generateKeyPairSync('ed25519')
-      .privateKey.export({ format: 'pem', type: 'pkcs8' })
-      .toString(),
-  };
-}
-
 export async function run(args: string[]) {
   const options = parseOptions(args);
   const database = await openBenchDatabase(4);
   const { handle } = database;
-  const servers: Server[] = [];
+  const servers: BenchServer[] = [];
   try {
     await applyMigrations(handle);
-    const env = secretsEnvironment(handle.url);
+    const env = { NODE_ENV: 'production', DATABASE_URL: handle.url, ...benchSecrets() };
     const config = resolveAppConfig({ ...process.env, ...env });
     const policies = loadPolicies(config.policiesDir);
 
@@ -195,11 +145,9 @@ export async function run(args: string[]) {
       await handle.sql<{ id: string }[]>`select id from bench_plain_returns order by random() limit 2000`
     ).map((r) => r.id);
 
-    // The service runs as `npm start` runs it: the bundle `npm run build` writes.
-    execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
-    const service = await startProcess(['dist/returnvault.mjs', 'serve'], env, '/ready');
+    const service = await startBundledService(env);
     servers.push(service);
-    const baseline = await startProcess(
+    const baseline = await startServerProcess(
       ['--import', 'tsx', 'bench/returns-baseline-server.ts'],
       env,
       '/health',
@@ -210,14 +158,14 @@ export async function run(args: string[]) {
     const json = { 'content-type': 'application/json' };
     const pickId = (ids: string[]) => ids[Math.floor(Math.random() * ids.length)]!;
 
-    const create = (server: Server, headers: Record<string, string>, seconds?: number) =>
+    const create = (server: BenchServer, headers: Record<string, string>, seconds?: number) =>
       load(
         server.baseUrl,
         options,
         { method: 'POST', headers, next: () => ({ path: '/v1/returns', body: returnBody() }) },
         seconds,
       );
-    const get = (server: Server, ids: string[], headers: Record<string, string>, seconds?: number) =>
+    const get = (server: BenchServer, ids: string[], headers: Record<string, string>, seconds?: number) =>
       load(
         server.baseUrl,
         options,

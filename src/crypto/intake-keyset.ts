@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { inArray, sql } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
-import { jsonRowOf, rowFromJson } from '../db/json-rows';
 import type { EmailBlindIndex } from './blind-index';
 import type { DataClass } from './data-classes';
 import { loadSubjectKeyset, SubjectKeyset } from './field-cipher';
 import { generateDataKey, type MasterKeyring } from './master-keyring';
-import { subjectDataKeys } from './subject-data-keys.schema';
+import { storedKeysByClass, storedKeysJson } from './stored-keys-json';
 import { findOrCreateSubject } from './subjects';
 import { subjects } from './subjects.schema';
 
@@ -58,23 +57,16 @@ export async function intakeKeyset(
         returning *
       )
       select created.id as subject_id, true as created,
-        (select coalesce(json_agg(${jsonRowOf(subjectDataKeys)}), '[]'::json)
-         from created_keys as subject_data_keys) as keys
+        ${storedKeysJson(sql`created_keys as subject_data_keys`)} as keys
       from created
       union all
       select found.id, false,
-        (select coalesce(json_agg(${jsonRowOf(subjectDataKeys)}), '[]'::json)
-         from subject_data_keys where subject_data_keys.subject_id = found.id)
+        ${storedKeysJson(sql`subject_data_keys where subject_data_keys.subject_id = found.id`)}
       from found`,
   )) as unknown as IntakeSubjectRow[];
   const [row] = rows;
   if (row) {
-    const stored = new Map(
-      row.keys.map((json) => {
-        const key = rowFromJson(subjectDataKeys, json);
-        return [key.dataClass, key] as const;
-      }),
-    );
+    const stored = storedKeysByClass(row.keys);
     if (classes.every((dataClass) => stored.get(dataClass)?.wrappedKey)) {
       return new SubjectKeyset(row.subject_id, keyring, stored, row.created ? fresh : new Map());
     }

@@ -1,5 +1,7 @@
 import { and, asc, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import { type AuditContext, auditEventPerRow, type Executor } from '../audit/record-audit-event';
+import type { DataClass } from '../crypto/data-classes';
+import { storedKeysByClass, storedKeysJson } from '../crypto/stored-keys-json';
 import { type SubjectDataKeyRow, subjectDataKeys } from '../crypto/subject-data-keys.schema';
 import { bulkInsert } from '../db/bulk-insert';
 import type { TransactionSql } from '../db/database';
@@ -122,7 +124,7 @@ export async function lockReturn(
 export interface ReturnWithKeys {
   row: ReturnRow;
   events: ReturnEventRow[];
-  keys: SubjectDataKeyRow[];
+  keys: Map<DataClass, SubjectDataKeyRow>;
 }
 
 /**
@@ -163,11 +165,9 @@ export async function readReturnAudited(
           order by ${qualified(returnEvents, returnEvents.arrival)}), '[]'::json)
         from ${returnEvents}
         where ${qualified(returnEvents, returnEvents.returnId)} = ${qualified(returns, returns.id)})`,
-      keys: sql<
-        Record<string, unknown>[]
-      >`(select coalesce(json_agg(${jsonRowOf(subjectDataKeys)}), '[]'::json)
-        from ${subjectDataKeys}
-        where ${qualified(subjectDataKeys, subjectDataKeys.subjectId)} = ${qualified(returns, returns.subjectId)})`,
+      keys: storedKeysJson(
+        sql`${subjectDataKeys} where ${qualified(subjectDataKeys, subjectDataKeys.subjectId)} = ${qualified(returns, returns.subjectId)}`,
+      ),
     })
     .from(returns)
     .where(target);
@@ -175,7 +175,7 @@ export async function readReturnAudited(
   return {
     row: found.row,
     events: found.events.map((event) => rowFromJson(returnEvents, event)),
-    keys: found.keys.map((key) => rowFromJson(subjectDataKeys, key)),
+    keys: storedKeysByClass(found.keys),
   };
 }
 

@@ -229,12 +229,7 @@ export async function getReturn(
       dataState: row.dataState,
     });
   }
-  const keyset = new SubjectKeyset(
-    row.subjectId,
-    deps.keyring,
-    new Map(keys.map((key) => [key.dataClass, key])),
-    new Map(),
-  );
+  const keyset = new SubjectKeyset(row.subjectId, deps.keyring, keys, new Map());
   return decryptedView(deps, row, events, keyset, purpose, now);
 }
 
