@@ -1,5 +1,12 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../src/app';
+import type { AppConfig } from '../src/config/app-config';
+import type { DatabaseHandle } from '../src/db/database';
+import type { Policies } from '../src/policies/load-policies';
+import { createSigner } from '../src/signing/signing-key';
 
 /** A server in its own process, measured from outside like a deployment would be. */
 export interface BenchServer {
@@ -46,4 +53,20 @@ export async function startServerProcess(
 export function startBundledService(env: NodeJS.ProcessEnv): Promise<BenchServer> {
   execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
   return startServerProcess(['dist/returnvault.mjs', 'serve'], env, '/ready');
+}
+
+/** The real app in this process, listening on a free port (benchmarks that also drive its jobs). */
+export async function listenInProcess(
+  config: AppConfig,
+  policies: Policies,
+  database: DatabaseHandle,
+): Promise<{ app: FastifyInstance; baseUrl: string }> {
+  const app = await buildApp({
+    config,
+    policies,
+    database,
+    signer: await createSigner(config.signingKeyPem),
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  return { app, baseUrl: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` };
 }

@@ -1,14 +1,12 @@
-import type { AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
-import { buildApp } from '../src/app';
 import { mintToken } from '../src/auth/mint-token';
 import type { DatabaseHandle } from '../src/db/database';
 import { applyMigrations } from '../src/db/migrations';
 import { loadPolicies } from '../src/policies/load-policies';
 import { feedStart } from '../src/pseudonymization/feed-cursor';
 import { readFeedRows } from '../src/pseudonymization/feed-reader';
-import { createSigner } from '../src/signing/signing-key';
 import { benchConfig, openBenchDatabase } from './bench-database';
+import { listenInProcess } from './bench-server';
 
 /*
  * `npm run bench -- feed [--returns N] [--page N]`: a full sync of N returns by one recipient through
@@ -179,14 +177,7 @@ export async function run(args: string[]) {
     const analytics = policies.recipients.find((recipient) => recipient.id === 'analytics')!;
     // The shipped analytics projection, without its request budget: the bench is one long sync.
     policies.recipients.push({ ...analytics, id: 'bench', rateLimit: { max: 1_000_000, windowSeconds: 60 } });
-    const app = await buildApp({
-      config,
-      policies,
-      database: handle,
-      signer: await createSigner(config.signingKeyPem),
-    });
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    const baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    const { app, baseUrl } = await listenInProcess(config, policies, handle);
     const token = await mintToken(config.jwt, { role: 'backend', clientId: 'bench', ttlSeconds: 3600 });
 
     await rawSelect(handle, options.page); // warms the cache for both runs

@@ -1,5 +1,3 @@
-import type { AddressInfo } from 'node:net';
-import { buildApp } from '../src/app';
 import { mintToken } from '../src/auth/mint-token';
 import { EmailBlindIndex } from '../src/crypto/blind-index';
 import { MasterKeyring } from '../src/crypto/master-keyring';
@@ -9,8 +7,8 @@ import { loadPolicies, type Policies } from '../src/policies/load-policies';
 import { createPseudonymKeys } from '../src/pseudonymization/pseudonyms';
 import { runRetention } from '../src/retention/retention-engine';
 import { type SeedDependencies, seedReturns } from '../src/returns/seed-returns';
-import { createSigner } from '../src/signing/signing-key';
 import { benchConfig, openBenchDatabase } from './bench-database';
+import { listenInProcess } from './bench-server';
 
 /*
  * `npm run bench -- retention [--returns N] [--batch N] [--seconds N] [--connections N]`: seeds N returns
@@ -202,14 +200,7 @@ export async function run(args: string[]) {
       await seed(handle, seedDeps, options.returns);
       console.error(`seed: ${((performance.now() - started) / 1000).toFixed(1)} s`);
     }
-    const app = await buildApp({
-      config,
-      policies,
-      database: handle,
-      signer: await createSigner(config.signingKeyPem),
-    });
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    const baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    const { app, baseUrl } = await listenInProcess(config, policies, handle);
     const token = await mintToken(config.jwt, { role: 'merchant', ttlSeconds: 3600 });
 
     const warmEnd = Date.now() + 3000;
