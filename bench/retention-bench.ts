@@ -5,13 +5,13 @@ import type { DatabaseHandle } from '../src/db/database';
 import { applyMigrations } from '../src/db/migrations';
 import { loadPolicies, type Policies } from '../src/policies/load-policies';
 import { createPseudonymKeys } from '../src/pseudonymization/pseudonyms';
-import { runRetention } from '../src/retention/retention-engine';
+import { defaultLanes, runRetention } from '../src/retention/retention-engine';
 import { type SeedDependencies, seedReturns } from '../src/returns/seed-returns';
 import { benchConfig, openBenchDatabase } from './bench-database';
 import { listenInProcess } from './bench-server';
 
 /*
- * `npm run bench -- retention [--returns N] [--batch N] [--seconds N] [--connections N]`: seeds N returns
+ * `npm run bench -- retention [--returns N] [--batch N] [--lanes N] [--seconds N] [--connections N]`: seeds N returns
  * (10,000 with the returns module's seed, one subject each, the rest copies of those in SQL) closed
  * 5 years and 2 months ago, then measures
  *  - the contact-erasure sweep (the `contact-erase` rule alone, through the real engine and erasure
@@ -23,19 +23,29 @@ import { listenInProcess } from './bench-server';
 interface Options {
   returns: number;
   batch: number;
+  lanes: number;
   seconds: number;
   connections: number;
 }
 
 function parseOptions(args: string[]): Options {
-  const options: Options = { returns: 1_000_000, batch: 500, seconds: 20, connections: 8 };
+  const options: Options = {
+    returns: 1_000_000,
+    batch: 500,
+    lanes: defaultLanes,
+    seconds: 20,
+    connections: 8,
+  };
   for (let i = 0; i < args.length; i += 2) {
     const value = Number(args[i + 1]);
     if (!Number.isInteger(value) || value <= 0) throw new Error(`${args[i]} needs a positive integer`);
     const key = args[i]?.replace(/^--/, '');
-    if (key === 'returns' || key === 'batch' || key === 'seconds' || key === 'connections')
+    if (key === 'returns' || key === 'batch' || key === 'lanes' || key === 'seconds' || key === 'connections')
       options[key] = value;
-    else throw new Error(`unknown option ${args[i]} (use --returns, --batch, --seconds, --connections)`);
+    else
+      throw new Error(
+        `unknown option ${args[i]} (use --returns, --batch, --lanes, --seconds, --connections)`,
+      );
   }
   return options;
 }
@@ -48,7 +58,7 @@ const encryptedSeed = 10_000;
  * each), then closed 5 years and 2 months ago: a `closed` event of that date and the status. Beyond
  * `encryptedSeed`, the seeded rows are copied.
  */
-async function seed(handle: DatabaseHandle, deps: Omit<SeedDependencies, 'db'>, count: number) {
+export async function seed(handle: DatabaseHandle, deps: Omit<SeedDependencies, 'db'>, count: number) {
   const encrypted = Math.min(count, encryptedSeed);
   await seedReturns(
     { ...deps, db: handle.db },
@@ -226,6 +236,7 @@ export async function run(args: string[]) {
       },
       {
         batchSize: options.batch,
+        lanes: options.lanes,
         trigger: 'cli',
         onProgress: (progress) => {
           if (progress.ruleHandled - lastReport >= 50_000) {
@@ -254,7 +265,7 @@ export async function run(args: string[]) {
 
     const erased = summary!.totals.done;
     const lines = [
-      `closed returns due:        ${toErase.toLocaleString('en')} (batch ${options.batch})`,
+      `closed returns due:        ${toErase.toLocaleString('en')} (batch ${options.batch}, ${options.lanes} lanes)`,
       `contact-erasure sweep:     ${erased.toLocaleString('en')} returns in ${sweepSeconds.toFixed(1)} s = ${Math.round(erased / sweepSeconds).toLocaleString('en')} returns/s (goal >= 5,000)`,
       `create-return, no sweep:   ${baseline.count} requests, p50 ${baseline.p50.toFixed(1)} ms, p99 ${baseline.p99.toFixed(1)} ms, ${baseline.errors} errors (${options.connections} connections)`,
       `create-return, sweeping:   ${during.count} requests, p50 ${during.p50.toFixed(1)} ms, p99 ${during.p99.toFixed(1)} ms, ${during.errors} errors`,

@@ -25,6 +25,11 @@ import type { AppliedTarget } from './retention-target';
 import { targetFor } from './retention-targets';
 
 export const defaultBatchSize = 500;
+/**
+ * Each rule is swept in this many lanes at once, disjoint key ranges each with its own batches and
+ * recorded key: a batch is mostly the server's work, so two lanes keep both of its cores busy.
+ */
+export const defaultLanes = 2;
 /** Actor of the events a scheduled run writes: no person asked for it. */
 export const retentionActor = 'system:retention';
 
@@ -83,6 +88,8 @@ export interface RunRetentionOptions {
   asOf?: Date;
   dryRun?: boolean;
   batchSize?: number;
+  /** Lanes per rule for a new run (a resumed run keeps its own). */
+  lanes?: number;
   trigger?: RetentionRunTrigger;
   /** The cron time of a scheduled run: one run per scheduled time across all instances. */
   scheduledFor?: Date;
@@ -117,7 +124,7 @@ async function* dueBatches(
 ) {
   let afterKey: string | null = null;
   for (;;) {
-    const keys = await target.selectDue(executor, { rule, asOf, afterKey }, size, false);
+    const keys = await target.selectDue(executor, { rule, asOf, afterKey, beforeKey: null }, size, false);
     if (keys.length === 0) return;
     const held = await target.held(executor, keys, asOf);
     yield { keys, held };
@@ -258,7 +265,13 @@ export async function summarizeRun(db: Executor, run: RetentionRunRow, resumed =
  */
 async function openRun(
   deps: RetentionDependencies,
-  options: { asOf?: Date; batchSize: number; trigger: RetentionRunTrigger; scheduledFor?: Date },
+  options: {
+    asOf?: Date;
+    batchSize: number;
+    lanes: number;
+    trigger: RetentionRunTrigger;
+    scheduledFor?: Date;
+  },
 ): Promise<{ run: RetentionRunRow; resumed: boolean } | undefined> {
   const db = deps.database.db;
   const { policies } = deps;
@@ -287,6 +300,7 @@ async function openRun(
       actor: deps.principal?.sub ?? retentionActor,
       policyVersion: policies.version,
       batchSize: options.batchSize,
+      lanes: options.lanes,
       asOf: options.asOf ?? options.scheduledFor ?? new Date(),
       scheduledFor: options.scheduledFor,
     },
@@ -309,17 +323,39 @@ function isConnectionFailure(error: unknown): boolean {
   return translateDatabaseError({ code: codeOf(error) })?.code === 'database_unavailable';
 }
 
+/** A lane of a rule's pass: its place (the last committed key) and its end. */
+interface Lane {
+  index: number;
+  afterKey: string | null;
+  beforeKey: string | null;
+}
+
+/**
+ * Lane `index` of `count` over the uuid key space: from the key `i/count` of the way (inclusive, as
+ * "after" its predecessor) to the next lane's first key (exclusive).
+ */
+function laneBounds(index: number, count: number): Lane {
+  const boundary = (lane: number) => Math.floor((lane * 2 ** 32) / count);
+  const hex = (value: number) => value.toString(16).padStart(8, '0');
+  return {
+    index,
+    afterKey: index === 0 ? null : `${hex(boundary(index) - 1)}-ffff-ffff-ffff-ffffffffffff`,
+    beforeKey: index === count - 1 ? null : `${hex(boundary(index + 1))}-0000-0000-0000-000000000000`,
+  };
+}
+
 /** One batch: act, record progress and audit it, all in one transaction. Null when nothing is due. */
 async function applyBatch(
   deps: RetentionDependencies,
   run: RetentionRunRow,
   rule: RetentionRule,
   target: AppliedTarget,
-  afterKey: string | null,
+  lane: Lane,
   limit: number,
 ) {
   return deps.database.db.transaction(async (tx) => {
-    const keys = await target.selectDue(tx, { rule, asOf: run.asOf, afterKey }, limit, true);
+    const window = { rule, asOf: run.asOf, afterKey: lane.afterKey, beforeKey: lane.beforeKey };
+    const keys = await target.selectDue(tx, window, limit, true);
     if (keys.length === 0) return null;
     const audit = auditContextOf(deps);
     const outcome = await target.apply(tx, keys, {
@@ -334,6 +370,7 @@ async function applyBatch(
       done: outcome.done.length,
       skippedHeld: outcome.held.length,
       failed: 0,
+      lane: lane.index,
       lastKey,
     });
     await recordAuditEvent(tx, audit, {
@@ -365,16 +402,16 @@ async function applyRowByRow(
   run: RetentionRunRow,
   rule: RetentionRule,
   target: AppliedTarget,
-  afterKey: string | null,
+  lane: Lane,
   limit: number,
 ) {
   const db = deps.database.db;
   const totals = { done: 0, skippedHeld: 0, failed: 0 };
-  let previous = afterKey;
+  let previous = lane.afterKey;
   let handled = 0;
   while (handled < limit) {
     try {
-      const result = await applyBatch(deps, run, rule, target, previous, 1);
+      const result = await applyBatch(deps, run, rule, target, { ...lane, afterKey: previous }, 1);
       if (!result) break;
       totals.done += result.outcome.done.length;
       totals.skippedHeld += result.outcome.held.length;
@@ -382,11 +419,18 @@ async function applyRowByRow(
     } catch (error) {
       if (isConnectionFailure(error)) throw error;
       // The row that failed is the next due one; it is counted, audited and passed over.
-      const [key] = await target.selectDue(db, { rule, asOf: run.asOf, afterKey: previous }, 1, false);
+      const window = { rule, asOf: run.asOf, afterKey: previous, beforeKey: lane.beforeKey };
+      const [key] = await target.selectDue(db, window, 1, false);
       if (!key) break;
       totals.failed += 1;
       await db.transaction(async (tx) => {
-        await recordBatch(tx, run.id, rule.id, { done: 0, skippedHeld: 0, failed: 1, lastKey: key });
+        await recordBatch(tx, run.id, rule.id, {
+          done: 0,
+          skippedHeld: 0,
+          failed: 1,
+          lane: lane.index,
+          lastKey: key,
+        });
         await recordAuditEvent(tx, auditContextOf(deps), {
           actor: deps.principal ? undefined : retentionActor,
           action: `retention.${rule.action}`,
@@ -409,11 +453,26 @@ function errorCodeOf(error: unknown): string {
   return codeOf(error) ?? (error instanceof Error ? error.name : 'unknown');
 }
 
+/**
+ * Two lanes can lock the same subject (its returns in both) in opposite orders: the deadlock, or a
+ * serialization failure, rolls the whole batch back, and the batch is tried again.
+ */
+async function applyBatchRetried(...args: Parameters<typeof applyBatch>) {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await applyBatch(...args);
+    } catch (error) {
+      const code = codeOf(error);
+      if (attempt >= 5 || (code !== '40P01' && code !== '40001')) throw error;
+    }
+  }
+}
+
 async function runRule(
   deps: RetentionDependencies,
   run: RetentionRunRow,
   rule: RetentionRule,
-  position: { index: number; count: number; lastKey: string | null },
+  position: { index: number; count: number; laneKeys: (string | null)[] },
   options: { batchSize: number; onProgress?: RunRetentionOptions['onProgress']; signal?: AbortSignal },
 ) {
   const { batchSize, onProgress, signal } = options;
@@ -426,36 +485,53 @@ async function runRule(
   }
   await startRule(db, run.id, rule.id);
   const ruleDue = await target.countDue(db, rule, run.asOf);
-  let afterKey = position.lastKey;
   let handled = 0;
-  for (;;) {
-    signal?.throwIfAborted();
-    let step: { count: number; lastKey: string | null; batch: RetentionProgress['batch'] };
-    try {
-      const result = await applyBatch(deps, run, rule, target, afterKey, batchSize);
-      if (!result) break;
-      step = {
-        count: result.keys.length,
-        lastKey: result.lastKey,
-        batch: { done: result.outcome.done.length, skippedHeld: result.outcome.held.length, failed: 0 },
-      };
-    } catch (error) {
-      if (isConnectionFailure(error)) throw error;
-      const result = await applyRowByRow(deps, run, rule, target, afterKey, batchSize);
-      step = { count: result.count, lastKey: result.lastKey, batch: result.totals };
+  let stopped = false;
+  const sweepLane = async (lane: Lane) => {
+    while (!stopped) {
+      signal?.throwIfAborted();
+      let step: { count: number; lastKey: string | null; batch: RetentionProgress['batch'] };
+      try {
+        const result = await applyBatchRetried(deps, run, rule, target, lane, batchSize);
+        if (!result) return;
+        step = {
+          count: result.keys.length,
+          lastKey: result.lastKey,
+          batch: { done: result.outcome.done.length, skippedHeld: result.outcome.held.length, failed: 0 },
+        };
+      } catch (error) {
+        if (isConnectionFailure(error)) throw error;
+        const result = await applyRowByRow(deps, run, rule, target, lane, batchSize);
+        step = { count: result.count, lastKey: result.lastKey, batch: result.totals };
+      }
+      handled += step.count;
+      lane.afterKey = step.lastKey;
+      onProgress?.({
+        ruleId: rule.id,
+        ruleIndex: position.index,
+        ruleCount: position.count,
+        ruleDue,
+        ruleHandled: handled,
+        batch: step.batch,
+      });
+      if (step.count < batchSize) return;
     }
-    handled += step.count;
-    afterKey = step.lastKey;
-    onProgress?.({
-      ruleId: rule.id,
-      ruleIndex: position.index,
-      ruleCount: position.count,
-      ruleDue,
-      ruleHandled: handled,
-      batch: step.batch,
-    });
-    if (step.count < batchSize) break;
-  }
+  };
+  const lanes = Array.from({ length: run.lanes }, (_, index) => {
+    const lane = laneBounds(index, run.lanes);
+    return { ...lane, afterKey: position.laneKeys[index] ?? lane.afterKey };
+  });
+  // A lane that fails stops the others after their current batch; the run fails once all have stopped.
+  const settled = await Promise.allSettled(
+    lanes.map((lane) =>
+      sweepLane(lane).catch((error: unknown) => {
+        stopped = true;
+        throw error;
+      }),
+    ),
+  );
+  const failure = settled.find((result) => result.status === 'rejected');
+  if (failure) throw failure.reason;
   const [row] = (await ruleRowsOf(db, run.id)).filter((candidate) => candidate.ruleId === rule.id);
   await finishRule(db, run.id, rule.id, row && row.failed > 0 ? 'failed' : 'completed');
 }
@@ -471,13 +547,14 @@ export async function runRetention(
   options: RunRetentionOptions = {},
 ): Promise<RunSummary | undefined> {
   const batchSize = options.batchSize ?? defaultBatchSize;
+  const lanes = options.lanes ?? defaultLanes;
   const trigger = options.trigger ?? 'api';
   if (options.dryRun) return dryRun(deps, options.asOf ?? new Date(), batchSize, trigger);
 
   const lock = await tryRetentionLock(deps.database.url);
   if (!lock) throw runInProgressError();
   try {
-    const opened = await openRun(deps, { ...options, batchSize, trigger });
+    const opened = await openRun(deps, { ...options, batchSize, lanes, trigger });
     if (!opened) return undefined;
     const { run, resumed } = opened;
     const db = deps.database.db;
@@ -492,7 +569,7 @@ export async function runRetention(
           deps,
           run,
           rule,
-          { index, count: rows.length, lastKey: row.lastKey },
+          { index, count: rows.length, laneKeys: row.laneKeys },
           { batchSize, onProgress: options.onProgress, signal: options.signal },
         );
       }

@@ -18,6 +18,7 @@ export interface NewRun {
   asOf: Date;
   policyVersion: string;
   batchSize: number;
+  lanes: number;
   scheduledFor?: Date;
 }
 
@@ -102,23 +103,25 @@ export async function startRule(db: Executor, runId: string, ruleId: string): Pr
     .where(and(eq(retentionRunRules.runId, runId), eq(retentionRunRules.ruleId, ruleId)));
 }
 
-/** Adds one batch's counts and moves the key; called inside the batch's own transaction. */
+/**
+ * Adds one batch's counts and moves its lane's key; called inside the batch's own transaction. Lanes
+ * of a rule update the same row: the second waits for the first to commit, then adds to its counts
+ * and sets only its own element of `lane_keys`.
+ */
 export async function recordBatch(
   tx: Executor,
   runId: string,
   ruleId: string,
-  batch: { done: number; skippedHeld: number; failed: number; lastKey: string },
+  batch: { done: number; skippedHeld: number; failed: number; lane: number; lastKey: string },
 ): Promise<void> {
-  await tx
-    .update(retentionRunRules)
-    .set({
-      done: sql`${retentionRunRules.done} + ${batch.done}`,
-      skippedHeld: sql`${retentionRunRules.skippedHeld} + ${batch.skippedHeld}`,
-      failed: sql`${retentionRunRules.failed} + ${batch.failed}`,
-      batches: sql`${retentionRunRules.batches} + 1`,
-      lastKey: batch.lastKey,
-    })
-    .where(and(eq(retentionRunRules.runId, runId), eq(retentionRunRules.ruleId, ruleId)));
+  await tx.execute(sql`
+    update ${retentionRunRules} set
+      done = done + ${batch.done},
+      skipped_held = skipped_held + ${batch.skippedHeld},
+      failed = failed + ${batch.failed},
+      batches = batches + 1,
+      lane_keys[${batch.lane + 1}] = ${batch.lastKey}
+    where run_id = ${runId} and rule_id = ${ruleId}`);
 }
 
 export async function finishRule(

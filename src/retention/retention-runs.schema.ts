@@ -33,6 +33,8 @@ export const retentionRuns = pgTable(
     asOf: timestamp('as_of', { withTimezone: true, mode: 'date' }).notNull(),
     policyVersion: text('policy_version').notNull(),
     batchSize: integer('batch_size').notNull(),
+    /** How many lanes (disjoint key ranges) each rule is swept in at once; kept for a resumed run. */
+    lanes: integer('lanes').notNull().default(1),
     status: text('status', { enum: retentionRunStatuses }).notNull().default('running'),
     /** How many processes worked on it: more than one when a killed run was resumed. */
     attempts: integer('attempts').notNull().default(1),
@@ -72,7 +74,8 @@ export const retentionRunRules = pgTable(
     skippedHeld: integer('skipped_held').notNull().default(0),
     failed: integer('failed').notNull().default(0),
     batches: integer('batches').notNull().default(0),
-    lastKey: text('last_key'),
+    /** The last committed key of each lane (null: the lane has not started). */
+    laneKeys: text('lane_keys').array().notNull().default(sql`'{}'::text[]`),
     /** Why a rule was not applied (e.g. the audit log is append-only); never personal data. */
     note: text('note'),
     startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }),

@@ -3,11 +3,15 @@ import type { PseudonymsOf } from '../erasure/recipient-notices';
 import type { Policies } from '../policies/load-policies';
 import type { RetentionRule } from '../policies/retention-policy';
 
-/** Where a rule stands in its pass over the table: rows are visited in key order, after `afterKey`. */
+/**
+ * Where a rule stands in its pass over the table: rows are visited in key order, after `afterKey` and
+ * before `beforeKey` (the end of the lane, null for the end of the key space).
+ */
 export interface DueWindow {
   rule: RetentionRule;
   asOf: Date;
   afterKey: string | null;
+  beforeKey: string | null;
 }
 
 export interface ApplyContext {

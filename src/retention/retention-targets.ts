@@ -1,4 +1,4 @@
-import { and, eq, gt, inArray, isNotNull, isNull, or, type SQL, type SQLWrapper, sql } from 'drizzle-orm';
+import { and, eq, gt, inArray, isNotNull, isNull, lt, or, type SQL, type SQLWrapper, sql } from 'drizzle-orm';
 import { auditEvents } from '../audit/audit-events.schema';
 import type { Executor } from '../audit/record-audit-event';
 import { timestampParam } from '../db/sql-timestamp';
@@ -37,6 +37,7 @@ function returnsTarget(
       .where(
         and(
           window.afterKey ? gt(returns.id, window.afterKey) : undefined,
+          window.beforeKey ? lt(returns.id, window.beforeKey) : undefined,
           dueWhere(window.rule, window.asOf),
         ),
       )
@@ -154,6 +155,7 @@ function requestsTarget(
         .where(
           and(
             window.afterKey ? gt(subjectRequests.id, window.afterKey) : undefined,
+            window.beforeKey ? lt(subjectRequests.id, window.beforeKey) : undefined,
             dueWhere(window.rule, window.asOf),
           ),
         )

@@ -1,0 +1,1 @@
+ALTER TABLE "retention_run_rules" DROP COLUMN "last_key";
