@@ -3,8 +3,6 @@ import { mintToken } from '../src/auth/mint-token';
 import type { DatabaseHandle } from '../src/db/database';
 import { applyMigrations } from '../src/db/migrations';
 import { loadPolicies } from '../src/policies/load-policies';
-import { feedStart } from '../src/pseudonymization/feed-cursor';
-import { readFeedRows } from '../src/pseudonymization/feed-reader';
 import { benchConfig, openBenchDatabase } from './bench-database';
 import { listenInProcess } from './bench-server';
 
@@ -93,16 +91,31 @@ async function withPeakRss<T>(
   }
 }
 
-/** The database side alone: the feed's own keyset query, page after page, no projection, no HTTP. */
+/**
+ * The baseline: a raw keyset SELECT of the same rows and the same business columns, as typed columns
+ * decoded by the driver (dates generalised by week as the analytics recipient gets them), page after
+ * page; no pseudonyms, no JSON, no register, no HTTP.
+ */
 async function rawSelect(handle: DatabaseHandle, page: number): Promise<number> {
-  let after = feedStart;
+  let after = { xid: '0', seq: '0' };
   let total = 0;
   for (;;) {
-    const rows = await readFeedRows(handle.db, { after, limit: page, dates: 'week' });
-    if (rows.length === 0) return total;
+    const rows = await handle.sql<{ xid: string; seq: string }[]>`
+      select r.id, r.subject_id, r.merchant_id, r.status, r.method, r.refund_method, r.postal_area, r.country,
+        to_char(r.delivered_at at time zone 'Europe/Paris', 'IYYY-"W"IW') as delivered_at,
+        to_char(r.notified_at at time zone 'Europe/Paris', 'IYYY-"W"IW') as notified_at,
+        to_char(r.created_at at time zone 'Europe/Paris', 'IYYY-"W"IW') as created_at,
+        to_char(r.updated_at at time zone 'Europe/Paris', 'IYYY-"W"IW') as updated_at,
+        r.items, r.total_cents::float8, r.refunded_cents::float8, r.erased_at is not null as erased,
+        r.feed_xid::text as xid, r.feed_seq::text as seq
+      from returns r
+      where (r.feed_xid, r.feed_seq) > (${after.xid}::xid8, ${after.seq}::bigint)
+      order by r.feed_xid, r.feed_seq
+      limit ${page}`;
+    const last = rows.at(-1);
+    if (!last) return total;
     total += rows.length;
-    const last = rows.at(-1)!;
-    after = { xid: BigInt(last.xid), seq: BigInt(last.seq) };
+    after = { xid: last.xid, seq: last.seq };
   }
 }
 

@@ -1,4 +1,4 @@
-import { asc, eq, sql } from 'drizzle-orm';
+import { asc, eq, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
 import { recipientDisclosures, recipientErasureNotices } from './disclosure-register.schema';
 
@@ -15,25 +15,30 @@ export interface FeedPageDisclosure {
 const joinIds = (ids: readonly string[]) => ids.join(',');
 
 /**
- * Records one feed page in the register, in one statement whatever the page size: subjects disclosed
- * (first time kept, last time moved) and tombstones read (first reading kept).
+ * The register entries of one feed page as two data-modifying CTEs (`disclosed`, `told`) for the
+ * caller's statement, written only when `when` (an SQL boolean) holds; one parameter per list,
+ * whatever the page size. Subjects disclosed: first time kept, last time moved; tombstones read: first
+ * reading kept.
  */
-export async function recordFeedPageDisclosure(executor: Executor, page: FeedPageDisclosure): Promise<void> {
-  if (page.subjectIds.length === 0 && page.tombstones.length === 0) return;
-  await executor.execute(sql`
-    with disclosed as (
+export function feedPageDisclosureCtes(page: FeedPageDisclosure, when: SQL): SQL {
+  return sql`
+    disclosed as (
       insert into recipient_disclosures (recipient_id, subject_id, first_disclosed_at, last_disclosed_at)
       select ${page.recipientId}, subject_id, now(), now()
       from unnest(string_to_array(${joinIds(page.subjectIds)}, ',')::uuid[]) as subject_id
+      where ${when}
       on conflict (subject_id, recipient_id) do update set last_disclosed_at = excluded.last_disclosed_at
-    )
-    insert into recipient_erasure_notices (recipient_id, return_id, subject_id, told_at)
-    select ${page.recipientId}, return_id, subject_id, now()
-    from unnest(
-      string_to_array(${joinIds(page.tombstones.map((t) => t.returnId))}, ',')::uuid[],
-      string_to_array(${joinIds(page.tombstones.map((t) => t.subjectId))}, ',')::uuid[]
-    ) as told(return_id, subject_id)
-    on conflict (recipient_id, return_id) do nothing`);
+    ),
+    told as (
+      insert into recipient_erasure_notices (recipient_id, return_id, subject_id, told_at)
+      select ${page.recipientId}, return_id, subject_id, now()
+      from unnest(
+        string_to_array(${joinIds(page.tombstones.map((t) => t.returnId))}, ',')::uuid[],
+        string_to_array(${joinIds(page.tombstones.map((t) => t.subjectId))}, ',')::uuid[]
+      ) as told(return_id, subject_id)
+      where ${when}
+      on conflict (recipient_id, return_id) do nothing
+    )`;
 }
 
 /** Recipients that received data about the subject, and when (the access package, Art. 15(1)(c)). */

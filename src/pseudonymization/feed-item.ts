@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { FeedField, Recipient } from '../policies/recipients-policy';
+import type { Recipient } from '../policies/recipients-policy';
 import type { FeedSourceRow } from './feed-reader';
 import type { RecipientKeys } from './pseudonyms';
 
@@ -53,91 +53,31 @@ export const feedPageSchema = z.strictObject({
   hasMore: z.boolean().describe('the page is full: more items may be waiting now'),
 });
 export type FeedPage = z.infer<typeof feedPageSchema>;
-type FeedItem = z.infer<typeof feedItemSchema>;
-
-type FieldWriter = (item: FeedItem, row: FeedSourceRow, keys: RecipientKeys) => void;
-
 /**
- * One writer per allowlisted field, so a field reaches a recipient only through an explicit line here
- * and only when its policy names it. Personal columns are not even selected (feed-reader.ts).
+ * Builds the projection of one recipient for one page: each row becomes the JSON of its FeedEntry.
+ * The pseudonyms are computed here; the plain fields arrive as JSON written by PostgreSQL
+ * (feed-reader.ts), so nothing is parsed and serialized again. A subject's pseudonym is computed once
+ * per page however many of its returns the page holds. Pseudonyms are base64url: no escaping needed.
  */
-const fieldWriters: Record<FeedField, FieldWriter> = {
-  subject: (item, row, keys) => {
-    item.subject = keys.pseudonym('subject', row.subjectId);
-  },
-  orderRef: (item, row, keys) => {
-    item.orderRef = keys.pseudonym('order', `${row.merchantId}\u0000${row.orderRef}`);
-  },
-  merchantId: (item, row) => {
-    item.merchantId = row.merchantId;
-  },
-  status: (item, row) => {
-    item.status = row.status;
-  },
-  method: (item, row) => {
-    item.method = row.method;
-  },
-  refundMethod: (item, row) => {
-    item.refundMethod = row.refundMethod;
-  },
-  postalArea: (item, row) => {
-    item.postalArea = row.postalArea;
-  },
-  country: (item, row) => {
-    item.country = row.country;
-  },
-  deliveredAt: (item, row) => {
-    item.deliveredAt = row.deliveredAt;
-  },
-  notifiedAt: (item, row) => {
-    item.notifiedAt = row.notifiedAt;
-  },
-  createdAt: (item, row) => {
-    item.createdAt = row.createdAt;
-  },
-  updatedAt: (item, row) => {
-    item.updatedAt = row.updatedAt;
-  },
-  items: (item, row) => {
-    item.items = row.items.map(({ sku, quantity, unitPriceCents, reason }) => ({
-      sku,
-      quantity,
-      unitPriceCents,
-      reason,
-    }));
-  },
-  amounts: (item, row) => {
-    item.amounts = {
-      totalCents: row.totalCents,
-      refundedCents: row.refundedCents,
-    };
-  },
-};
-
-/**
- * Builds the projection of one recipient for one page; it then runs per row without looking at the
- * policy. A subject's pseudonym is computed once per page however many of its returns the page holds.
- */
-export function feedProjection(recipient: Recipient, keys: RecipientKeys): (row: FeedSourceRow) => FeedEntry {
-  const writers = recipient.fields.map((field) => fieldWriters[field]);
+export function feedProjection(recipient: Recipient, keys: RecipientKeys): (row: FeedSourceRow) => string {
+  const withSubject = recipient.fields.includes('subject');
+  const withOrderRef = recipient.fields.includes('orderRef');
   const subjects = new Map<string, string>();
-  const pageKeys: RecipientKeys = {
-    cursorKey: keys.cursorKey,
-    pseudonym: (kind, value) => {
-      if (kind !== 'subject') return keys.pseudonym(kind, value);
-      let pseudonym = subjects.get(value);
-      if (pseudonym === undefined) {
-        pseudonym = keys.pseudonym(kind, value);
-        subjects.set(value, pseudonym);
-      }
-      return pseudonym;
-    },
+  const subjectPseudonym = (subjectId: string) => {
+    let pseudonym = subjects.get(subjectId);
+    if (pseudonym === undefined) {
+      pseudonym = keys.pseudonym('subject', subjectId);
+      subjects.set(subjectId, pseudonym);
+    }
+    return pseudonym;
   };
   return (row) => {
     const id = keys.pseudonym('return', row.returnId);
-    if (row.erased) return { id, erased: true };
-    const item: FeedItem = { id, erased: false };
-    for (const write of writers) write(item, row, pageKeys);
-    return item;
+    if (row.erased || row.plain === null) return `{"id":"${id}","erased":true}`;
+    let json = `{"id":"${id}","erased":false`;
+    if (withSubject) json += `,"subject":"${subjectPseudonym(row.subjectId)}"`;
+    if (withOrderRef)
+      json += `,"orderRef":"${keys.pseudonym('order', `${row.merchantId}\u0000${row.orderRef}`)}"`;
+    return row.plain === '' ? `${json}}` : `${json},${row.plain}}`;
   };
 }

@@ -1,10 +1,11 @@
-import { type AuditContext, type Executor, recordAuditEvent } from '../audit/record-audit-event';
+import { type SQL, sql } from 'drizzle-orm';
+import { type AuditContext, auditEventPerRow, type Executor } from '../audit/record-audit-event';
 import type { Database } from '../db/database';
 import type { Recipient } from '../policies/recipients-policy';
-import { recordFeedPageDisclosure } from './disclosure-register';
+import { feedPageDisclosureCtes } from './disclosure-register';
 import { decodeCursor, encodeCursor, type FeedPosition, feedStart } from './feed-cursor';
-import { type FeedPage, feedProjection } from './feed-item';
-import { countFeedRows, type FeedSourceRow, readFeedRows } from './feed-reader';
+import { feedProjection } from './feed-item';
+import { type FeedSourceRow, feedRowCount, readFeedRows } from './feed-reader';
 import type { RecipientKeys } from './pseudonyms';
 
 export const defaultFeedLimit = 100;
@@ -38,6 +39,12 @@ interface PageQuery {
   merchantId?: string;
 }
 
+/** What a recipient's policy changes in the rows read: which fields, dates how coarse. */
+const readOptions = (recipient: Recipient) => ({
+  fields: recipient.fields,
+  dates: recipient.generalisation.dates,
+});
+
 const positionText = (position: FeedPosition) => `${position.xid}:${position.seq}`;
 const queryKey = (query: PageQuery) =>
   `${positionText(query.after)}/${query.limit}/${query.merchantId ?? ''}`;
@@ -60,107 +67,137 @@ function summarize(rows: FeedSourceRow[], query: PageQuery): Omit<ReadPage, 'bod
   };
 }
 
+/** The FeedPage (feed-item.ts) as JSON, assembled from the items' JSON. */
 function serialize(request: FeedPageRequest, rows: FeedSourceRow[], page: Omit<ReadPage, 'body'>): string {
-  const feedPage: FeedPage = {
-    items: rows.map(feedProjection(request.recipient, request.keys)),
-    next: encodeCursor(page.next, request.keys.cursorKey),
-    hasMore: page.full,
-  };
-  return JSON.stringify(feedPage);
+  const items = rows.map(feedProjection(request.recipient, request.keys)).join(',');
+  const next = JSON.stringify(encodeCursor(page.next, request.keys.cursorKey));
+  return `{"items":[${items}],"next":${next},"hasMore":${page.full}}`;
 }
 
-/** The register entry and the audit event of a served page; the caller's transaction holds both. */
-function recordPage(tx: Executor, request: FeedPageRequest, page: Omit<ReadPage, 'body'>): Promise<unknown> {
-  return Promise.all([
-    recordFeedPageDisclosure(tx, {
-      recipientId: request.recipient.id,
-      subjectIds: page.subjectIds,
-      tombstones: page.tombstones,
-    }),
-    recordAuditEvent(tx, request.audit, {
+/**
+ * Records a served page: its register entries and its audit event, in one statement (atomic without
+ * a transaction, one round trip), and only if `served` (an SQL boolean) holds. Answers whether it
+ * recorded.
+ */
+async function recordPage(
+  executor: Executor,
+  request: FeedPageRequest,
+  page: Omit<ReadPage, 'body'>,
+  served: SQL = sql`true`,
+): Promise<boolean> {
+  const disclosure = {
+    recipientId: request.recipient.id,
+    subjectIds: page.subjectIds,
+    tombstones: page.tombstones,
+  };
+  const details = {
+    count: page.rows,
+    tombstones: page.tombstones.length,
+    subjects: page.subjectIds.length,
+    after: positionText(page.after),
+    next: positionText(page.next),
+  };
+  const audited = auditEventPerRow(
+    request.audit,
+    {
       action: 'pseudonymized_feed.read',
-      outcome: 'success',
       targetType: 'recipient',
-      targetId: request.recipient.id,
-      details: {
-        count: page.rows,
-        tombstones: page.tombstones.length,
-        subjects: page.subjectIds.length,
-        after: positionText(page.after),
-        next: positionText(page.next),
-      },
-    }),
-  ]);
+      targetId: sql`${request.recipient.id}`,
+      subjectRef: sql`null`,
+      outcome: sql`'success'`,
+      details: sql`${JSON.stringify(details)}::jsonb`,
+    },
+    sql`from page where served`,
+  );
+  const [row] = (await executor.execute(sql`
+    with page as (select ${served} as served),
+    ${feedPageDisclosureCtes(disclosure, sql`(select served from page)`)},
+    audited as (${audited})
+    select served from page`)) as unknown as { served: boolean }[];
+  return row?.served === true;
+}
+
+/** How many pages past the one served are read ahead for a recipient in a full sync. */
+const readAheadDepth = 2;
+
+/** A page being read ahead: `read` is set once it is read and serialized (never, if that failed). */
+interface ReadAhead {
+  query: PageQuery;
+  key: string;
+  page: Promise<ReadPage | undefined>;
+  read?: ReadPage;
+}
+
+/** A recipient's pages read ahead, in feed order; `newest` stays after it is served, to go on from. */
+interface ReadAheadChain {
+  pages: ReadAhead[];
+  newest?: ReadAhead;
 }
 
 /**
  * The pages of the feed. Each served page commits its register entry and audit event before it is
  * sent: a page the register does not know of was never served.
  *
- * A full sync reads page after page. While a full page travels to the recipient, the next one is read
- * and serialized ahead (one slot per recipient: memory stays flat). When the recipient asks
- * for it, it is served only if nothing moved in its positions since (countFeedRows): it is then exactly
- * what a read now would return. Otherwise, or for any other request, the page is read as usual.
+ * A full sync reads page after page. While a full page travels to the recipient, the next ones are
+ * read and serialized ahead, up to `readAheadDepth` pages per recipient (memory stays flat), so the
+ * database always has the next read under way. When the recipient asks for a page read ahead, it is
+ * served only if nothing moved in its positions since (feedRowCount): it is then exactly what a read
+ * now would return. Otherwise, or for any other request, the page is read as usual.
  */
 export function createFeedPages(db: Database) {
-  const readAheads = new Map<string, { key: string; page: Promise<ReadPage | undefined> }>();
+  const readAheads = new Map<string, ReadAheadChain>();
   const underWay = new Set<Promise<unknown>>();
 
-  /** Reads, records and serializes a page in one transaction. */
-  function readAndRecord(request: FeedPageRequest, query: PageQuery): Promise<ReadPage> {
-    return db.transaction(async (tx) => {
-      const rows = await readFeedRows(tx, { ...query, dates: request.recipient.generalisation.dates });
-      const page = summarize(rows, query);
-      const recorded = recordPage(tx, request, page);
-      // Handled now, awaited below: a failure during the yield must not count as an unhandled rejection.
-      recorded.catch(() => undefined);
-      // Queries leave on a later tick: yield once so they are on the wire before the CPU-bound projection.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      const body = serialize(request, rows, page);
-      await recorded;
-      return { ...page, body };
-    });
+  /** Reads, records and serializes a page. */
+  async function readAndRecord(request: FeedPageRequest, query: PageQuery): Promise<ReadPage> {
+    const rows = await readFeedRows(db, { ...query, ...readOptions(request.recipient) });
+    const page = summarize(rows, query);
+    const recorded = recordPage(db, request, page);
+    // Handled now, awaited below: a failure during the yield must not count as an unhandled rejection.
+    recorded.catch(() => undefined);
+    // The statement leaves on a later tick: yield once so it is on the wire before the CPU-bound projection.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const body = serialize(request, rows, page);
+    await recorded;
+    return { ...page, body };
   }
 
   /** Serves the page read ahead if it is the one asked for and nothing moved in it since. */
   async function serveReadAhead(request: FeedPageRequest, query: PageQuery): Promise<string | undefined> {
-    const readAhead = readAheads.get(request.recipient.id);
-    if (readAhead?.key !== queryKey(query)) return undefined;
-    readAheads.delete(request.recipient.id);
+    const chain = readAheads.get(request.recipient.id);
+    if (chain?.pages[0]?.key !== queryKey(query)) return undefined;
+    const readAhead = chain.pages.shift()!;
+    extendReadAhead(request, chain);
     const page = await readAhead.page;
     if (!page?.full) return undefined;
-    const recording = db.transaction(async (tx) => {
-      const now = await countFeedRows(tx, {
-        after: page.after,
-        through: page.next,
-        merchantId: query.merchantId,
-      });
-      if (now !== page.rows) return false;
-      await recordPage(tx, request, page);
-      return true;
-    });
-    // The page after it is read while this one is recorded, on another connection.
-    startReadAhead(request, { ...query, after: page.next }, recording);
-    return (await recording) ? page.body : undefined;
+    const unmoved = sql`${feedRowCount({ after: page.after, through: page.next, merchantId: query.merchantId })} = ${page.rows}`;
+    return (await recordPage(db, request, page, unmoved)) ? page.body : undefined;
   }
 
-  /**
-   * Starts reading the page after a full one; serializing it (CPU-bound) waits until `served`, the
-   * recording of the page being served, has settled and its response has left. A failed read-ahead
-   * only means the next request reads.
-   */
-  function startReadAhead(request: FeedPageRequest, query: PageQuery, served?: Promise<unknown>) {
-    const page = (async () => {
-      const rows = await readFeedRows(db, { ...query, dates: request.recipient.generalisation.dates });
-      await served?.catch(() => undefined);
-      // The response is written in the microtasks that follow the recording; this runs after them.
+  /** Starts reading the page `query` asks for at the end of `chain`. A failed read only means the request reads. */
+  function startReadAhead(request: FeedPageRequest, chain: ReadAheadChain, query: PageQuery) {
+    const readAhead: ReadAhead = { query, key: queryKey(query), page: Promise.resolve(undefined) };
+    readAhead.page = (async () => {
+      const rows = await readFeedRows(db, { ...query, ...readOptions(request.recipient) });
+      // Lets the responses and queries waiting on this tick leave before the CPU-bound projection.
       await new Promise<void>((resolve) => setImmediate(resolve));
       const read = summarize(rows, query);
-      return { ...read, body: serialize(request, rows, read) };
+      readAhead.read = { ...read, body: serialize(request, rows, read) };
+      extendReadAhead(request, chain);
+      return readAhead.read;
     })().catch(() => undefined);
-    underWay.add(page);
-    page.then(() => underWay.delete(page));
-    readAheads.set(request.recipient.id, { key: queryKey(query), page });
+    underWay.add(readAhead.page);
+    readAhead.page.then(() => underWay.delete(readAhead.page));
+    chain.pages.push(readAhead);
+    chain.newest = readAhead;
+  }
+
+  /** Reads the page after the newest of the chain once that one is read and full, while the chain is short. */
+  function extendReadAhead(request: FeedPageRequest, chain: ReadAheadChain) {
+    const newest = chain.newest?.read;
+    if (!newest?.full || chain.pages.length >= readAheadDepth) return;
+    if (readAheads.get(request.recipient.id) !== chain) return;
+    startReadAhead(request, chain, { ...chain.newest!.query, after: newest.next });
   }
 
   return {
@@ -173,14 +210,19 @@ export function createFeedPages(db: Database) {
       };
       const served = await serveReadAhead(request, query);
       if (served !== undefined) return served;
+      readAheads.delete(request.recipient.id);
       const page = await readAndRecord(request, query);
-      if (page.full) startReadAhead(request, { ...query, after: page.next });
+      if (page.full) {
+        const chain: ReadAheadChain = { pages: [] };
+        readAheads.set(request.recipient.id, chain);
+        startReadAhead(request, chain, { ...query, after: page.next });
+      }
       return page.body;
     },
     /** Waits for the reads under way, before the connection pool closes. */
     async close() {
+      readAheads.clear(); // no chain grows any more
       await Promise.all(underWay);
-      readAheads.clear();
     },
   };
 }

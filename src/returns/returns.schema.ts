@@ -89,6 +89,14 @@ export const returns = pgTable(
     index('returns_merchant_created_idx').on(table.merchantId, table.createdAt),
     index('returns_refund_due_idx').on(table.refundDueAt).where(sql`${table.refundedAt} is null`),
     check('returns_data_state_check', sql`${table.dataState} in ('active', 'restricted', 'archived')`),
+    // The pseudonymized feed sends items as stored (src/pseudonymization/feed-reader.ts): an item is an
+    // object of the four keys of StoredItem with text or number values, and nothing else ever.
+    check(
+      'returns_items_keys',
+      sql`jsonb_typeof(${table.items}) = 'array'
+        and not jsonb_path_exists(${table.items}, 'strict $[*] ? (@.type() != "object")', '{}', true)
+        and not jsonb_path_exists(${table.items}, 'strict $[*].keyvalue() ? (!(@.key == "sku" || @.key == "quantity" || @.key == "unitPriceCents" || @.key == "reason") || (@.value.type() != "string" && @.value.type() != "number"))', '{}', true)`,
+    ),
   ],
 );
 

@@ -119,4 +119,30 @@ describe('pseudonymized feed privacy', () => {
     expect(warehouse).not.toContain(items[0]!.subject as string);
     expect(warehouse).not.toContain(items[0]!.id as string);
   });
+
+  it('keeps stored items to their four keys, since the feed sends items as stored', async () => {
+    const returnId = await createReturn(t, randomCustomer());
+    const storeItems = (items: unknown) =>
+      t.database
+        .sql`update returns set items = ${JSON.stringify(items)}::jsonb where id = ${returnId}`;
+    const refused = async (items: unknown) => {
+      const error = await storeItems(items).catch((caught: unknown) => caught);
+      expect(error, JSON.stringify(items)).toMatchObject({
+        code: '23514',
+        constraint_name: 'returns_items_keys',
+      });
+    };
+    await refused([
+      { sku: 'SKU-1', quantity: 1, unitPriceCents: 100, reason: 'damaged', comment: 'Jean Dupont' },
+    ]);
+    await refused([{ sku: { name: 'Jean Dupont' }, quantity: 1, unitPriceCents: 100, reason: 'damaged' }]);
+    await refused(['Jean Dupont']);
+    await refused({ sku: 'SKU-1' });
+    await storeItems([{ sku: 'SKU-2', quantity: 2, unitPriceCents: 250, reason: 'too_small' }]);
+    const { items } = await syncFeed(t, tokens[0]!);
+    const stored = items.map((item) => item.items as { sku: string }[] | undefined);
+    expect(stored.find((list) => list?.[0]?.sku === 'SKU-2')).toEqual([
+      { sku: 'SKU-2', quantity: 2, unitPriceCents: 250, reason: 'too_small' },
+    ]);
+  });
 });

@@ -30,8 +30,18 @@ describe('pseudonymized feed read-ahead', () => {
   const summary = (items: Record<string, unknown>[]) =>
     items.map((item) => (item.erased ? [item.id, 'erased'] : [item.id, item.status]));
   const pseudonym = (index: number) => keys.pseudonym('return', ids[index]!);
-  // Long enough for the read-ahead of the next page (two rows) to have finished.
+  // Long enough for the read-ahead of the next pages (two rows each) to have finished.
   const readAheadDone = () => sleep(300);
+  // The feed reads a change once every transaction older than it has ended, cluster-wide: other test
+  // files share the cluster and hold transactions open on purpose.
+  const readable = async (returnId: string) => {
+    for (;;) {
+      const [row] = await t.database.sql`
+        select feed_xid < pg_snapshot_xmin(pg_current_snapshot()) as readable from returns where id = ${returnId}`;
+      if (row?.readable) return;
+      await sleep(20);
+    }
+  };
 
   it('serves the next page as read now after a return in it changed or was erased', async () => {
     const first = await page();
@@ -43,6 +53,7 @@ describe('pseudonymized feed read-ahead', () => {
 
     await readAheadDone();
     await t.database.sql`update returns set status = 'received' where id = ${ids[2]!}`;
+    await readable(ids[2]!);
     // The third return moved to the end of the feed: the next page is the fourth and the fifth.
     const second = await page(first.next);
     expect(summary(second.items)).toEqual([
@@ -52,6 +63,7 @@ describe('pseudonymized feed read-ahead', () => {
 
     await readAheadDone();
     await t.database.sql`update returns set erased_at = now() where id = ${ids[5]!}`;
+    await readable(ids[5]!);
     // The sixth return was read ahead before its erasure: only its tombstone is sent, after the third.
     const third = await page(second.next);
     expect(summary(third.items)).toEqual([

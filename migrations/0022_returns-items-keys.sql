@@ -1,0 +1,3 @@
+ALTER TABLE "returns" ADD CONSTRAINT "returns_items_keys" CHECK (jsonb_typeof("returns"."items") = 'array'
+        and not jsonb_path_exists("returns"."items", 'strict $[*] ? (@.type() != "object")', '{}', true)
+        and not jsonb_path_exists("returns"."items", 'strict $[*].keyvalue() ? (!(@.key == "sku" || @.key == "quantity" || @.key == "unitPriceCents" || @.key == "reason") || (@.value.type() != "string" && @.value.type() != "number"))', '{}', true));
