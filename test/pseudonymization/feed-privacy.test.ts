@@ -123,8 +123,7 @@ describe('pseudonymized feed privacy', () => {
   it('keeps stored items to their four keys, since the feed sends items as stored', async () => {
     const returnId = await createReturn(t, randomCustomer());
     const storeItems = (items: unknown) =>
-      t.database
-        .sql`update returns set items = ${JSON.stringify(items)}::jsonb where id = ${returnId}`;
+      t.database.sql`update returns set items = ${JSON.stringify(items)}::jsonb where id = ${returnId}`;
     const refused = async (items: unknown) => {
       const error = await storeItems(items).catch((caught: unknown) => caught);
       expect(error, JSON.stringify(items)).toMatchObject({
