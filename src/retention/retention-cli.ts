@@ -6,12 +6,27 @@ import { AppError } from '../http/app-error';
 import { loadPolicies } from '../policies/load-policies';
 import { createPseudonymKeys } from '../pseudonymization/pseudonyms';
 import { parseAsOf } from './as-of-date';
-import { defaultBatchSize, type RetentionProgress, type RunSummary, runRetention } from './retention-engine';
+import {
+  defaultBatchSize,
+  defaultLanes,
+  type RetentionProgress,
+  type RunSummary,
+  runRetention,
+} from './retention-engine';
 
 function batchSizeOption(value: string): number {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 1 || parsed > 10_000) {
     throw new InvalidArgumentError('expected an integer from 1 to 10000');
+  }
+  return parsed;
+}
+
+/** At most 4: the command's pool has 4 connections, one per lane at most. */
+function lanesOption(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1 || parsed > 4) {
+    throw new InvalidArgumentError('expected an integer from 1 to 4');
   }
   return parsed;
 }
@@ -85,7 +100,12 @@ export function registerRetentionCommands(program: Command): void {
     .option('--dry-run', 'count what would be done, change nothing')
     .option('--as-of <date>', 'run as of this ISO date or date-time instead of now', asOfOption)
     .option('--batch-size <n>', `rows per transaction (default ${defaultBatchSize})`, batchSizeOption)
-    .action(async (options: { dryRun?: boolean; asOf?: Date; batchSize?: number }) => {
+    .option(
+      '--lanes <n>',
+      `key ranges swept at once, up to 4 (default ${defaultLanes}); more is faster but takes CPU from requests`,
+      lanesOption,
+    )
+    .action(async (options: { dryRun?: boolean; asOf?: Date; batchSize?: number; lanes?: number }) => {
       const config = resolveAppConfig();
       const policies = loadPolicies(config.policiesDir);
       const database = await connectDatabase(config, { maxConnections: 4 });
@@ -97,6 +117,7 @@ export function registerRetentionCommands(program: Command): void {
             asOf: options.asOf,
             dryRun: options.dryRun,
             batchSize: options.batchSize,
+            lanes: options.lanes,
             trigger: 'cli',
             onProgress: progress.onProgress,
           },

@@ -272,3 +272,60 @@ describe('retention engine: legal holds, dry runs, one runner at a time', () => 
     expect(rows).toEqual([{ status: 'completed' }]);
   });
 });
+
+describe('retention engine: lanes', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+
+  it('stopped mid-way and run again, each lane resumes after its own key: same totals, held rows counted once', async () => {
+    const deps = retentionDeps(t);
+    const all: ReturnFixture[] = [];
+    for (let i = 0; i < 8; i += 1) {
+      const fixture = await createReturn(t);
+      await closeReturn(t, fixture.id);
+      all.push(fixture);
+    }
+    await placeHold(t, { returnId: all[0]!.id });
+    await placeHold(t, { email: all[1]!.email });
+    const asOf = justAfter('P5Y');
+
+    const stop = new AbortController();
+    let batches = 0;
+    const first = runRetention(deps, {
+      asOf,
+      lanes: 2,
+      batchSize: 1,
+      signal: stop.signal,
+      onProgress: () => {
+        batches += 1;
+        if (batches === 3) stop.abort();
+      },
+    });
+    await expect(first).rejects.toThrow();
+    const [stopped] = await t.database.sql`
+        select status, lanes from retention_runs`;
+    expect(stopped).toMatchObject({ status: 'failed', lanes: 2 });
+
+    // A resumed run keeps the lanes it started with, whatever is asked now.
+    const summary = await runRetention(deps, { asOf, lanes: 3, batchSize: 1 });
+    expect(summary!.resumed).toBe(true);
+    expect(counts(summary!)['contact-archive']).toEqual([6, 2]);
+    expect(counts(summary!)['contact-erase']).toEqual([6, 2]);
+    const [rule] = await t.database.sql`
+        select lane_keys from retention_run_rules where rule_id = 'contact-erase'`;
+    expect(rule!.lane_keys).toHaveLength(2);
+    const events = await t.database.sql`
+        select details from audit_events where action = 'retention.erase' and target_id = 'contact-erase'`;
+    const erased = events.flatMap((event) => event.details.ids as string[]);
+    expect(erased.sort()).toEqual(
+      all
+        .slice(2)
+        .map((fixture) => fixture.id)
+        .sort(),
+    );
+    const held = events.flatMap((event) => event.details.heldIds as string[]);
+    expect(held.sort()).toEqual([all[0]!.id, all[1]!.id].sort());
+  });
+});
