@@ -58,7 +58,7 @@ const encryptedSeed = 10_000;
  * each), then closed 5 years and 2 months ago: a `closed` event of that date and the status. Beyond
  * `encryptedSeed`, the seeded rows are copied.
  */
-export async function seed(handle: DatabaseHandle, deps: Omit<SeedDependencies, 'db'>, count: number) {
+async function seed(handle: DatabaseHandle, deps: Omit<SeedDependencies, 'db'>, count: number) {
   const encrypted = Math.min(count, encryptedSeed);
   await seedReturns(
     { ...deps, db: handle.db },
