@@ -29,9 +29,9 @@ export const defaultBatchSize = 500;
 /**
  * Lanes: a rule's key space cut into disjoint ranges swept at once, each with its own batches and
  * recorded key. A batch is mostly the database server's work, so a second lane uses a second core:
- * 3,791 against about 2,000 returns/s at 1,000,000 returns on 2 cores, but intake requests then
- * wait for the CPU (create-return p99 3.4 times its value without a sweep). One lane by default;
- * `returnvault retention run --lanes 2` for a backlog at a quiet hour.
+ * 3,763 against 1,958 returns/s at 1,000,000 returns on 2 cores, but intake requests then wait for
+ * the CPU (create-return p99 2.5 times its value without a sweep, 1.1 with one lane). One lane by
+ * default; `returnvault retention run --lanes 2` for a backlog at a quiet hour.
  */
 export const defaultLanes = 1;
 /** Actor of the events a scheduled run writes: no person asked for it. */
