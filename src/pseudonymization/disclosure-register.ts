@@ -2,7 +2,7 @@ import { asc, eq, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
 import { recipientDisclosures, recipientErasureNotices } from './disclosure-register.schema';
 
-export interface FeedPageDisclosure {
+interface FeedPageDisclosure {
   recipientId: string;
   /** Subjects whose (pseudonymized) returns the page carried. */
   subjectIds: readonly string[];

@@ -148,18 +148,13 @@ export function createFeedPages(db: Database) {
   const readAheads = new Map<string, ReadAheadChain>();
   const underWay = new Set<Promise<unknown>>();
 
-  /** Reads, records and serializes a page. */
-  async function readAndRecord(request: FeedPageRequest, query: PageQuery): Promise<ReadPage> {
+  /** Reads and serializes a page. */
+  async function readPage(request: FeedPageRequest, query: PageQuery): Promise<ReadPage> {
     const rows = await readFeedRows(db, { ...query, ...readOptions(request.recipient) });
-    const page = summarize(rows, query);
-    const recorded = recordPage(db, request, page);
-    // Handled now, awaited below: a failure during the yield must not count as an unhandled rejection.
-    recorded.catch(() => undefined);
-    // The statement leaves on a later tick: yield once so it is on the wire before the CPU-bound projection.
+    // Lets the responses and queries waiting on this tick leave before the CPU-bound projection.
     await new Promise<void>((resolve) => setImmediate(resolve));
-    const body = serialize(request, rows, page);
-    await recorded;
-    return { ...page, body };
+    const page = summarize(rows, query);
+    return { ...page, body: serialize(request, rows, page) };
   }
 
   /** Serves the page read ahead if it is the one asked for and nothing moved in it since. */
@@ -178,11 +173,7 @@ export function createFeedPages(db: Database) {
   function startReadAhead(request: FeedPageRequest, chain: ReadAheadChain, query: PageQuery) {
     const readAhead: ReadAhead = { query, key: queryKey(query), page: Promise.resolve(undefined) };
     readAhead.page = (async () => {
-      const rows = await readFeedRows(db, { ...query, ...readOptions(request.recipient) });
-      // Lets the responses and queries waiting on this tick leave before the CPU-bound projection.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      const read = summarize(rows, query);
-      readAhead.read = { ...read, body: serialize(request, rows, read) };
+      readAhead.read = await readPage(request, query);
       extendReadAhead(request, chain);
       return readAhead.read;
     })().catch(() => undefined);
@@ -211,7 +202,8 @@ export function createFeedPages(db: Database) {
       const served = await serveReadAhead(request, query);
       if (served !== undefined) return served;
       readAheads.delete(request.recipient.id);
-      const page = await readAndRecord(request, query);
+      const page = await readPage(request, query);
+      await recordPage(db, request, page);
       if (page.full) {
         const chain: ReadAheadChain = { pages: [] };
         readAheads.set(request.recipient.id, chain);

@@ -4,10 +4,10 @@ import type { DateGeneralisation, FeedField } from '../policies/recipients-polic
 import type { FeedPosition } from './feed-cursor';
 
 /** Fields computed here, in JavaScript, because they are keyed pseudonyms (pseudonyms.ts). */
-export type PseudonymField = Extract<FeedField, 'subject' | 'orderRef'>;
+type PseudonymField = Extract<FeedField, 'subject' | 'orderRef'>;
 /** Fields PostgreSQL writes as JSON itself: business columns, generalised where the policy says. */
-export type PlainField = Exclude<FeedField, PseudonymField>;
-export const isPseudonymField = (field: FeedField): field is PseudonymField =>
+type PlainField = Exclude<FeedField, PseudonymField>;
+const isPseudonymField = (field: FeedField): field is PseudonymField =>
   field === 'subject' || field === 'orderRef';
 
 /**
