@@ -89,7 +89,7 @@ function printSummary(summary: RunSummary): void {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-/** `returnvault retention run [--dry-run] [--as-of ISO-DATE] [--batch-size N]`. */
+/** `returnvault retention run [--dry-run] [--as-of ISO-DATE] [--batch-size N] [--lanes N]`. */
 export function registerRetentionCommands(program: Command): void {
   const retention = program
     .command('retention')

@@ -22,7 +22,7 @@ import {
   supersedeRun,
 } from './retention-run-store';
 import type { RetentionRunRow, RetentionRunTrigger } from './retention-runs.schema';
-import type { AppliedTarget } from './retention-target';
+import type { AppliedTarget, RetentionTarget } from './retention-target';
 import { targetFor } from './retention-targets';
 
 export const defaultBatchSize = 500;
@@ -473,11 +473,11 @@ async function applyBatchRetried(...args: Parameters<typeof applyBatch>) {
 }
 
 /**
- * The rows due when a rule starts, for its progress. One process only: a parallel plan of this
- * count takes every core from requests for seconds (at 1,000,000 returns), for a figure that only
- * feeds a progress bar.
+ * The rows due when a rule starts (its progress, or a reported rule's note). One process only: a
+ * parallel plan of this count takes every core from requests for seconds (at 1,000,000 returns), for
+ * a figure that only feeds a progress bar or a note.
  */
-function countDue(db: Executor, target: AppliedTarget, rule: RetentionRule, asOf: Date): Promise<number> {
+function countDue(db: Executor, target: RetentionTarget, rule: RetentionRule, asOf: Date): Promise<number> {
   return db.transaction(async (tx) => {
     await tx.execute(sql`set local max_parallel_workers_per_gather = 0`);
     return target.countDue(tx, rule, asOf);
@@ -495,7 +495,7 @@ async function runRule(
   const db = deps.database.db;
   const target = targetFor(rule);
   if (target.kind === 'reported') {
-    const due = await target.countDue(db, rule, run.asOf);
+    const due = await countDue(db, target, rule, run.asOf);
     await finishRule(db, run.id, rule.id, 'not_applied', `${target.note} (${due} due)`);
     return;
   }
