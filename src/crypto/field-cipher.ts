@@ -55,7 +55,8 @@ interface StoredKey {
 export class SubjectKeyset {
   readonly #keyring: MasterKeyring;
   readonly #stored: Map<DataClass, StoredKey>;
-  readonly #deks = new Map<DataClass, Buffer>();
+  /** DEKs generated for this keyset; stored ones are unwrapped only to derive their PRK. */
+  readonly #fresh: Map<DataClass, Buffer>;
   /** HKDF pseudo-random keys of the DEKs: the per-key half of deriving field keys. */
   readonly #prks = new Map<DataClass, Buffer>();
   readonly #fieldKeys = new Map<string, Buffer>();
@@ -68,7 +69,7 @@ export class SubjectKeyset {
   ) {
     this.#keyring = keyring;
     this.#stored = stored;
-    for (const [dataClass, dek] of fresh) this.#deks.set(dataClass, dek);
+    this.#fresh = new Map(fresh);
   }
 
   isDestroyed(dataClass: DataClass): boolean {
@@ -137,29 +138,26 @@ export class SubjectKeyset {
     const cacheKey = `${dataClass}:${ref.table}.${ref.column}`;
     let fieldKey = this.#fieldKeys.get(cacheKey);
     if (!fieldKey) {
-      const info = `returnvault:field:v1:${ref.table}.${ref.column}`;
-      let prk = this.#prks.get(dataClass);
-      if (!prk) {
-        prk = hkdfExtract(this.#dek(dataClass));
-        this.#prks.set(dataClass, prk);
-      }
-      fieldKey = hkdfExpand32(prk, info);
+      fieldKey = hkdfExpand32(this.#prk(dataClass), `returnvault:field:v1:${ref.table}.${ref.column}`);
       this.#fieldKeys.set(cacheKey, fieldKey);
     }
     return fieldKey;
   }
 
-  #dek(dataClass: DataClass): Buffer {
-    let dek = this.#deks.get(dataClass);
-    if (!dek) {
+  #prk(dataClass: DataClass): Buffer {
+    let prk = this.#prks.get(dataClass);
+    if (!prk) {
       const stored = this.#stored.get(dataClass)!;
-      dek = this.#keyring.unwrap(stored.wrappedKey!, stored.kekVersion!, {
-        subjectId: this.subjectId,
-        dataClass,
-      });
-      this.#deks.set(dataClass, dek);
+      const dek =
+        this.#fresh.get(dataClass) ??
+        this.#keyring.unwrap(stored.wrappedKey!, stored.kekVersion!, {
+          subjectId: this.subjectId,
+          dataClass,
+        });
+      prk = hkdfExtract(dek);
+      this.#prks.set(dataClass, prk);
     }
-    return dek;
+    return prk;
   }
 }
 

@@ -1,4 +1,4 @@
-import { type Column, getTableColumns, getTableName } from 'drizzle-orm';
+import { getTableColumns, getTableName } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
 import type { TransactionSql } from './database';
 
@@ -12,9 +12,9 @@ import type { TransactionSql } from './database';
 
 const textOid = 25;
 
-function asText(column: Column, value: unknown): string | null {
+/** `value` as PostgreSQL reads a value of SQL type `type` from text. */
+function asText(type: string, value: unknown): string | null {
   if (value === null || value === undefined) return null;
-  const type = column.getSQLType();
   if (type === 'bytea') return `\\x${(value as Buffer).toString('hex')}`;
   if (type === 'json' || type === 'jsonb') return JSON.stringify(value);
   if (value instanceof Date) return value.toISOString();
@@ -42,15 +42,15 @@ export async function bulkInsert<T extends PgTable>(
     if (missing) throw new Error(`bulkInsert: a row of ${tableName} lacks ${missing}`);
   }
   const names = properties.map((property) => `"${columns[property]!.name}"`);
-  const arrays = properties.map((property) =>
+  // Once per column, not per value (getSQLType() of some columns builds its string on each call).
+  const types = properties.map((property) => columns[property]!.getSQLType());
+  const arrays = properties.map((property, index) =>
     sql.array(
-      rows.map((row) => asText(columns[property]!, (row as Record<string, unknown>)[property])),
+      rows.map((row) => asText(types[index]!, (row as Record<string, unknown>)[property])),
       textOid,
     ),
   );
-  const casts = properties.map(
-    (property, index) => `$${index + 1}::text[]::${columns[property]!.getSQLType()}[]`,
-  );
+  const casts = types.map((type, index) => `$${index + 1}::text[]::${type}[]`);
   // Names and types come from our schema code, never from input; the values are parameters.
   await sql.unsafe(
     `insert into "${tableName}" (${names.join(', ')}) select * from unnest(${casts.join(', ')})`,

@@ -3,7 +3,7 @@ import postgres from 'postgres';
 
 export type Sql = postgres.Sql;
 export type TransactionSql = postgres.TransactionSql;
-/** drizzle over postgres.js; `$client` is the pool, for what drizzle does not do (COPY). */
+/** drizzle over postgres.js; `$client` is the pool, for what drizzle does not do (src/db/bulk-insert.ts). */
 export type Database = PostgresJsDatabase & { $client: Sql };
 
 export interface DatabaseHandle {
