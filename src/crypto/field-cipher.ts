@@ -3,6 +3,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { and, eq, inArray, isNotNull, sql } from 'drizzle-orm';
 import type { AuditContext, Executor } from '../audit/record-audit-event';
 import { recordAuditEvent } from '../audit/record-audit-event';
+import { uuidArray } from '../db/uuid-array';
 import type { DataClass } from './data-classes';
 import {
   AadMismatchError,
@@ -275,7 +276,7 @@ export async function destroySubjectKeys(
     .set({ wrappedKey: null, kekVersion: null, destroyedAt: sql`now()` })
     .where(
       and(
-        sql`${subjectDataKeys.subjectId} = any(${sql.param(subjectIds)}::uuid[])`,
+        sql`${subjectDataKeys.subjectId} = any(${uuidArray(subjectIds)})`,
         eq(subjectDataKeys.dataClass, dataClass),
         isNotNull(subjectDataKeys.wrappedKey),
       ),

@@ -5,6 +5,7 @@ import type { DataClass } from '../crypto/data-classes';
 import { destroySubjectKeys } from '../crypto/field-cipher';
 import { subjects } from '../crypto/subjects.schema';
 import { timestampParam } from '../db/sql-timestamp';
+import { uuidArray } from '../db/uuid-array';
 import { AppError } from '../http/app-error';
 import { activeHoldsFor, isActive, returnHeld } from '../legal-holds/active-holds';
 import { legalHolds } from '../legal-holds/legal-holds.schema';
@@ -13,13 +14,7 @@ import type { Policies } from '../policies/load-policies';
 import { returns } from '../returns/returns.schema';
 import type { ErasedData, ErasureOutcome, KeptData } from './erasure-outcome';
 import { announceErasedReturns, type PseudonymsOf } from './recipient-notices';
-import {
-  columnsOfClass,
-  holdsAny,
-  nullAssignments,
-  subjectLocations,
-  uuidArray,
-} from './subject-data-locations';
+import { columnsOfClass, holdsAny, nullAssignments, subjectLocations } from './subject-data-locations';
 
 export interface ErasureContext {
   audit: AuditContext;

@@ -1,6 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm';
 import type { DataClass } from '../crypto/data-classes';
 import { encryptedColumns } from '../crypto/encryption-map';
+import { uuidArray } from '../db/uuid-array';
 // Imported for their encryption-map declarations: every table below must have declared its columns.
 import '../returns/returns.schema';
 import '../subject-requests/subject-requests.schema';
@@ -17,11 +18,6 @@ const rowsOfSubjects: Record<string, (subjectIds: SQL) => SQL> = {
     sql`return_id = any(array(select id from returns where subject_id = any(${subjectIds})))`,
   subject_requests: (subjectIds) => sql`subject_id = any(${subjectIds})`,
 };
-
-/** A list of ids as one `uuid[]` parameter: one statement shape whatever the batch size. */
-export function uuidArray(ids: string[]): SQL {
-  return sql`${sql.param(ids)}::uuid[]`;
-}
 
 export class UnmappedEncryptedTableError extends Error {
   override name = 'UnmappedEncryptedTableError';

@@ -1,5 +1,6 @@
 import { and, eq, gt, inArray, isNull, or, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
+import { uuidArray } from '../db/uuid-array';
 import { returns } from '../returns/returns.schema';
 import { type LegalHoldRow, legalHolds } from './legal-holds.schema';
 
@@ -48,6 +49,6 @@ export async function heldReturnIds(
   const rows = await executor
     .select({ id: returns.id })
     .from(returns)
-    .where(and(sql`${returns.id} = any(${sql.param(returnIds)}::uuid[])`, returnHeld(asOf)));
+    .where(and(sql`${returns.id} = any(${uuidArray(returnIds)})`, returnHeld(asOf)));
   return new Set(rows.map((row) => row.id));
 }

@@ -1,5 +1,6 @@
 import { asc, eq, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
+import { uuidArray } from '../db/uuid-array';
 import { recipientDisclosures, recipientErasureNotices } from './disclosure-register.schema';
 
 interface FeedPageDisclosure {
@@ -9,10 +10,6 @@ interface FeedPageDisclosure {
   /** Erased returns whose tombstone the page carried. */
   tombstones: readonly { returnId: string; subjectId: string }[];
 }
-
-// Ids are uuids (no commas): passing them as one comma-joined text keeps the statement to one
-// parameter per list, whatever the page size.
-const joinIds = (ids: readonly string[]) => ids.join(',');
 
 /**
  * The register entries of one feed page as two data-modifying CTEs (`disclosed`, `told`) for the
@@ -25,7 +22,7 @@ export function feedPageDisclosureCtes(page: FeedPageDisclosure, when: SQL): SQL
     disclosed as (
       insert into recipient_disclosures (recipient_id, subject_id, first_disclosed_at, last_disclosed_at)
       select ${page.recipientId}, subject_id, now(), now()
-      from unnest(string_to_array(${joinIds(page.subjectIds)}, ',')::uuid[]) as subject_id
+      from unnest(${uuidArray(page.subjectIds)}) as subject_id
       where ${when}
       on conflict (subject_id, recipient_id) do update set last_disclosed_at = excluded.last_disclosed_at
     ),
@@ -33,8 +30,8 @@ export function feedPageDisclosureCtes(page: FeedPageDisclosure, when: SQL): SQL
       insert into recipient_erasure_notices (recipient_id, return_id, subject_id, told_at)
       select ${page.recipientId}, return_id, subject_id, now()
       from unnest(
-        string_to_array(${joinIds(page.tombstones.map((t) => t.returnId))}, ',')::uuid[],
-        string_to_array(${joinIds(page.tombstones.map((t) => t.subjectId))}, ',')::uuid[]
+        ${uuidArray(page.tombstones.map((t) => t.returnId))},
+        ${uuidArray(page.tombstones.map((t) => t.subjectId))}
       ) as told(return_id, subject_id)
       where ${when}
       on conflict (recipient_id, return_id) do nothing
