@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { compactVerify, createLocalJWKSet, decodeProtectedHeader } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadSubjectKeyset } from '../../src/crypto/field-cipher';
+import { untilFeedCaughtUp } from '../pseudonymization/feed-fixtures';
 import { emailOf, readReturn, returnFor, runRequest } from '../subject-requests/dsr-fixtures';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
@@ -143,14 +144,10 @@ describe('erasure by crypto-shredding (Art. 17)', () => {
     expect((await readReturn(t, later.id, 'customer_support')).json().customer.email).toBe(emailOf('er1'));
 
     // Recipients of pseudonymized data receive tombstones.
-    // The feed serves rows below the oldest running transaction: a busy moment can hold them back.
     const analytics = bearer(await t.token('backend', { clientId: 'analytics' }));
-    let tombstones: unknown[] = [];
-    for (let attempt = 0; attempt < 20 && tombstones.length < 2; attempt += 1) {
-      const feed = await t.app.inject({ url: '/v1/pseudonymized/returns?limit=1000', headers: analytics });
-      tombstones = feed.json().items.filter((item: { erased: boolean }) => item.erased);
-      if (tombstones.length < 2) await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await untilFeedCaughtUp(t);
+    const feed = await t.app.inject({ url: '/v1/pseudonymized/returns?limit=1000', headers: analytics });
+    const tombstones = feed.json().items.filter((item: { erased: boolean }) => item.erased);
     expect(tombstones).toHaveLength(2);
 
     // No personal value reached the audit log or the logs.

@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { composeIBAN } from 'ibantools';
 import { expect } from 'vitest';
 import { feedPageSchema } from '../../src/pseudonymization/feed-item';
@@ -97,11 +98,22 @@ export async function fetchPage(t: TestApp, token: string, query: Record<string,
   return t.app.inject({ method: 'GET', url: '/v1/pseudonymized/returns', headers: bearer(token), query });
 }
 
-/** True when no write to returns is still held back by a running transaction. */
+/** True when no write to returns (deletions included) is still held back by a running transaction. */
 async function caughtUp(t: TestApp): Promise<boolean> {
   const [row] = await t.database.sql`
-    select coalesce(max(feed_xid) < pg_snapshot_xmin(pg_current_snapshot()), true) as done from returns`;
+    select coalesce(greatest(
+      (select max(feed_xid) from returns), (select max(feed_xid) from returns_feed_deletions)
+    ) < pg_snapshot_xmin(pg_current_snapshot()), true) as done`;
   return row!.done as boolean;
+}
+
+/**
+ * Waits until the feed can read every write made so far. The feed reads a write once every
+ * transaction older than it has ended, cluster-wide: other test files share the cluster and some hold
+ * transactions open on purpose.
+ */
+export async function untilFeedCaughtUp(t: TestApp): Promise<void> {
+  while (!(await caughtUp(t))) await sleep(20);
 }
 
 /**

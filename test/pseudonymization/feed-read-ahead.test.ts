@@ -2,7 +2,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createPseudonymKeys, type RecipientKeys } from '../../src/pseudonymization/pseudonyms';
 import { createTestApp, type TestApp } from '../support/test-app';
-import { createReturn, type FeedResponse, fetchPage, randomCustomer } from './feed-fixtures';
+import {
+  createReturn,
+  type FeedResponse,
+  fetchPage,
+  randomCustomer,
+  untilFeedCaughtUp,
+} from './feed-fixtures';
 
 /*
  * After a full page the feed reads the next one ahead (feed-page.ts). A page read ahead must never be
@@ -20,6 +26,7 @@ describe('pseudonymized feed read-ahead', () => {
     token = await t.token('backend', { clientId: 'analytics' });
     keys = createPseudonymKeys(t.config.pseudonymSecret)('analytics');
     for (let i = 0; i < 6; i++) ids.push(await createReturn(t, randomCustomer()));
+    await untilFeedCaughtUp(t);
   });
 
   const page = async (after?: string) => {
@@ -32,16 +39,6 @@ describe('pseudonymized feed read-ahead', () => {
   const pseudonym = (index: number) => keys.pseudonym('return', ids[index]!);
   // Long enough for the read-ahead of the next pages (two rows each) to have finished.
   const readAheadDone = () => sleep(300);
-  // The feed reads a change once every transaction older than it has ended, cluster-wide: other test
-  // files share the cluster and hold transactions open on purpose.
-  const readable = async (returnId: string) => {
-    for (;;) {
-      const [row] = await t.database.sql`
-        select feed_xid < pg_snapshot_xmin(pg_current_snapshot()) as readable from returns where id = ${returnId}`;
-      if (row?.readable) return;
-      await sleep(20);
-    }
-  };
 
   it('serves the next page as read now after a return in it changed or was erased', async () => {
     const first = await page();
@@ -53,7 +50,7 @@ describe('pseudonymized feed read-ahead', () => {
 
     await readAheadDone();
     await t.database.sql`update returns set status = 'received' where id = ${ids[2]!}`;
-    await readable(ids[2]!);
+    await untilFeedCaughtUp(t);
     // The third return moved to the end of the feed: the next page is the fourth and the fifth.
     const second = await page(first.next);
     expect(summary(second.items)).toEqual([
@@ -63,7 +60,7 @@ describe('pseudonymized feed read-ahead', () => {
 
     await readAheadDone();
     await t.database.sql`update returns set erased_at = now() where id = ${ids[5]!}`;
-    await readable(ids[5]!);
+    await untilFeedCaughtUp(t);
     // The sixth return was read ahead before its erasure: only its tombstone is sent, after the third.
     const third = await page(second.next);
     expect(summary(third.items)).toEqual([

@@ -11,6 +11,7 @@ import {
   fetchPage,
   randomCustomer,
   syncFeed,
+  untilFeedCaughtUp,
 } from './feed-fixtures';
 
 describe('GET /v1/pseudonymized/returns', () => {
@@ -120,6 +121,7 @@ describe('GET /v1/pseudonymized/returns', () => {
   });
 
   it('pages with the cursor and caps the limit at 1000', async () => {
+    await untilFeedCaughtUp(t);
     const first = (await fetchPage(t, analytics, { limit: '3' })).json() as FeedResponse;
     expect(first.items).toHaveLength(3);
     expect(first.hasMore).toBe(true);
@@ -135,6 +137,7 @@ describe('GET /v1/pseudonymized/returns', () => {
       select gen_random_uuid(), merchant_id, order_ref || '-' || n, subject_id, method, refund_method,
         delivered_at, notified_at, withdrawal_deadline, return_deadline, items, total_cents, postal_area, country
       from returns, generate_series(1, 400) as n where merchant_id = 'merchant-a'`;
+    await untilFeedCaughtUp(t);
     const capped = await fetchPage(t, analytics, { limit: '5000' });
     expect(capped.statusCode).toBe(200);
     expect((capped.json() as FeedResponse).items).toHaveLength(1000);

@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/http/app-error';
 import { type RetentionDependencies, runRetention } from '../../src/retention/retention-engine';
 import { runScheduledRetention } from '../../src/retention/retention-scheduler';
+import { untilFeedCaughtUp } from '../pseudonymization/feed-fixtures';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 import {
   closeReturn,
@@ -106,6 +107,7 @@ describe('retention engine: each default rule as the date moves', () => {
       where r.id = ${closed.id} and k.data_class = 'contact'`;
     expect(key!.destroyed_at).not.toBeNull();
 
+    await untilFeedCaughtUp(t);
     const feed = await t.app.inject({
       url: '/v1/pseudonymized/returns?limit=1000',
       headers: bearer(await t.token('backend', { clientId: 'analytics' })),

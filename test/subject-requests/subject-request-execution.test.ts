@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { untilFeedCaughtUp } from '../pseudonymization/feed-fixtures';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 import { emailOf, readReturn, returnFor, runRequest } from './dsr-fixtures';
 
@@ -26,13 +27,9 @@ describe('access, portability, rectification and restriction', () => {
       },
     });
     // The analytics recipient reads the feed, so the package names it with the time of disclosure.
-    // The feed serves rows below the oldest running transaction: a busy moment can hold them back.
     const analytics = bearer(await t.token('backend', { clientId: 'analytics' }));
-    for (let attempt = 0; attempt < 20; attempt += 1) {
-      const feed = await t.app.inject({ url: '/v1/pseudonymized/returns?limit=1000', headers: analytics });
-      if (feed.json().items.length >= 2) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await untilFeedCaughtUp(t);
+    await t.app.inject({ url: '/v1/pseudonymized/returns?limit=1000', headers: analytics });
     const { id } = await runRequest(t, { type: 'access', email: emailOf('acc1') }, { execute: false });
 
     const response = await packageOf(id);
@@ -160,6 +157,7 @@ describe('access, portability, rectification and restriction', () => {
   it('rectifies contact fields: re-encrypted, the blind index moved, recipients see the change', async () => {
     const subject = await returnFor(t, 'rect1');
     const feedToken = bearer(await t.token('backend', { clientId: 'analytics' }));
+    await untilFeedCaughtUp(t);
     const firstSync = (
       await t.app.inject({ url: '/v1/pseudonymized/returns?limit=1000', headers: feedToken })
     ).json();
@@ -198,6 +196,7 @@ describe('access, portability, rectification and restriction', () => {
     const [row] = await t.database.sql`select postal_area from returns where id = ${subject.id}`;
     expect(row!.postal_area).toBe('69');
     // The rectified return comes again after the recipient's cursor.
+    await untilFeedCaughtUp(t);
     const next = (
       await t.app.inject({
         url: `/v1/pseudonymized/returns?limit=1000&after=${firstSync.next}`,
