@@ -16,14 +16,19 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
-/** Starts `node <nodeArgs>` on a random port and waits until `readyPath` answers below 500. */
+/**
+ * Starts `node <nodeArgs>` on a random port and waits until `readyPath` answers below 500.
+ * With BENCH_CPU_PROF_DIR set, each server writes a V8 CPU profile there when it stops.
+ */
 export async function startServerProcess(
   nodeArgs: string[],
   env: NodeJS.ProcessEnv,
   readyPath: string,
 ): Promise<BenchServer> {
   const port = 30_000 + Math.floor(Math.random() * 20_000);
-  const child: ChildProcess = spawn(process.execPath, nodeArgs, {
+  const profileDir = process.env.BENCH_CPU_PROF_DIR;
+  const profiling = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const child: ChildProcess = spawn(process.execPath, [...profiling, ...nodeArgs], {
     env: { ...process.env, ...env, PORT: String(port), LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

@@ -200,12 +200,17 @@ export async function run(args: string[]) {
 
     const checkpoints: string[] = [];
     const feedStarted = performance.now();
+    const loopBefore = performance.eventLoopUtilization();
+    const cpuBefore = process.cpuUsage();
     const {
       result: feedCount,
       startMb,
       peakMb,
     } = await withPeakRss(() => fullSync(baseUrl, token, options.page, checkpoints));
     const feedSeconds = (performance.now() - feedStarted) / 1000;
+    const loop = performance.eventLoopUtilization(loopBefore);
+    const cpu = process.cpuUsage(cpuBefore);
+    const pages = feedCount / options.page;
     await app.close();
 
     const rawRate = rawCount / rawSeconds;
@@ -216,6 +221,7 @@ export async function run(args: string[]) {
       `raw SELECT:              ${rawCount.toLocaleString('en')} rows in ${rawSeconds.toFixed(1)} s = ${Math.round(rawRate).toLocaleString('en')} rows/s`,
       `feed (HTTP, full sync):  ${feedCount.toLocaleString('en')} items in ${feedSeconds.toFixed(1)} s = ${Math.round(feedRate).toLocaleString('en')} items/s`,
       `feed / raw:              ${(feedRate / rawRate).toFixed(2)}`,
+      `server CPU per page:     event loop ${(loop.active / pages).toFixed(1)} ms (busy ${Math.round(loop.utilization * 100)}%), process ${((cpu.user + cpu.system) / 1000 / pages).toFixed(1)} ms incl. the recipient's thread`,
       `RSS during sync:         start ${Math.round(startMb)} MB, peak ${Math.round(peakMb)} MB, every ${options.page * 50} items (RSS/heap): ${checkpoints.join(' ')} MB`,
     ];
     console.log(lines.join('\n'));

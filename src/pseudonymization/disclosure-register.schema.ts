@@ -1,4 +1,4 @@
-import { index, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigint, index, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 /**
  * Which recipient received pseudonymized data about which subject, first and last (GDPR Art. 15(1)(c),
@@ -16,6 +16,19 @@ export const recipientDisclosures = pgTable(
   // Subject first: the one index serves both the per-page upsert and the access package's lookup.
   (table) => [primaryKey({ columns: [table.subjectId, table.recipientId] })],
 );
+
+/**
+ * Disclosures not yet folded into `recipient_disclosures`: one row per served feed page, with every
+ * subject the page disclosed. A page is served only once its row is committed, so the register is
+ * this log and `recipient_disclosures` together (disclosure-register.ts reads both); a background fold
+ * moves the rows over in batches, off the feed's request path.
+ */
+export const recipientDisclosureLog = pgTable('recipient_disclosure_log', {
+  id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+  recipientId: text('recipient_id').notNull(),
+  disclosedAt: timestamp('disclosed_at', { withTimezone: true, mode: 'date' }).notNull(),
+  subjectIds: uuid('subject_ids').array().notNull(),
+});
 
 /**
  * When each recipient read past the tombstone of an erased return: the proof that it was told of the

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Recipient } from '../policies/recipients-policy';
-import type { FeedSourceRow } from './feed-reader';
+import { type FeedSourceRow, isDateField } from './feed-reader';
+import { generalisedParisDate } from './generalised-dates';
 import type { RecipientKeys } from './pseudonyms';
 
 const returnedItemSchema = z.strictObject({
@@ -55,13 +56,15 @@ export const feedPageSchema = z.strictObject({
 export type FeedPage = z.infer<typeof feedPageSchema>;
 /**
  * Builds the projection of one recipient for one page: each row becomes the JSON of its FeedEntry.
- * The pseudonyms are computed here; the plain fields arrive as JSON written by PostgreSQL
- * (feed-reader.ts), so nothing is parsed and serialized again. A subject's pseudonym is computed once
+ * The pseudonyms and the generalised dates are computed here; the business fields arrive as JSON
+ * written by PostgreSQL (feed-reader.ts), so nothing is parsed and serialized again. Dates come last. A subject's pseudonym is computed once
  * per page however many of its returns the page holds. Pseudonyms are base64url: no escaping needed.
  */
 export function feedProjection(recipient: Recipient, keys: RecipientKeys): (row: FeedSourceRow) => string {
   const withSubject = recipient.fields.includes('subject');
   const withOrderRef = recipient.fields.includes('orderRef');
+  const generalisation = recipient.generalisation.dates;
+  const dates = recipient.fields.filter(isDateField).map((field) => ({ field, member: `,"${field}":"` }));
   const subjects = new Map<string, string>();
   const subjectPseudonym = (subjectId: string) => {
     let pseudonym = subjects.get(subjectId);
@@ -78,6 +81,9 @@ export function feedProjection(recipient: Recipient, keys: RecipientKeys): (row:
     if (withSubject) json += `,"subject":"${subjectPseudonym(row.subjectId)}"`;
     if (withOrderRef)
       json += `,"orderRef":"${keys.pseudonym('order', `${row.merchantId}\u0000${row.orderRef}`)}"`;
-    return row.plain === '' ? `${json}}` : `${json},${row.plain}}`;
+    if (row.plain !== '') json += `,${row.plain}`;
+    for (const { field, member } of dates)
+      json += `${member}${generalisedParisDate(generalisation, row[field]!)}"`;
+    return `${json}}`;
   };
 }

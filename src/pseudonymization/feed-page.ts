@@ -39,11 +39,8 @@ interface PageQuery {
   merchantId?: string;
 }
 
-/** What a recipient's policy changes in the rows read: which fields, dates how coarse. */
-const readOptions = (recipient: Recipient) => ({
-  fields: recipient.fields,
-  dates: recipient.generalisation.dates,
-});
+/** What a recipient's policy changes in the rows read: which fields. */
+const readOptions = (recipient: Recipient) => ({ fields: recipient.fields });
 
 const positionText = (position: FeedPosition) => `${position.xid}:${position.seq}`;
 const queryKey = (query: PageQuery) =>

@@ -1,22 +1,32 @@
 import { type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
-import type { DateGeneralisation, FeedField } from '../policies/recipients-policy';
+import type { FeedField } from '../policies/recipients-policy';
 import type { FeedPosition } from './feed-cursor';
 
 /** Fields computed here, in JavaScript, because they are keyed pseudonyms (pseudonyms.ts). */
 type PseudonymField = Extract<FeedField, 'subject' | 'orderRef'>;
-/** Fields PostgreSQL writes as JSON itself: business columns, generalised where the policy says. */
-type PlainField = Exclude<FeedField, PseudonymField>;
-const isPseudonymField = (field: FeedField): field is PseudonymField =>
-  field === 'subject' || field === 'orderRef';
+/** Dates, generalised in JavaScript (generalised-dates.ts) from the hour PostgreSQL sends. */
+export type DateField = Extract<FeedField, 'deliveredAt' | 'notifiedAt' | 'createdAt' | 'updatedAt'>;
+/** Fields PostgreSQL writes as JSON itself: business columns. */
+type JsonField = Exclude<FeedField, PseudonymField | DateField>;
+const dateColumns: Record<DateField, string> = {
+  deliveredAt: 'r.delivered_at',
+  notifiedAt: 'r.notified_at',
+  createdAt: 'r.created_at',
+  updatedAt: 'r.updated_at',
+};
+export const isDateField = (field: FeedField): field is DateField => Object.hasOwn(dateColumns, field);
+const isJsonField = (field: FeedField): field is JsonField =>
+  field !== 'subject' && field !== 'orderRef' && !isDateField(field);
 
 /**
- * One feed row. Personal columns are never selected. `plain` is the recipient's plain fields as JSON
- * members without braces (`"status":"received","country":"FR"`), written by PostgreSQL, or `''` when
- * the recipient has none; an erased row (erased_at set, or deleted) is only a tombstone: `plain` is
- * null and only its ids and position are used.
+ * One feed row. Personal columns are never selected. `plain` is the recipient's business fields as
+ * JSON members without braces (`"status":"received","country":"FR"`), written by PostgreSQL, or `''`
+ * when the recipient has none; each date field of the recipient is the hour since the epoch of its
+ * instant (floor(epoch / 3600)). An erased row (erased_at set, or deleted) is only a tombstone:
+ * `plain` is null and only its ids and position are used.
  */
-export interface FeedSourceRow {
+export type FeedSourceRow = Partial<Record<DateField, number>> & {
   returnId: string;
   subjectId: string;
   merchantId: string;
@@ -25,50 +35,62 @@ export interface FeedSourceRow {
   plain: string | null;
   xid: string;
   seq: string;
-}
-
-/** to_char formats of each date generalisation; `IYYY-"W"IW` is the ISO 8601 week (2026-W09). */
-const dateFormats: Record<DateGeneralisation, string> = {
-  day: 'YYYY-MM-DD',
-  week: 'IYYY-"W"IW',
-  month: 'YYYY-MM',
 };
 
 /**
- * A value as JSON, escaped by PostgreSQL (to_json). These columns are NOT NULL; were one ever null,
- * its member would be left out of the item (concat_ws skips nulls), never sent malformed.
+ * The pieces of one JSON value, to be joined by concat(): SQL expressions and literal text. A value
+ * comes whole from to_json (escaped by PostgreSQL) or from JSON already stored; a code or a date is
+ * written between quotes as it is, since it cannot hold a character JSON escapes (constraint
+ * `returns_feed_codes`). concat() skips a null piece, so every piece here stays well-formed JSON even
+ * then: a quoted null is "", the others fall back to null.
  */
-const json = (expression: SQL) => sql`to_json(${expression})::text`;
-const generalisedDate = (column: string, format: string) =>
-  json(sql`to_char(${sql.raw(column)} at time zone 'Europe/Paris', ${format})`);
+type JsonPiece = SQL | string;
+const escaped = (expression: SQL): JsonPiece[] => [sql`coalesce(to_json(${expression})::text, 'null')`];
+const quoted = (expression: SQL): JsonPiece[] => ['"', expression, '"'];
 
 /**
  * The JSON value of each plain field, one line per field: a field reaches a recipient only through
  * its line here and only when its policy lists it. Items are sent as stored: the database refuses
  * stored items with any key but the four of `StoredItem` (constraint `returns_items_keys`).
  */
-const plainFieldJson: Record<PlainField, (format: string) => SQL> = {
-  merchantId: () => json(sql`r.merchant_id`),
-  status: () => json(sql`r.status`),
-  method: () => json(sql`r.method`),
-  refundMethod: () => json(sql`r.refund_method`),
-  postalArea: () => json(sql`r.postal_area`),
-  country: () => json(sql`r.country`),
-  deliveredAt: (format) => generalisedDate('r.delivered_at', format),
-  notifiedAt: (format) => generalisedDate('r.notified_at', format),
-  createdAt: (format) => generalisedDate('r.created_at', format),
-  updatedAt: (format) => generalisedDate('r.updated_at', format),
-  items: () => sql`r.items::text`,
-  amounts: () =>
-    sql`'{"totalCents":' || r.total_cents::text || ',"refundedCents":' || coalesce(r.refunded_cents::text, 'null') || '}'`,
+const plainFieldJson: Record<JsonField, () => JsonPiece[]> = {
+  merchantId: () => escaped(sql`r.merchant_id`),
+  status: () => quoted(sql`r.status`),
+  method: () => quoted(sql`r.method`),
+  refundMethod: () => quoted(sql`r.refund_method`),
+  postalArea: () => quoted(sql`r.postal_area`),
+  country: () => quoted(sql`r.country`),
+  items: () => [sql`coalesce(r.items::text, 'null')`],
+  amounts: () => [
+    '{"totalCents":',
+    sql`coalesce(r.total_cents::text, 'null')`,
+    ',"refundedCents":',
+    sql`coalesce(r.refunded_cents::text, 'null')`,
+    '}',
+  ],
 };
 
-/** The SQL writing a recipient's plain fields as JSON members, in the order its policy lists them. */
-function plainMembers(fields: readonly FeedField[], dates: DateGeneralisation): SQL {
-  const members = fields
-    .filter((field): field is PlainField => !isPseudonymField(field))
-    .map((field) => sql`'"${sql.raw(field)}":' || ${plainFieldJson[field](dateFormats[dates])}`);
-  return members.length === 0 ? sql`''` : sql`concat_ws(',', ${sql.join(members, sql`, `)})`;
+/** A text literal of ours (field names, punctuation) as SQL. */
+const literal = (text: string) => sql.raw(`'${text.replaceAll("'", "''")}'`);
+
+/**
+ * The SQL writing a recipient's plain fields as JSON members, in the order its policy lists them: one
+ * concat() of every piece, adjacent literals merged (PostgreSQL writing the JSON cost most in to_json
+ * and in the many concatenations of the pieces).
+ */
+function plainMembers(fields: readonly FeedField[]): SQL {
+  const pieces = fields
+    .filter(isJsonField)
+    .flatMap((field, i): JsonPiece[] => [`${i === 0 ? '' : ','}"${field}":`, ...plainFieldJson[field]()]);
+  const merged: JsonPiece[] = [];
+  for (const piece of pieces) {
+    const last = merged.at(-1);
+    if (typeof piece === 'string' && typeof last === 'string') merged[merged.length - 1] = last + piece;
+    else merged.push(piece);
+  }
+  if (merged.length === 0) return sql`''`;
+  const args = merged.map((piece) => (typeof piece === 'string' ? literal(piece) : piece));
+  return sql`concat(${sql.join(args, sql`, `)})`;
 }
 
 /** Restricts a branch to one merchant's returns when the caller's token is bound to a merchant. */
@@ -83,8 +105,9 @@ const merchantFilter = (column: string, merchantId: string | undefined) =>
  * cursor. A slow transaction holds the feed back until it ends, then its rows come after the cursor;
  * nothing is skipped. Both branches ride their (feed_xid, feed_seq) index and stop at `limit`.
  *
- * PostgreSQL writes the plain fields as JSON text: one string column to decode instead of a dozen
- * typed ones and the items' JSON, and nothing to serialize again (the feed's cost was there).
+ * PostgreSQL writes the business fields as JSON text: one string column to decode instead of a
+ * dozen typed ones and the items' JSON, and nothing to serialize again. Dates come as whole hours,
+ * cheaper to send than to format there (generalised-dates.ts).
  */
 export async function readFeedRows(
   executor: Executor,
@@ -92,7 +115,6 @@ export async function readFeedRows(
     after: FeedPosition;
     limit: number;
     fields: readonly FeedField[];
-    dates: DateGeneralisation;
     merchantId?: string;
   },
 ): Promise<FeedSourceRow[]> {
@@ -100,14 +122,25 @@ export async function readFeedRows(
   const afterSeq = options.after.seq.toString();
   const merchant = (column: string) => merchantFilter(column, options.merchantId);
   const orderRef = options.fields.includes('orderRef') ? sql`r.order_ref` : sql`null::text`;
+  const dates = options.fields.filter(isDateField);
+  // The hour of each date the recipient gets: every instant of one UTC hour is on one Paris date.
+  const hours = (branch: 'returns' | 'deletions') =>
+    sql.join(
+      dates.map((field) =>
+        branch === 'returns'
+          ? sql`, floor(date_part('epoch', ${sql.raw(dateColumns[field])}) / 3600)::int4 as ${sql.identifier(field)}`
+          : sql`, null::int4`,
+      ),
+    );
+  const dateNames = sql.join(dates.map((field) => sql`, ${sql.identifier(field)}`));
   return (await executor.execute(sql`
     select "returnId", "subjectId", "merchantId", "orderRef", erased, plain,
-      feed_xid::text as xid, feed_seq::text as seq
+      feed_xid::text as xid, feed_seq::text as seq ${dateNames}
     from (
       (select r.id::text as "returnId", r.subject_id::text as "subjectId", r.merchant_id as "merchantId",
         ${orderRef} as "orderRef", r.erased_at is not null as erased,
-        case when r.erased_at is null then ${plainMembers(options.fields, options.dates)} end as plain,
-        r.feed_xid, r.feed_seq
+        case when r.erased_at is null then ${plainMembers(options.fields)} end as plain,
+        r.feed_xid, r.feed_seq ${hours('returns')}
       from returns r
       where (r.feed_xid, r.feed_seq) > (${afterXid}::xid8, ${afterSeq}::bigint)
         and r.feed_xid < pg_snapshot_xmin(pg_current_snapshot())
@@ -116,6 +149,7 @@ export async function readFeedRows(
       limit ${options.limit})
       union all
       (select d.return_id::text, d.subject_id::text, d.merchant_id, null, true, null, d.feed_xid, d.feed_seq
+        ${hours('deletions')}
       from returns_feed_deletions d
       where (d.feed_xid, d.feed_seq) > (${afterXid}::xid8, ${afterSeq}::bigint)
         and d.feed_xid < pg_snapshot_xmin(pg_current_snapshot())

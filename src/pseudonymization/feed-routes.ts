@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { principalOf } from '../auth/auth-plugin';
 import { AppError } from '../http/app-error';
 import { problemResponses } from '../http/problem';
+import { startDisclosureLogFolder } from './disclosure-log-folder';
 import { feedPageSchema } from './feed-item';
 import { createFeedPages, defaultFeedLimit, maxFeedLimit } from './feed-page';
 import { recipientOf } from './feed-recipient';
@@ -17,7 +18,12 @@ const unknownRecipientLimit = { max: 60, windowSeconds: 60 };
 export async function pseudonymizedFeedRoutes(app: FastifyInstance) {
   const keysOf = createPseudonymKeys(app.config.pseudonymSecret);
   const pages = createFeedPages(app.database.db);
-  app.addHook('onClose', () => pages.close());
+  // Moves the disclosures each served page logged into the register, off the request path.
+  const disclosureLog = startDisclosureLogFolder(app.database.db, app.log);
+  app.addHook('onClose', async () => {
+    await pages.close();
+    await disclosureLog.stop();
+  });
   const limitsOf = (request: FastifyRequest) =>
     app.policies.recipients.find((r) => r.id === request.principal?.clientId)?.rateLimit ??
     unknownRecipientLimit;
@@ -72,6 +78,7 @@ export async function pseudonymizedFeedRoutes(app: FastifyInstance) {
         merchantId: principal.merchantId,
         audit: { principal, requestId: request.id },
       });
+      disclosureLog.pageServed();
       // The page is already JSON (feed-page.ts): a string with a JSON content type is sent as it is, not
       // serialized or validated again. The response schema documents it; the tests check every page.
       return (reply as FastifyReply).type('application/json; charset=utf-8').send(body);

@@ -89,6 +89,14 @@ export const returns = pgTable(
     index('returns_merchant_created_idx').on(table.merchantId, table.createdAt),
     index('returns_refund_due_idx').on(table.refundDueAt).where(sql`${table.refundedAt} is null`),
     check('returns_data_state_check', sql`${table.dataState} in ('active', 'restricted', 'archived')`),
+    // The pseudonymized feed writes these codes into its JSON between quotes, unescaped
+    // (src/pseudonymization/feed-reader.ts): they are kept to characters JSON never escapes.
+    check(
+      'returns_feed_codes',
+      sql`${table.status} ~ '^[a-z_]{1,32}$' and ${table.method} ~ '^[a-z_]{1,32}$'
+        and ${table.refundMethod} ~ '^[a-z_]{1,32}$' and ${table.country} ~ '^[A-Z]{2}$'
+        and ${table.postalArea} ~ '^[A-Z0-9 -]{0,3}$'`,
+    ),
     // The pseudonymized feed sends items as stored (src/pseudonymization/feed-reader.ts): an item is an
     // object of the four keys of StoredItem with text or number values, and nothing else ever.
     check(

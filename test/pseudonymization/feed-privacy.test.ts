@@ -144,4 +144,25 @@ describe('pseudonymized feed privacy', () => {
       { sku: 'SKU-2', quantity: 2, unitPriceCents: 250, reason: 'too_small' },
     ]);
   });
+
+  it('keeps the codes the feed writes unescaped to characters JSON never escapes', async () => {
+    const returnId = await createReturn(t, randomCustomer());
+    const refused = async (column: string, value: string) => {
+      const error = await t.database.sql
+        .unsafe(`update returns set ${column} = $1 where id = $2`, [value, returnId])
+        .catch((caught: unknown) => caught);
+      expect(error, `${column} = ${value}`).toMatchObject({
+        code: '23514',
+        constraint_name: 'returns_feed_codes',
+      });
+    };
+    await refused('status', 'received","subject":"forged');
+    await refused('method', 'mailbox\\');
+    await refused('refund_method', 'bank\ntransfer');
+    await refused('country', 'fr');
+    await refused('postal_area', '7"5');
+    await t.database.sql`update returns set status = 'received', postal_area = 'D6W' where id = ${returnId}`;
+    const { items } = await syncFeed(t, tokens[0]!);
+    expect(items.find((item) => item.postalArea === 'D6W')).toMatchObject({ status: 'received' });
+  });
 });

@@ -1,0 +1,3 @@
+ALTER TABLE "returns" ADD CONSTRAINT "returns_feed_codes" CHECK ("returns"."status" ~ '^[a-z_]{1,32}$' and "returns"."method" ~ '^[a-z_]{1,32}$'
+        and "returns"."refund_method" ~ '^[a-z_]{1,32}$' and "returns"."country" ~ '^[A-Z]{2}$'
+        and "returns"."postal_area" ~ '^[A-Z0-9 -]{0,3}$');
