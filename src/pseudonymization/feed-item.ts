@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Recipient } from '../policies/recipients-policy';
-import { type FeedSourceRow, isDateField } from './feed-reader';
+import { type FeedSourceRow, isDateField, isTombstone } from './feed-reader';
 import { generalisedParisDate } from './generalised-dates';
 import type { RecipientKeys } from './pseudonyms';
 
@@ -76,7 +76,7 @@ export function feedProjection(recipient: Recipient, keys: RecipientKeys): (row:
   };
   return (row) => {
     const id = keys.pseudonym('return', row.returnId);
-    if (row.erased || row.plain === null) return `{"id":"${id}","erased":true}`;
+    if (isTombstone(row)) return `{"id":"${id}","erased":true}`;
     let json = `{"id":"${id}","erased":false`;
     if (withSubject) json += `,"subject":"${subjectPseudonym(row.subjectId)}"`;
     if (withOrderRef)

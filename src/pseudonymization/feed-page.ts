@@ -5,7 +5,7 @@ import type { Recipient } from '../policies/recipients-policy';
 import { feedPageDisclosureCtes } from './disclosure-register';
 import { decodeCursor, encodeCursor, type FeedPosition, feedStart } from './feed-cursor';
 import { feedProjection } from './feed-item';
-import { type FeedSourceRow, feedRowCount, readFeedRows } from './feed-reader';
+import { type FeedSourceRow, feedRowCount, isTombstone, readFeedRows } from './feed-reader';
 import type { RecipientKeys } from './pseudonyms';
 
 export const defaultFeedLimit = 100;
@@ -51,7 +51,7 @@ function summarize(rows: FeedSourceRow[], query: PageQuery): Omit<ReadPage, 'bod
   const subjectIds = new Set<string>();
   const tombstones: ReadPage['tombstones'] = [];
   for (const row of rows) {
-    if (row.erased) tombstones.push({ returnId: row.returnId, subjectId: row.subjectId });
+    if (isTombstone(row)) tombstones.push({ returnId: row.returnId, subjectId: row.subjectId });
     else subjectIds.add(row.subjectId);
   }
   return {

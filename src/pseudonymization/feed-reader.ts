@@ -29,13 +29,16 @@ const isJsonField = (field: FeedField): field is JsonField =>
 export type FeedSourceRow = Partial<Record<DateField, number>> & {
   returnId: string;
   subjectId: string;
-  merchantId: string;
+  /** Merchant and order reference, read only for a recipient that gets the order pseudonym. */
+  merchantId: string | null;
   orderRef: string | null;
-  erased: boolean;
   plain: string | null;
   xid: string;
   seq: string;
 };
+
+/** An erased or deleted return: only its tombstone is sent. */
+export const isTombstone = (row: FeedSourceRow) => row.plain === null;
 
 /**
  * The pieces of one JSON value, to be joined by concat(): SQL expressions and literal text. A value
@@ -121,7 +124,10 @@ export async function readFeedRows(
   const afterXid = options.after.xid.toString();
   const afterSeq = options.after.seq.toString();
   const merchant = (column: string) => merchantFilter(column, options.merchantId);
-  const orderRef = options.fields.includes('orderRef') ? sql`r.order_ref` : sql`null::text`;
+  const withOrder = options.fields.includes('orderRef');
+  const [merchantId, orderRef] = withOrder
+    ? [sql`r.merchant_id`, sql`r.order_ref`]
+    : [sql`null::text`, sql`null::text`];
   const dates = options.fields.filter(isDateField);
   // The hour of each date the recipient gets: every instant of one UTC hour is on one Paris date.
   const hours = (branch: 'returns' | 'deletions') =>
@@ -134,11 +140,11 @@ export async function readFeedRows(
     );
   const dateNames = sql.join(dates.map((field) => sql`, ${sql.identifier(field)}`));
   return (await executor.execute(sql`
-    select "returnId", "subjectId", "merchantId", "orderRef", erased, plain,
+    select "returnId", "subjectId", "merchantId", "orderRef", plain,
       feed_xid::text as xid, feed_seq::text as seq ${dateNames}
     from (
-      (select r.id::text as "returnId", r.subject_id::text as "subjectId", r.merchant_id as "merchantId",
-        ${orderRef} as "orderRef", r.erased_at is not null as erased,
+      (select r.id::text as "returnId", r.subject_id::text as "subjectId", ${merchantId} as "merchantId",
+        ${orderRef} as "orderRef",
         case when r.erased_at is null then ${plainMembers(options.fields)} end as plain,
         r.feed_xid, r.feed_seq ${hours('returns')}
       from returns r
@@ -148,7 +154,7 @@ export async function readFeedRows(
       order by r.feed_xid, r.feed_seq
       limit ${options.limit})
       union all
-      (select d.return_id::text, d.subject_id::text, d.merchant_id, null, true, null, d.feed_xid, d.feed_seq
+      (select d.return_id::text, d.subject_id::text, null, null, null, d.feed_xid, d.feed_seq
         ${hours('deletions')}
       from returns_feed_deletions d
       where (d.feed_xid, d.feed_seq) > (${afterXid}::xid8, ${afterSeq}::bigint)
