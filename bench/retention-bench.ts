@@ -1,6 +1,4 @@
 import { mintToken } from '../src/auth/mint-token';
-import { EmailBlindIndex } from '../src/crypto/blind-index';
-import { MasterKeyring } from '../src/crypto/master-keyring';
 import type { DatabaseHandle } from '../src/db/database';
 import { applyMigrations } from '../src/db/migrations';
 import { loadPolicies, type Policies } from '../src/policies/load-policies';
@@ -203,8 +201,8 @@ export async function run(args: string[]) {
     if (due === 0) {
       const started = performance.now();
       const seedDeps = {
-        keyring: new MasterKeyring(config.masterKeys),
-        emailIndex: new EmailBlindIndex(config.blindIndexKeys),
+        masterKeys: config.masterKeys,
+        blindIndexKeys: config.blindIndexKeys,
         rules: policies.returnRules,
       };
       await seed(handle, seedDeps, options.returns);

@@ -2,8 +2,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { mintToken } from '../src/auth/mint-token';
 import { resolveAppConfig } from '../src/config/app-config';
-import { EmailBlindIndex } from '../src/crypto/blind-index';
-import { MasterKeyring } from '../src/crypto/master-keyring';
 import { applyMigrations } from '../src/db/migrations';
 import { loadPolicies } from '../src/policies/load-policies';
 import { seedReturns } from '../src/returns/seed-returns';
@@ -119,8 +117,8 @@ export async function run(args: string[]) {
     const seeded = await seedReturns(
       {
         db: handle.db,
-        keyring: new MasterKeyring(config.masterKeys),
-        emailIndex: new EmailBlindIndex(config.blindIndexKeys),
+        masterKeys: config.masterKeys,
+        blindIndexKeys: config.blindIndexKeys,
         rules: policies.returnRules,
       },
       {

@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { and, eq, inArray, isNotNull, sql } from 'drizzle-orm';
 import type { AuditContext, Executor } from '../audit/record-audit-event';
 import { recordAuditEvent } from '../audit/record-audit-event';
@@ -12,9 +12,10 @@ import {
   KeyDestroyedError,
 } from './decryption-errors';
 import { declaredDataClass } from './encryption-map';
-import { hkdfExpand32, hkdfExtract } from './hkdf';
+import { hkdfExpander, hkdfExtract } from './hkdf';
 import { lengthPrefixed } from './length-prefixed';
 import { generateDataKey, type MasterKeyring } from './master-keyring';
+import { pooledRandomBytes } from './random-pool';
 import { subjectDataKeys } from './subject-data-keys.schema';
 
 /** Where a value lives: bound into the AAD so a copy elsewhere does not decrypt. */
@@ -58,8 +59,8 @@ export class SubjectKeyset {
   readonly #stored: Map<DataClass, StoredKey>;
   /** DEKs generated for this keyset; stored ones are unwrapped only to derive their PRK. */
   readonly #fresh: Map<DataClass, Buffer>;
-  /** HKDF pseudo-random keys of the DEKs: the per-key half of deriving field keys. */
-  readonly #prks = new Map<DataClass, Buffer>();
+  /** HKDF expansions under the DEKs' pseudo-random keys: the per-key half of deriving field keys. */
+  readonly #expanders = new Map<DataClass, (info: string) => Buffer>();
   readonly #fieldKeys = new Map<string, Buffer>();
 
   constructor(
@@ -82,7 +83,7 @@ export class SubjectKeyset {
     if (plaintext === null) return null;
     const generation = this.#liveGeneration(dataClass, ref);
     const headerBytes = header(generation);
-    const iv = randomBytes(ivLength);
+    const iv = pooledRandomBytes(ivLength);
     const cipher = createCipheriv('aes-256-gcm', this.#fieldKey(dataClass, ref), iv);
     cipher.setAAD(aad(headerBytes, ref, this.subjectId));
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
@@ -139,15 +140,15 @@ export class SubjectKeyset {
     const cacheKey = `${dataClass}:${ref.table}.${ref.column}`;
     let fieldKey = this.#fieldKeys.get(cacheKey);
     if (!fieldKey) {
-      fieldKey = hkdfExpand32(this.#prk(dataClass), `returnvault:field:v1:${ref.table}.${ref.column}`);
+      fieldKey = this.#expander(dataClass)(`returnvault:field:v1:${ref.table}.${ref.column}`);
       this.#fieldKeys.set(cacheKey, fieldKey);
     }
     return fieldKey;
   }
 
-  #prk(dataClass: DataClass): Buffer {
-    let prk = this.#prks.get(dataClass);
-    if (!prk) {
+  #expander(dataClass: DataClass): (info: string) => Buffer {
+    let expander = this.#expanders.get(dataClass);
+    if (!expander) {
       const stored = this.#stored.get(dataClass)!;
       const dek =
         this.#fresh.get(dataClass) ??
@@ -155,10 +156,10 @@ export class SubjectKeyset {
           subjectId: this.subjectId,
           dataClass,
         });
-      prk = hkdfExtract(dek);
-      this.#prks.set(dataClass, prk);
+      expander = hkdfExpander(hkdfExtract(dek));
+      this.#expanders.set(dataClass, expander);
     }
-    return prk;
+    return expander;
   }
 }
 

@@ -1,9 +1,10 @@
 import { Buffer } from 'node:buffer';
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
 import type { VersionedKey } from '../config/keyring-format';
 import type { DataClass } from './data-classes';
 import { AadMismatchError, CorruptCiphertextError, KeyVersionUnavailableError } from './decryption-errors';
 import { lengthPrefixed } from './length-prefixed';
+import { pooledRandomBytes } from './random-pool';
 
 export interface WrapContext {
   subjectId: string;
@@ -50,7 +51,7 @@ export class MasterKeyring {
     if (dek.length !== dekLength) throw new Error(`a data key must be ${dekLength} bytes`);
     const kek = this.#keys.get(kekVersion);
     if (!kek) throw new KeyVersionUnavailableError(`MASTER_KEYS does not hold master key ${kekVersion}`);
-    const iv = randomBytes(ivLength);
+    const iv = pooledRandomBytes(ivLength);
     const cipher = createCipheriv('aes-256-gcm', kek, iv);
     cipher.setAAD(wrapAad(ctx, kekVersion));
     const body = Buffer.concat([cipher.update(dek), cipher.final()]);
@@ -85,5 +86,5 @@ export class MasterKeyring {
 
 /** A fresh random data key. */
 export function generateDataKey(): Buffer {
-  return randomBytes(dekLength);
+  return pooledRandomBytes(dekLength);
 }

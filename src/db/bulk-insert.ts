@@ -22,16 +22,22 @@ function asText(type: string, value: unknown): string | null {
 }
 
 /**
- * Inserts `rows` into `table` in one statement on `sql` (a transaction, so they commit with it). The
- * columns are the rows' properties, and every row must have all of them: a missing one would need its
- * column default for some rows and not others.
+ * One bulk insert ready to send: the statement and one text array per column. Plain data, so a worker
+ * thread can prepare it (the seed does) and the thread holding the connection only sends it.
  */
-export async function bulkInsert<T extends PgTable>(
-  sql: TransactionSql,
+export interface PreparedBulkInsert {
+  statement: string;
+  columns: (string | null)[][];
+}
+
+/**
+ * The insert of `rows` into `table`. The columns are the rows' properties, and every row must have all
+ * of them: a missing one would need its column default for some rows and not others.
+ */
+export function prepareBulkInsert<T extends PgTable>(
   table: T,
   rows: readonly T['$inferInsert'][],
-): Promise<void> {
-  if (rows.length === 0) return;
+): PreparedBulkInsert {
   const tableName: string = getTableName(table);
   const columns = getTableColumns(table);
   const properties = [...new Set(rows.flatMap((row) => Object.keys(row)))].filter(
@@ -44,16 +50,31 @@ export async function bulkInsert<T extends PgTable>(
   const names = properties.map((property) => `"${columns[property]!.name}"`);
   // Once per column, not per value (getSQLType() of some columns builds its string on each call).
   const types = properties.map((property) => columns[property]!.getSQLType());
-  const arrays = properties.map((property, index) =>
-    sql.array(
-      rows.map((row) => asText(types[index]!, (row as Record<string, unknown>)[property])),
-      textOid,
-    ),
-  );
   const casts = types.map((type, index) => `$${index + 1}::text[]::${type}[]`);
-  // Names and types come from our schema code, never from input; the values are parameters.
+  return {
+    // Names and types come from our schema code, never from input; the values are parameters.
+    statement: `insert into "${tableName}" (${names.join(', ')}) select * from unnest(${casts.join(', ')})`,
+    columns: properties.map((property, index) =>
+      rows.map((row) => asText(types[index]!, (row as Record<string, unknown>)[property])),
+    ),
+  };
+}
+
+/** Sends a prepared bulk insert on `sql` (a transaction, so the rows commit with it). */
+export async function insertPrepared(sql: TransactionSql, prepared: PreparedBulkInsert): Promise<void> {
+  if (prepared.columns[0]?.length === 0 || prepared.columns.length === 0) return;
   await sql.unsafe(
-    `insert into "${tableName}" (${names.join(', ')}) select * from unnest(${casts.join(', ')})`,
-    arrays,
+    prepared.statement,
+    prepared.columns.map((values) => sql.array(values, textOid)),
   );
+}
+
+/** Inserts `rows` into `table` in one statement on `sql` (see prepareBulkInsert). */
+export async function bulkInsert<T extends PgTable>(
+  sql: TransactionSql,
+  table: T,
+  rows: readonly T['$inferInsert'][],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await insertPrepared(sql, prepareBulkInsert(table, rows));
 }

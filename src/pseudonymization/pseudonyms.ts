@@ -1,5 +1,5 @@
 import { hkdfSync } from 'node:crypto';
-import { createShortHmac } from './short-hmac';
+import { createShortHmac } from '../crypto/short-hmac';
 
 /** What a pseudonym stands for; each kind has its own key, so equal ids of two kinds never collide. */
 export const pseudonymKinds = ['subject', 'return', 'order', 'cursor'] as const;

@@ -3,8 +3,6 @@ import { type AuditContext, auditEventPerRow, type Executor } from '../audit/rec
 import type { DataClass } from '../crypto/data-classes';
 import { storedKeysByClass, storedKeysJson } from '../crypto/stored-keys-json';
 import { type SubjectDataKeyRow, subjectDataKeys } from '../crypto/subject-data-keys.schema';
-import { bulkInsert } from '../db/bulk-insert';
-import type { TransactionSql } from '../db/database';
 import { jsonRowOf, qualified, rowFromJson } from '../db/json-rows';
 import type { DataState } from '../policies/purposes-policy';
 import { enqueueWebhookEvent } from '../webhooks/outbox';
@@ -44,16 +42,6 @@ export async function insertReturn(tx: Executor, row: NewReturnRow): Promise<voi
       data: { returnId: row.id, status: row.status ?? 'created', withdrawalDeadline: row.withdrawalDeadline },
     }),
   ]);
-}
-
-/** Bulk load for seeding: one statement per table, in the transaction of `tx` (a postgres.js transaction). */
-export async function insertReturnBatch(
-  tx: TransactionSql,
-  rows: NewReturnRow[],
-  events: NewReturnEventRow[],
-): Promise<void> {
-  await bulkInsert(tx, returns, rows);
-  await bulkInsert(tx, returnEvents, events);
 }
 
 /** Stores an event unless one with the same dedupe key exists; true when this call stored it. */

@@ -37,7 +37,8 @@ const instant = (name: string) => timestamp(name, { withTimezone: true, mode: 'd
 /**
  * One parcel return. Business fields (status, dates, clocks, items, amounts, coarse place) are in
  * clear for queries and the pseudonymized feed; every personal field is a `*_enc` bytea ciphertext
- * under the subject's key for its data class. Every write goes through return-repository.ts.
+ * under the subject's key for its data class. Every write goes through return-repository.ts, but the
+ * seed's bulk inserts (seed-batch.ts).
  */
 export const returns = pgTable(
   'returns',

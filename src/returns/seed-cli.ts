@@ -1,8 +1,6 @@
 import { SingleBar } from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
 import { resolveAppConfig } from '../config/app-config';
-import { EmailBlindIndex } from '../crypto/blind-index';
-import { MasterKeyring } from '../crypto/master-keyring';
 import { connectDatabase } from '../db/connect';
 import { applyMigrations } from '../db/migrations';
 import { loadPolicies } from '../policies/load-policies';
@@ -61,8 +59,8 @@ export function registerSeedCommand(program: Command): void {
         const result = await seedReturns(
           {
             db: database.db,
-            keyring: new MasterKeyring(config.masterKeys),
-            emailIndex: new EmailBlindIndex(config.blindIndexKeys),
+            masterKeys: config.masterKeys,
+            blindIndexKeys: config.blindIndexKeys,
             rules: policies.returnRules,
           },
           { count: options.returns, batchSize: options.batchSize, onProgress: progress.onProgress },

@@ -1,6 +1,4 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { EmailBlindIndex } from '../../src/crypto/blind-index';
-import { MasterKeyring } from '../../src/crypto/master-keyring';
 import { seedReturns } from '../../src/returns/seed-returns';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
@@ -15,14 +13,17 @@ describe('seed --returns', () => {
     const result = await seedReturns(
       {
         db: t.database.db,
-        keyring: new MasterKeyring(t.config.masterKeys),
-        emailIndex: new EmailBlindIndex(t.config.blindIndexKeys),
+        masterKeys: t.config.masterKeys,
+        blindIndexKeys: t.config.blindIndexKeys,
         rules: t.policies.returnRules,
       },
       { count: 250, batchSize: 100, onProgress: (done) => progress.push(done) },
     );
     expect(result.returns).toBe(250);
-    expect(progress.sort((a, b) => a - b)).toEqual([100, 200, 250]);
+    // One report per batch of 100, 100 and 50; workers finish them in any order, so the sums vary.
+    expect(progress).toHaveLength(3);
+    expect(progress.every((done, i) => i === 0 || done > progress[i - 1]!)).toBe(true);
+    expect(progress.at(-1)).toBe(250);
     const [counts] = await t.database.sql`
       select (select count(*)::int from returns) as returns, (select count(*)::int from subjects) as subjects,
         (select count(distinct status)::int from returns) as statuses,

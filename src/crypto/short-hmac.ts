@@ -2,9 +2,10 @@ import { createHash, createHmac } from 'node:crypto';
 
 /*
  * HMAC-SHA256 (RFC 2104, FIPS 180-4) of short ASCII messages, bit for bit the digest of node:crypto's
- * createHmac (test/pseudonymization/short-hmac.test.ts checks it on random keys and messages).
+ * createHmac (test/crypto/short-hmac.test.ts checks it on random keys and messages).
  *
- * Why: the feed computes one or two pseudonyms per item, and each node:crypto call costs about 10 µs
+ * Why: the feed computes one or two pseudonyms per item, encrypting a return derives a field key per
+ * column (hkdf.ts), and each node:crypto call costs about 10 µs
  * (a new Hmac object, the key's two pad blocks hashed again, crossings into C++), far more than the
  * hashing itself. The pad blocks depend only on the key: their SHA-256 states (the HMAC midstates) are
  * computed once, and a message of at most 55 bytes (an id) then costs two compressions in JS, about

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createShortHmac } from '../../src/pseudonymization/short-hmac';
+import { createShortHmac } from '../../src/crypto/short-hmac';
 
 const reference = (key: Uint8Array, message: string) =>
   createHmac('sha256', key).update(message).digest('hex');
