@@ -54,10 +54,13 @@ export async function startServerProcess(
   };
 }
 
-/** The service as `npm start` runs it: the bundle `npm run build` writes, served once /ready says so. */
+/**
+ * The service as `npm start` runs it (package.json): the bundle `npm run build` writes, with the same
+ * heap limit, served once /ready says so.
+ */
 export function startBundledService(env: NodeJS.ProcessEnv): Promise<BenchServer> {
   execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
-  return startServerProcess(['dist/returnvault.mjs', 'serve'], env, '/ready');
+  return startServerProcess(['--max-old-space-size=1024', 'dist/returnvault.mjs', 'serve'], env, '/ready');
 }
 
 /** The real app in this process, listening on a free port (benchmarks that also drive its jobs). */
