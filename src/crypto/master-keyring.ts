@@ -86,5 +86,6 @@ export class MasterKeyring {
 
 /** A fresh random data key. */
 export function generateDataKey(): Buffer {
-  return pooledRandomBytes(dekLength);
+  // A copy: a key shares no memory with the IVs that go out in ciphertexts, nor keeps the pool alive.
+  return Buffer.from(pooledRandomBytes(dekLength));
 }

@@ -14,6 +14,7 @@ let offset = 0;
 
 /** `length` fresh random bytes (at most the pool's size). */
 export function pooledRandomBytes(length: number): Buffer {
+  if (length > poolBytes) throw new RangeError(`pooledRandomBytes: at most ${poolBytes} bytes at a time`);
   if (offset + length > pool.length) {
     pool = randomFillSync(Buffer.allocUnsafeSlow(poolBytes));
     offset = 0;

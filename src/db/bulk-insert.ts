@@ -43,6 +43,8 @@ export function prepareBulkInsert<T extends PgTable>(
   const properties = [...new Set(rows.flatMap((row) => Object.keys(row)))].filter(
     (property) => property in columns,
   );
+  if (rows.length > 0 && properties.length === 0)
+    throw new Error(`bulkInsert: no column of ${tableName} given`);
   for (const row of rows) {
     const missing = properties.find((property) => !(property in row));
     if (missing) throw new Error(`bulkInsert: a row of ${tableName} lacks ${missing}`);
@@ -62,7 +64,7 @@ export function prepareBulkInsert<T extends PgTable>(
 
 /** Sends a prepared bulk insert on `sql` (a transaction, so the rows commit with it). */
 export async function insertPrepared(sql: TransactionSql, prepared: PreparedBulkInsert): Promise<void> {
-  if (prepared.columns[0]?.length === 0 || prepared.columns.length === 0) return;
+  if (prepared.columns.length === 0 || prepared.columns[0]!.length === 0) return; // no rows
   await sql.unsafe(
     prepared.statement,
     prepared.columns.map((values) => sql.array(values, textOid)),

@@ -3,6 +3,8 @@ import { foldDisclosureLog } from './disclosure-register';
 
 /** Log rows folded per statement: a full page discloses up to 1,000 subjects, so about 50,000 at most. */
 const pagesPerFold = 50;
+/** Statements per tick at most: a busy feed that keeps logging never keeps the folder running. */
+const foldsPerTick = 40;
 
 export interface DisclosureLogFolderOptions {
   /** How often the folder looks whether to fold. */
@@ -13,7 +15,7 @@ export interface DisclosureLogFolderOptions {
   maxBacklogPages: number;
 }
 
-const defaults: DisclosureLogFolderOptions = { tickMs: 2_000, quietMs: 2_000, maxBacklogPages: 5_000 };
+const defaults: DisclosureLogFolderOptions = { tickMs: 2_000, quietMs: 2_000, maxBacklogPages: 2_000 };
 
 export interface DisclosureLogFolder {
   /** Tells the folder a page was served (and logged). */
@@ -24,8 +26,9 @@ export interface DisclosureLogFolder {
 
 /**
  * Folds the disclosure log (disclosure-register.ts) into the register, batch after batch until it is
- * empty, when the feed is quiet, or while it is busy once the backlog grows past `maxBacklogPages`
- * (the log stays small). Why wait for a quiet feed: a fold costs about as much database time per
+ * empty (at most `foldsPerTick` batches a tick), when the feed is quiet, or while it is busy once the
+ * backlog grows past `maxBacklogPages` (the log stays small: an access request scans it, unindexed,
+ * since a GIN index on the subjects would cost each page about as much as the upsert it replaced). Why wait for a quiet feed: a fold costs about as much database time per
  * subject as the per-page upsert it replaces, and the pages of a sync would wait for it; folding later
  * also counts a subject disclosed by several syncs once. One fold at a time per process; instances
  * skip each other's rows. A failed fold changes nothing (one statement) and is tried again later.
@@ -37,11 +40,14 @@ export function startDisclosureLogFolder(
 ): DisclosureLogFolder {
   const { tickMs, quietMs, maxBacklogPages } = { ...defaults, ...options };
   let running: Promise<void> | undefined;
+  let stopping = false;
   let lastServedAt = 0;
   let servedSinceFold = 0;
   const foldAll = async () => {
     servedSinceFold = 0;
-    while ((await foldDisclosureLog(db, pagesPerFold)) === pagesPerFold) {}
+    for (let folds = 0; folds < foldsPerTick && !stopping; folds += 1) {
+      if ((await foldDisclosureLog(db, pagesPerFold)) < pagesPerFold) return;
+    }
   };
   const tick = () => {
     const quiet = Date.now() - lastServedAt >= quietMs;
@@ -62,6 +68,7 @@ export function startDisclosureLogFolder(
       servedSinceFold += 1;
     },
     stop: async () => {
+      stopping = true;
       clearInterval(timer);
       await running;
     },

@@ -13,7 +13,7 @@ export const recipientDisclosures = pgTable(
     firstDisclosedAt: timestamp('first_disclosed_at', { withTimezone: true, mode: 'date' }).notNull(),
     lastDisclosedAt: timestamp('last_disclosed_at', { withTimezone: true, mode: 'date' }).notNull(),
   },
-  // Subject first: the one index serves both the per-page upsert and the access package's lookup.
+  // Subject first: the one index serves both the fold's upsert and the access package's lookup.
   (table) => [primaryKey({ columns: [table.subjectId, table.recipientId] })],
 );
 

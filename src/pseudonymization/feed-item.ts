@@ -57,8 +57,9 @@ export type FeedPage = z.infer<typeof feedPageSchema>;
 /**
  * Builds the projection of one recipient for one page: each row becomes the JSON of its FeedEntry.
  * The pseudonyms and the generalised dates are computed here; the business fields arrive as JSON
- * written by PostgreSQL (feed-reader.ts), so nothing is parsed and serialized again. Dates come last. A subject's pseudonym is computed once
- * per page however many of its returns the page holds. Pseudonyms are base64url: no escaping needed.
+ * written by PostgreSQL (feed-reader.ts), so nothing is parsed and serialized again. Dates come last.
+ * A subject's pseudonym is computed once per page however many of its returns the page holds.
+ * Pseudonyms are base64url and dates digits: no escaping needed.
  */
 export function feedProjection(recipient: Recipient, keys: RecipientKeys): (row: FeedSourceRow) => string {
   const withSubject = recipient.fields.includes('subject');

@@ -42,8 +42,8 @@ export const isTombstone = (row: FeedSourceRow) => row.plain === null;
 
 /**
  * The pieces of one JSON value, to be joined by concat(): SQL expressions and literal text. A value
- * comes whole from to_json (escaped by PostgreSQL) or from JSON already stored; a code or a date is
- * written between quotes as it is, since it cannot hold a character JSON escapes (constraint
+ * comes whole from to_json (escaped by PostgreSQL) or from JSON already stored; a code is written
+ * between quotes as it is, since it cannot hold a character JSON escapes (constraint
  * `returns_feed_codes`). concat() skips a null piece, so every piece here stays well-formed JSON even
  * then: a quoted null is "", the others fall back to null.
  */
@@ -52,7 +52,7 @@ const escaped = (expression: SQL): JsonPiece[] => [sql`coalesce(to_json(${expres
 const quoted = (expression: SQL): JsonPiece[] => ['"', expression, '"'];
 
 /**
- * The JSON value of each plain field, one line per field: a field reaches a recipient only through
+ * The JSON value of each business field, one line per field: a field reaches a recipient only through
  * its line here and only when its policy lists it. Items are sent as stored: the database refuses
  * stored items with any key but the four of `StoredItem` (constraint `returns_items_keys`).
  */

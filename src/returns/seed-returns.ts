@@ -48,15 +48,20 @@ class SeedWorker {
         new Worker(new URL('./seed-worker.mjs', import.meta.url), { workerData: data });
   }
 
+  /** The batch, built in the worker; rejects if the worker fails or exits first. */
   build(request: BatchRequest): Promise<PreparedBulkInsert[]> {
     return new Promise((resolve, reject) => {
-      const onError = (error: Error) => reject(error);
-      this.#worker.once('error', onError);
-      this.#worker.once('message', (reply: SeedWorkerReply) => {
-        this.#worker.off('error', onError);
-        if ('error' in reply) reject(new Error(`seed worker: ${reply.error}`));
-        else resolve(reply.prepared);
-      });
+      const onError = (error: Error) => settle(() => reject(error));
+      const onExit = (code: number) => settle(() => reject(new Error(`seed worker exited (${code})`)));
+      const onMessage = (reply: SeedWorkerReply) =>
+        settle(() =>
+          'error' in reply ? reject(new Error(`seed worker: ${reply.error}`)) : resolve(reply.prepared),
+        );
+      const settle = (outcome: () => void) => {
+        this.#worker.off('error', onError).off('exit', onExit).off('message', onMessage);
+        outcome();
+      };
+      this.#worker.on('error', onError).on('exit', onExit).on('message', onMessage);
       this.#worker.postMessage(request);
     });
   }
@@ -74,42 +79,57 @@ export async function seedReturns(
   const settings = {
     count: options.count,
     batchSize: options.batchSize ?? 1000,
-    workers: options.workers ?? Math.max(1, availableParallelism()),
+    workers: Math.max(1, options.workers ?? availableParallelism()),
     merchants: options.merchants ?? 20,
   };
   const run = randomBytes(4).toString('hex');
   const started = Date.now();
-  const workers = Array.from(
-    { length: settings.workers },
-    () =>
-      new SeedWorker({ masterKeys: deps.masterKeys, blindIndexKeys: deps.blindIndexKeys, rules: deps.rules }),
-  );
   let done = 0;
   let next = 0;
+  let failed = false;
   const nextRequest = (): BatchRequest | undefined => {
-    if (next >= settings.count) return undefined;
+    if (failed || next >= settings.count) return undefined;
     const request = { run, start: next, size: Math.min(settings.batchSize, settings.count - next) };
     next += request.size;
     return { ...request, merchants: settings.merchants };
   };
-  // Each worker builds its next batch while the main thread sends the one it just built.
+  // Each worker builds its next batch while the main thread sends the one it just built. A failure
+  // stops every lane from taking another batch; what was committed stays (each batch is whole).
   const lane = async (worker: SeedWorker) => {
     let request = nextRequest();
     let building = request && worker.build(request);
-    while (request && building) {
-      const prepared = await building;
-      const sent = request;
-      request = nextRequest();
-      building = request && worker.build(request);
-      await deps.db.$client.begin(async (tx) => {
-        for (const insert of prepared) await insertPrepared(tx, insert);
-      });
-      done += sent.size;
-      options.onProgress?.(done);
+    try {
+      while (request && building) {
+        const prepared = await building;
+        const sent = request;
+        request = nextRequest();
+        building = request && worker.build(request);
+        await deps.db.$client.begin(async (tx) => {
+          for (const insert of prepared) await insertPrepared(tx, insert);
+        });
+        done += sent.size;
+        options.onProgress?.(done);
+      }
+    } catch (error) {
+      failed = true;
+      await building?.catch(() => undefined); // the batch under way is dropped, not left unhandled
+      throw error;
     }
   };
+  const workers: SeedWorker[] = [];
   try {
-    await Promise.all(workers.map(lane));
+    for (let i = 0; i < settings.workers; i += 1) {
+      workers.push(
+        new SeedWorker({
+          masterKeys: deps.masterKeys,
+          blindIndexKeys: deps.blindIndexKeys,
+          rules: deps.rules,
+        }),
+      );
+    }
+    const lanes = await Promise.allSettled(workers.map(lane));
+    const failure = lanes.find((outcome) => outcome.status === 'rejected');
+    if (failure) throw failure.reason;
   } finally {
     await Promise.all(workers.map((worker) => worker.close()));
   }

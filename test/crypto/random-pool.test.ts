@@ -20,4 +20,9 @@ describe('pooled random bytes', () => {
     expect(ones / bits).toBeGreaterThan(0.48);
     expect(ones / bits).toBeLessThan(0.52);
   });
+
+  it('refuses a draw larger than the pool instead of handing out fewer bytes', () => {
+    expect(pooledRandomBytes(16 * 1024)).toHaveLength(16 * 1024);
+    expect(() => pooledRandomBytes(16 * 1024 + 1)).toThrow(RangeError);
+  });
 });

@@ -1,5 +1,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { refundMethods, returnMethods } from '../../src/returns/return-requests';
+import { returnStatuses } from '../../src/returns/return-status';
 import { createTestApp, type TestApp } from '../support/test-app';
 import { type Customer, createReturn, randomCustomer, syncFeed } from './feed-fixtures';
 
@@ -161,6 +163,13 @@ describe('pseudonymized feed privacy', () => {
     await refused('refund_method', 'bank\ntransfer');
     await refused('country', 'fr');
     await refused('postal_area', '7"5');
+    // Every code the service writes passes: the constraint and the code lists must not drift apart.
+    for (const status of returnStatuses)
+      await t.database.sql`update returns set status = ${status} where id = ${returnId}`;
+    for (const method of returnMethods)
+      await t.database.sql`update returns set method = ${method} where id = ${returnId}`;
+    for (const method of refundMethods)
+      await t.database.sql`update returns set refund_method = ${method} where id = ${returnId}`;
     await t.database.sql`update returns set status = 'received', postal_area = 'D6W' where id = ${returnId}`;
     const { items } = await syncFeed(t, tokens[0]!);
     expect(items.find((item) => item.postalArea === 'D6W')).toMatchObject({ status: 'received' });

@@ -49,4 +49,24 @@ describe('seed --returns', () => {
     });
     expect(lookup.json().items.map((item: { id: string }) => item.id)).toEqual([sample!.id]);
   });
+
+  it('fails with the worker error, and stops, when a batch cannot be built', async () => {
+    const before = await t.database.sql`select count(*)::int as count from returns`;
+    const seeding = seedReturns(
+      {
+        db: t.database.db,
+        masterKeys: t.config.masterKeys,
+        blindIndexKeys: t.config.blindIndexKeys,
+        // Rules without a withdrawal period: computing the legal clocks throws inside the worker.
+        rules: {
+          ...t.policies.returnRules,
+          withdrawal: undefined,
+        } as unknown as typeof t.policies.returnRules,
+      },
+      { count: 300, batchSize: 100 },
+    );
+    await expect(seeding).rejects.toThrow(/seed worker/);
+    const after = await t.database.sql`select count(*)::int as count from returns`;
+    expect(after[0]!.count).toBe(before[0]!.count);
+  });
 });
