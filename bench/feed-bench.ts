@@ -216,7 +216,8 @@ export async function run(args: string[]) {
     // What the sync left to fold into the register (the folder does it once the feed is quiet), timed.
     const foldStarted = performance.now();
     let foldedPages = 0;
-    for (let folded = -1; folded !== 0; foldedPages += folded) folded = await foldDisclosureLog(handle.db, 50);
+    for (let folded = -1; folded !== 0; foldedPages += folded)
+      folded = await foldDisclosureLog(handle.db, 50);
     const foldSeconds = (performance.now() - foldStarted) / 1000;
 
     const rawRate = rawCount / rawSeconds;
