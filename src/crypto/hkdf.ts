@@ -17,11 +17,6 @@ export function hkdfExtract(inputKey: Buffer): Buffer {
 
 /** For one PRK, the first 32 bytes of the expansion of each info: T(1) = HMAC-SHA256(PRK, info || 0x01). */
 export function hkdfExpander(prk: Buffer): (info: string) => Buffer {
-  const hmac = createShortHmac(prk);
-  return (info) => {
-    // A field key gets memory of its own, not a slice of Node's shared pool for small buffers.
-    const key = Buffer.allocUnsafeSlow(32);
-    hmac(`${info}\u0001`).copy(key);
-    return key;
-  };
+  const hmac = createShortHmac(prk, Buffer.allocUnsafeSlow);
+  return (info) => hmac(`${info}\u0001`);
 }

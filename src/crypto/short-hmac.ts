@@ -104,8 +104,14 @@ function loadShortMessage(message: string): boolean {
   return true;
 }
 
-/** HMAC-SHA256 under `key`: returns the 32-byte digest of a message (UTF-8). */
-export function createShortHmac(key: Buffer): (message: string) => Buffer {
+/**
+ * HMAC-SHA256 under `key`: returns the 32-byte digest of a message (UTF-8), in a buffer from
+ * `allocate` (a derived key takes memory of its own, not a slice of Node's shared small-buffer pool).
+ */
+export function createShortHmac(
+  key: Buffer,
+  allocate: (size: number) => Buffer = Buffer.allocUnsafe,
+): (message: string) => Buffer {
   // RFC 2104: a key longer than the block is hashed first; shorter keys are zero-padded by padState.
   const blockKey = key.length > blockBytes ? createHash('sha256').update(key).digest() : key;
   const inner = padState(blockKey, 0x36);
@@ -119,7 +125,7 @@ export function createShortHmac(key: Buffer): (message: string) => Buffer {
     block[8] = 0x80000000 | 0;
     block[15] = (blockBytes + 32) * 8;
     compress(outer, block, outerDigest);
-    const digest = Buffer.allocUnsafe(32);
+    const digest = allocate(32);
     for (let i = 0; i < 8; i++) digest.writeInt32BE(outerDigest[i]!, i * 4);
     return digest;
   };

@@ -64,7 +64,7 @@ export function prepareBulkInsert<T extends PgTable>(
 
 /** Sends a prepared bulk insert on `sql` (a transaction, so the rows commit with it). */
 export async function insertPrepared(sql: TransactionSql, prepared: PreparedBulkInsert): Promise<void> {
-  if (prepared.columns.length === 0 || prepared.columns[0]!.length === 0) return; // no rows
+  if ((prepared.columns[0]?.length ?? 0) === 0) return; // no rows
   await sql.unsafe(
     prepared.statement,
     prepared.columns.map((values) => sql.array(values, textOid)),
@@ -77,6 +77,5 @@ export async function bulkInsert<T extends PgTable>(
   table: T,
   rows: readonly T['$inferInsert'][],
 ): Promise<void> {
-  if (rows.length === 0) return;
   await insertPrepared(sql, prepareBulkInsert(table, rows));
 }

@@ -27,10 +27,11 @@ export interface DisclosureLogFolder {
 /**
  * Folds the disclosure log (disclosure-register.ts) into the register, batch after batch until it is
  * empty (at most `foldsPerTick` batches a tick), when the feed is quiet, or while it is busy once the
- * backlog grows past `maxBacklogPages` (the log stays small: an access request scans it, unindexed,
- * since a GIN index on the subjects would cost each page about as much as the upsert it replaced). Why wait for a quiet feed: a fold costs about as much database time per
- * subject as the per-page upsert it replaces, and the pages of a sync would wait for it; folding later
- * also counts a subject disclosed by several syncs once. One fold at a time per process; instances
+ * backlog grows past `maxBacklogPages`. The backlog stays small because an access request scans the
+ * log unindexed: a GIN index on the subjects would cost each page about as much as the upsert the log
+ * replaced. Why wait for a quiet feed: a fold costs about as much database time per subject as that
+ * upsert, and the pages of a sync would wait for it; folding later also counts a subject disclosed by
+ * several syncs once. One fold at a time per process; instances
  * skip each other's rows. A failed fold changes nothing (one statement) and is tried again later.
  */
 export function startDisclosureLogFolder(

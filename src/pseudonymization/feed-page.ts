@@ -39,9 +39,6 @@ interface PageQuery {
   merchantId?: string;
 }
 
-/** What a recipient's policy changes in the rows read: which fields. */
-const readOptions = (recipient: Recipient) => ({ fields: recipient.fields });
-
 const positionText = (position: FeedPosition) => `${position.xid}:${position.seq}`;
 const queryKey = (query: PageQuery) =>
   `${positionText(query.after)}/${query.limit}/${query.merchantId ?? ''}`;
@@ -147,7 +144,7 @@ export function createFeedPages(db: Database) {
 
   /** Reads and serializes a page. */
   async function readPage(request: FeedPageRequest, query: PageQuery): Promise<ReadPage> {
-    const rows = await readFeedRows(db, { ...query, ...readOptions(request.recipient) });
+    const rows = await readFeedRows(db, { ...query, fields: request.recipient.fields });
     // Lets the responses and queries waiting on this tick leave before the CPU-bound projection.
     await new Promise<void>((resolve) => setImmediate(resolve));
     const page = summarize(rows, query);

@@ -6,7 +6,7 @@ import type { FeedPosition } from './feed-cursor';
 /** Fields computed here, in JavaScript, because they are keyed pseudonyms (pseudonyms.ts). */
 type PseudonymField = Extract<FeedField, 'subject' | 'orderRef'>;
 /** Dates, generalised in JavaScript (generalised-dates.ts) from the hour PostgreSQL sends. */
-export type DateField = Extract<FeedField, 'deliveredAt' | 'notifiedAt' | 'createdAt' | 'updatedAt'>;
+type DateField = Extract<FeedField, 'deliveredAt' | 'notifiedAt' | 'createdAt' | 'updatedAt'>;
 /** Fields PostgreSQL writes as JSON itself: business columns. */
 type JsonField = Exclude<FeedField, PseudonymField | DateField>;
 const dateColumns: Record<DateField, string> = {
@@ -73,9 +73,6 @@ const plainFieldJson: Record<JsonField, () => JsonPiece[]> = {
   ],
 };
 
-/** A text literal of ours (field names, punctuation) as SQL. */
-const literal = (text: string) => sql.raw(`'${text.replaceAll("'", "''")}'`);
-
 /**
  * The SQL writing a recipient's plain fields as JSON members, in the order its policy lists them: one
  * concat() of every piece, adjacent literals merged (PostgreSQL writing the JSON cost most in to_json
@@ -92,13 +89,18 @@ function plainMembers(fields: readonly FeedField[]): SQL {
     else merged.push(piece);
   }
   if (merged.length === 0) return sql`''`;
-  const args = merged.map((piece) => (typeof piece === 'string' ? literal(piece) : piece));
+  // Literal pieces (field names, punctuation) travel as text parameters: concat() cannot type a bare one.
+  const args = merged.map((piece) => (typeof piece === 'string' ? sql`${piece}::text` : piece));
   return sql`concat(${sql.join(args, sql`, `)})`;
 }
 
 /** Restricts a branch to one merchant's returns when the caller's token is bound to a merchant. */
 const merchantFilter = (column: string, merchantId: string | undefined) =>
   merchantId === undefined ? sql`` : sql`and ${sql.raw(column)} = ${merchantId}`;
+
+/** The feed position of the rows of `alias` (returns or deletions) compared with `position`. */
+const comparePosition = (alias: string, operator: '>' | '<=', position: FeedPosition) =>
+  sql`(${sql.raw(alias)}.feed_xid, ${sql.raw(alias)}.feed_seq) ${sql.raw(operator)} (${position.xid.toString()}::xid8, ${position.seq.toString()}::bigint)`;
 
 /**
  * The next rows after `after` in commit order. Every write to a return stamps it with its transaction
@@ -121,8 +123,6 @@ export async function readFeedRows(
     merchantId?: string;
   },
 ): Promise<FeedSourceRow[]> {
-  const afterXid = options.after.xid.toString();
-  const afterSeq = options.after.seq.toString();
   const merchant = (column: string) => merchantFilter(column, options.merchantId);
   const withOrder = options.fields.includes('orderRef');
   const [merchantId, orderRef] = withOrder
@@ -148,7 +148,7 @@ export async function readFeedRows(
         case when r.erased_at is null then ${plainMembers(options.fields)} end as plain,
         r.feed_xid, r.feed_seq ${hours('returns')}
       from returns r
-      where (r.feed_xid, r.feed_seq) > (${afterXid}::xid8, ${afterSeq}::bigint)
+      where ${comparePosition('r', '>', options.after)}
         and r.feed_xid < pg_snapshot_xmin(pg_current_snapshot())
         ${merchant('r.merchant_id')}
       order by r.feed_xid, r.feed_seq
@@ -157,7 +157,7 @@ export async function readFeedRows(
       (select d.return_id::text, d.subject_id::text, null, null, null, d.feed_xid, d.feed_seq
         ${hours('deletions')}
       from returns_feed_deletions d
-      where (d.feed_xid, d.feed_seq) > (${afterXid}::xid8, ${afterSeq}::bigint)
+      where ${comparePosition('d', '>', options.after)}
         and d.feed_xid < pg_snapshot_xmin(pg_current_snapshot())
         ${merchant('d.merchant_id')}
       order by d.feed_xid, d.feed_seq
@@ -179,10 +179,7 @@ export function feedRowCount(options: {
   merchantId?: string;
 }): SQL {
   const within = (alias: string) => sql`
-    (${sql.raw(alias)}.feed_xid, ${sql.raw(alias)}.feed_seq)
-      > (${options.after.xid.toString()}::xid8, ${options.after.seq.toString()}::bigint)
-    and (${sql.raw(alias)}.feed_xid, ${sql.raw(alias)}.feed_seq)
-      <= (${options.through.xid.toString()}::xid8, ${options.through.seq.toString()}::bigint)
+    ${comparePosition(alias, '>', options.after)} and ${comparePosition(alias, '<=', options.through)}
     ${merchantFilter(`${alias}.merchant_id`, options.merchantId)}`;
   return sql`((select count(*) from returns r where ${within('r')})
     + (select count(*) from returns_feed_deletions d where ${within('d')}))`;

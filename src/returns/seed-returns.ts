@@ -89,9 +89,9 @@ export async function seedReturns(
   let failed = false;
   const nextRequest = (): BatchRequest | undefined => {
     if (failed || next >= settings.count) return undefined;
-    const request = { run, start: next, size: Math.min(settings.batchSize, settings.count - next) };
-    next += request.size;
-    return { ...request, merchants: settings.merchants };
+    const start = next;
+    next = Math.min(settings.count, start + settings.batchSize);
+    return { run, start, size: next - start, merchants: settings.merchants };
   };
   // Each worker builds its next batch while the main thread sends the one it just built. A failure
   // stops every lane from taking another batch; what was committed stays (each batch is whole).
@@ -116,17 +116,14 @@ export async function seedReturns(
       throw error;
     }
   };
+  const workerData: SeedWorkerData = {
+    masterKeys: deps.masterKeys,
+    blindIndexKeys: deps.blindIndexKeys,
+    rules: deps.rules,
+  };
   const workers: SeedWorker[] = [];
   try {
-    for (let i = 0; i < settings.workers; i += 1) {
-      workers.push(
-        new SeedWorker({
-          masterKeys: deps.masterKeys,
-          blindIndexKeys: deps.blindIndexKeys,
-          rules: deps.rules,
-        }),
-      );
-    }
+    for (let i = 0; i < settings.workers; i += 1) workers.push(new SeedWorker(workerData));
     const lanes = await Promise.allSettled(workers.map(lane));
     const failure = lanes.find((outcome) => outcome.status === 'rejected');
     if (failure) throw failure.reason;
