@@ -226,6 +226,7 @@ export async function run(args: string[]) {
     let sweepDone = false;
     const sweepStarted = performance.now();
     let lastReport = 0;
+    let handledNow = 0;
     const sweep = runRetention(
       {
         database: handle,
@@ -237,6 +238,7 @@ export async function run(args: string[]) {
         lanes: options.lanes,
         trigger: 'cli',
         onProgress: (progress) => {
+          handledNow = progress.ruleHandled;
           if (progress.ruleHandled - lastReport >= 50_000) {
             lastReport = progress.ruleHandled;
             const seconds = (performance.now() - sweepStarted) / 1000;
@@ -256,6 +258,8 @@ export async function run(args: string[]) {
       options.connections,
       () => sweepDone || Date.now() > duringEnd,
     );
+    // What the sweep did while requests came in (extra lanes wait then), and alone after.
+    const underLoad = { handled: handledNow, seconds: (performance.now() - sweepStarted) / 1000 };
     const summary = await sweep;
     const sweepSeconds = (performance.now() - sweepStarted) / 1000;
     process.stderr.write('\n');
@@ -265,6 +269,7 @@ export async function run(args: string[]) {
     const lines = [
       `closed returns due:        ${toErase.toLocaleString('en')} (batch ${options.batch}, ${options.lanes} lanes)`,
       `contact-erasure sweep:     ${erased.toLocaleString('en')} returns in ${sweepSeconds.toFixed(1)} s = ${Math.round(erased / sweepSeconds).toLocaleString('en')} returns/s (goal >= 5,000)`,
+      `  while intake ran:        ${underLoad.handled.toLocaleString('en')} returns in ${underLoad.seconds.toFixed(1)} s = ${Math.round(underLoad.handled / underLoad.seconds).toLocaleString('en')} returns/s; alone after: ${Math.round((erased - underLoad.handled) / Math.max(sweepSeconds - underLoad.seconds, 0.001)).toLocaleString('en')} returns/s`,
       `create-return, no sweep:   ${baseline.count} requests, p50 ${baseline.p50.toFixed(1)} ms, p99 ${baseline.p99.toFixed(1)} ms, ${baseline.errors} errors (${options.connections} connections)`,
       `create-return, sweeping:   ${during.count} requests, p50 ${during.p50.toFixed(1)} ms, p99 ${during.p99.toFixed(1)} ms, ${during.errors} errors`,
       `p99 during / without:      ${(during.p99 / baseline.p99).toFixed(2)} (goal <= 2)`,

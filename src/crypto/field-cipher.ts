@@ -274,7 +274,7 @@ export async function destroySubjectKeys(
   if (subjectIds.length === 0) return [];
   const destroyed = await executor
     .update(subjectDataKeys)
-    .set({ wrappedKey: null, kekVersion: null, destroyedAt: sql`now()` })
+    .set({ wrappedKey: null, destroyedAt: sql`now()` })
     .where(
       and(
         sql`${subjectDataKeys.subjectId} = any(${uuidArray(subjectIds)})`,

@@ -6,7 +6,9 @@ import { subjects } from './subjects.schema';
 
 /**
  * One data key (DEK) per subject and data class, stored only wrapped by a master key (KEK) whose
- * version is kept beside it. Erasure sets the wrapped key NULL and `destroyed_at` (crypto-shredding).
+ * version is kept beside it. Erasure sets the wrapped key NULL and `destroyed_at` (crypto-shredding);
+ * the version it was last wrapped under stays, so no indexed column changes and a retention sweep
+ * destroys keys by HOT updates.
  */
 export const subjectDataKeys = pgTable(
   'subject_data_keys',
@@ -29,7 +31,7 @@ export const subjectDataKeys = pgTable(
     check(
       'subject_data_keys_live_or_destroyed',
       sql`(${table.destroyedAt} is null and ${table.wrappedKey} is not null and ${table.kekVersion} is not null)
-        or (${table.destroyedAt} is not null and ${table.wrappedKey} is null and ${table.kekVersion} is null)`,
+        or (${table.destroyedAt} is not null and ${table.wrappedKey} is null)`,
     ),
     // Rotation finds the keys still under an old KEK version, and GET /v1/keys counts per version.
     index('subject_data_keys_kek_version_idx').on(table.kekVersion),

@@ -244,11 +244,15 @@ export interface KeyStatus {
 
 /** What GET /v1/keys shows: versions, counts and progress, never key material. */
 export async function keyStatus(db: Database, keyring: MasterKeyring): Promise<KeyStatus> {
+  // A destroyed key keeps the version it was wrapped under: it counts as destroyed (null) here.
+  const version = sql<
+    string | null
+  >`case when ${subjectDataKeys.destroyedAt} is null then ${subjectDataKeys.kekVersion} end`;
   const perVersion = await db
-    .select({ kekVersion: subjectDataKeys.kekVersion, count: count() })
+    .select({ kekVersion: version, count: count() })
     .from(subjectDataKeys)
-    .groupBy(subjectDataKeys.kekVersion)
-    .orderBy(asc(subjectDataKeys.kekVersion));
+    .groupBy(version)
+    .orderBy(asc(version));
   const [latest] = await db
     .select()
     .from(keyRotationJobs)

@@ -23,8 +23,8 @@ const isJsonField = (field: FeedField): field is JsonField =>
  * One feed row. Personal columns are never selected. `plain` is the recipient's business fields as
  * JSON members without braces (`"status":"received","country":"FR"`), written by PostgreSQL, or `''`
  * when the recipient has none; each date field of the recipient is the hour since the epoch of its
- * instant (floor(epoch / 3600)). An erased row (erased_at set, or deleted) is only a tombstone:
- * `plain` is null and only its ids and position are used.
+ * instant (floor(epoch / 3600)). An erased or deleted return is only a tombstone: `plain` is null
+ * and only its ids and position are used.
  */
 export type FeedSourceRow = Partial<Record<DateField, number>> & {
   returnId: string;
@@ -104,8 +104,9 @@ const comparePosition = (alias: string, operator: '>' | '<=', position: FeedPosi
 
 /**
  * The next rows after `after` in commit order. Every write to a return stamps it with its transaction
- * id and a sequence number (trigger `returns_feed_position`); a deletion leaves the same kind of
- * position in `returns_feed_deletions`. Only positions whose transaction id is below the snapshot's
+ * id and a sequence number (trigger `returns_feed_position_*`). An erasure or a deletion leaves the
+ * same kind of position in `returns_feed_deletions`, the return's tombstone; an erased return stays
+ * where it stood, unread (migration returns-erased-in-place). Only positions whose transaction id is below the snapshot's
  * xmin are read: every transaction under xmin has ended, so none can still commit a row behind the
  * cursor. A slow transaction holds the feed back until it ends, then its rows come after the cursor;
  * nothing is skipped. Both branches ride their (feed_xid, feed_seq) index and stop at `limit`.
@@ -145,11 +146,12 @@ export async function readFeedRows(
     from (
       (select r.id::text as "returnId", r.subject_id::text as "subjectId", ${merchantId} as "merchantId",
         ${orderRef} as "orderRef",
-        case when r.erased_at is null then ${plainMembers(options.fields)} end as plain,
+        ${plainMembers(options.fields)} as plain,
         r.feed_xid, r.feed_seq ${hours('returns')}
       from returns r
       where ${comparePosition('r', '>', options.after)}
         and r.feed_xid < pg_snapshot_xmin(pg_current_snapshot())
+        and r.erased_at is null
         ${merchant('r.merchant_id')}
       order by r.feed_xid, r.feed_seq
       limit ${options.limit})
@@ -169,9 +171,9 @@ export async function readFeedRows(
 
 /**
  * How many rows sit in the positions (after, through] now, in both branches, as an SQL expression.
- * Every write to a return moves it to a new position above every position read so far, so a page read
- * earlier up to `through` is still exactly what a read now would return as long as this count has not
- * dropped.
+ * Every write to a return moves it to a new position above every position read so far, and an erasure
+ * takes it out of the rows read (its tombstone comes later), so a page read earlier up to `through` is
+ * still exactly what a read now would return as long as this count has not dropped.
  */
 export function feedRowCount(options: {
   after: FeedPosition;
@@ -181,6 +183,6 @@ export function feedRowCount(options: {
   const within = (alias: string) => sql`
     ${comparePosition(alias, '>', options.after)} and ${comparePosition(alias, '<=', options.through)}
     ${merchantFilter(`${alias}.merchant_id`, options.merchantId)}`;
-  return sql`((select count(*) from returns r where ${within('r')})
+  return sql`((select count(*) from returns r where ${within('r')} and r.erased_at is null)
     + (select count(*) from returns_feed_deletions d where ${within('d')}))`;
 }

@@ -102,7 +102,7 @@ export function registerRetentionCommands(program: Command): void {
     .option('--batch-size <n>', `rows per transaction (default ${defaultBatchSize})`, batchSizeOption)
     .option(
       '--lanes <n>',
-      `key ranges swept at once, up to 4 (default ${defaultLanes}); more is faster but takes CPU from requests`,
+      `key ranges swept at once, up to 4 (default ${defaultLanes}); all but one wait while other work runs in the database`,
       lanesOption,
     )
     .action(async (options: { dryRun?: boolean; asOf?: Date; batchSize?: number; lanes?: number }) => {

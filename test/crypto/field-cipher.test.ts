@@ -156,7 +156,8 @@ describe('data keys', () => {
       .select()
       .from(subjectDataKeys)
       .where(sql`${subjectDataKeys.subjectId} = ${subjectId} and ${subjectDataKeys.dataClass} = 'contact'`);
-    expect(destroyed[0]).toMatchObject({ wrappedKey: null, kekVersion: null });
+    // Nothing left to unwrap; the version it was wrapped under stays (no indexed column changes).
+    expect(destroyed[0]).toMatchObject({ wrappedKey: null, kekVersion: 'v1' });
     expect(destroyed[0]!.destroyedAt).toBeInstanceOf(Date);
 
     const audits = await database.db.select().from(auditEvents).where(eq(auditEvents.action, 'key.destroy'));

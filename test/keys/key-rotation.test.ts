@@ -36,7 +36,8 @@ function runCli(
 }
 
 async function keysPerVersion(): Promise<Record<string, number>> {
-  const rows = await database.sql`select coalesce(kek_version, 'destroyed') as v, count(*)::int as n
+  const rows = await database.sql`
+    select case when destroyed_at is null then kek_version else 'destroyed' end as v, count(*)::int as n
     from subject_data_keys group by 1`;
   return Object.fromEntries(rows.map((row) => [row.v as string, row.n as number]));
 }

@@ -50,6 +50,29 @@ describe('returns feed position (trigger)', () => {
     expect(after.seq).toBeGreaterThan(before.seq);
   });
 
+  it('leaves an erased return in place (a HOT update) and gives it one tombstone position', async () => {
+    const id = await insertReturn(database, subjectId);
+    const before = await positionOf(database, id);
+    const hotUpdates = await database.sql.begin(async (tx) => {
+      // The backend's counts not yet flushed: earlier transactions may be in them, hence a difference.
+      const count = async () =>
+        (await tx`select pg_stat_get_xact_tuples_hot_updated('returns'::regclass)::int as count`)[0]!
+          .count as number;
+      const earlier = await count();
+      await tx`update returns set erased_at = now(), city_enc = null where id = ${id}`;
+      return (await count()) - earlier;
+    });
+    expect(hotUpdates).toBe(1);
+    expect(await positionOf(database, id)).toEqual(before);
+    const tombstones = await database.sql`
+      select feed_seq::text as seq from returns_feed_deletions where return_id = ${id}`;
+    expect(tombstones).toHaveLength(1);
+    expect(BigInt(tombstones[0]!.seq)).toBeGreaterThan(before.seq);
+    // Any later change moves it as usual.
+    await database.sql`update returns set status = 'closed' where id = ${id}`;
+    expect((await positionOf(database, id)).seq).toBeGreaterThan(BigInt(tombstones[0]!.seq));
+  });
+
   it('cannot be set by a writer: the trigger overrides explicit values', async () => {
     const id = await insertReturn(database, subjectId);
     await database.sql`update returns set feed_xid = '1'::xid8, feed_seq = 1, status = 'received' where id = ${id}`;
