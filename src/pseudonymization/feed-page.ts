@@ -5,7 +5,7 @@ import type { Recipient } from '../policies/recipients-policy';
 import { feedPageDisclosureCtes } from './disclosure-register';
 import { decodeCursor, encodeCursor, type FeedPosition, feedStart } from './feed-cursor';
 import { feedProjection } from './feed-item';
-import { type FeedSourceRow, feedRowCount, isTombstone, readFeedRows } from './feed-reader';
+import { type FeedSourceRow, feedRowCount, isTombstone, noTombstoneSince, readFeedRows } from './feed-reader';
 import type { RecipientKeys } from './pseudonyms';
 
 export const defaultFeedLimit = 100;
@@ -26,6 +26,8 @@ interface ReadPage {
   next: FeedPosition;
   rows: number;
   full: boolean;
+  /** The xmin of the read's snapshot (readFeedRows); undefined for an empty page. */
+  readXmin: string | undefined;
   subjectIds: string[];
   tombstones: { returnId: string; subjectId: string }[];
   /** The FeedPage as JSON (feed-item.ts documents its shape). */
@@ -56,6 +58,7 @@ function summarize(rows: FeedSourceRow[], query: PageQuery): Omit<ReadPage, 'bod
     next: last ? { xid: BigInt(last.xid), seq: BigInt(last.seq) } : query.after,
     rows: rows.length,
     full: rows.length === query.limit,
+    readXmin: rows[0]?.readXmin,
     subjectIds: [...subjectIds],
     tombstones,
   };
@@ -135,8 +138,8 @@ interface ReadAheadChain {
  * A full sync reads page after page. While a full page travels to the recipient, the next ones are
  * read and serialized ahead, up to `readAheadDepth` pages per recipient (memory stays flat), so the
  * database always has the next read under way. When the recipient asks for a page read ahead, it is
- * served only if nothing moved in its positions since (feedRowCount): it is then exactly what a read
- * now would return. Otherwise, or for any other request, the page is read as usual.
+ * served only if nothing moved in its positions (feedRowCount) and nothing was erased (noTombstoneSince)
+ * since: it is then exactly what a read now would return. Otherwise, or for any other request, the page is read as usual.
  */
 export function createFeedPages(db: Database) {
   const readAheads = new Map<string, ReadAheadChain>();
@@ -158,8 +161,9 @@ export function createFeedPages(db: Database) {
     const readAhead = chain.pages.shift()!;
     extendReadAhead(request, chain);
     const page = await readAhead.page;
-    if (!page?.full) return undefined;
-    const unmoved = sql`${feedRowCount({ after: page.after, through: page.next, merchantId: query.merchantId })} = ${page.rows}`;
+    if (!page?.full || page.readXmin === undefined) return undefined;
+    const unmoved = sql`${feedRowCount({ after: page.after, through: page.next, merchantId: query.merchantId })} = ${page.rows}
+      and ${noTombstoneSince(page.readXmin)}`;
     return (await recordPage(db, request, page, unmoved)) ? page.body : undefined;
   }
 

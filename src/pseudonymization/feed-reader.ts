@@ -35,6 +35,8 @@ export type FeedSourceRow = Partial<Record<DateField, number>> & {
   plain: string | null;
   xid: string;
   seq: string;
+  /** The xmin of the snapshot the page was read with, the same on every row (feed-page.ts). */
+  readXmin: string;
 };
 
 /** An erased or deleted return: only its tombstone is sent. */
@@ -142,7 +144,8 @@ export async function readFeedRows(
   const dateNames = sql.join(dates.map((field) => sql`, ${sql.identifier(field)}`));
   return (await executor.execute(sql`
     select "returnId", "subjectId", "merchantId", "orderRef", plain,
-      feed_xid::text as xid, feed_seq::text as seq ${dateNames}
+      feed_xid::text as xid, feed_seq::text as seq ${dateNames},
+      (select pg_snapshot_xmin(pg_current_snapshot()))::text as "readXmin"
     from (
       (select r.id::text as "returnId", r.subject_id::text as "subjectId", ${merchantId} as "merchantId",
         ${orderRef} as "orderRef",
@@ -170,10 +173,21 @@ export async function readFeedRows(
 }
 
 /**
- * How many rows sit in the positions (after, through] now, in both branches, as an SQL expression.
- * Every write to a return moves it to a new position above every position read so far, and an erasure
- * takes it out of the rows read (its tombstone comes later), so a page read earlier up to `through` is
- * still exactly what a read now would return as long as this count has not dropped.
+ * True (an SQL expression) while no tombstone was written by a transaction that a read with snapshot
+ * xmin `readXmin` did not see: such a transaction has an id at or above that xmin. An erasure leaves
+ * its return in place, so this is how a page read earlier learns of it. Conservative: an erasure
+ * anywhere in the feed, committed around the read, makes it false.
+ */
+export function noTombstoneSince(readXmin: string): SQL {
+  return sql`not exists (select 1 from returns_feed_deletions d where d.feed_xid >= ${readXmin}::xid8)`;
+}
+
+/**
+ * How many rows sit in the positions (after, through] now, in both branches, as an SQL expression
+ * (an index-only count: erased returns, which a read skips, are counted too). Every write to a return
+ * but an erasure moves it to a new position above every position read so far, so a page read earlier
+ * up to `through`, with as many rows, is still exactly what a read now would return as long as this
+ * count has not changed and no return was erased since (noTombstoneSince).
  */
 export function feedRowCount(options: {
   after: FeedPosition;
@@ -183,6 +197,6 @@ export function feedRowCount(options: {
   const within = (alias: string) => sql`
     ${comparePosition(alias, '>', options.after)} and ${comparePosition(alias, '<=', options.through)}
     ${merchantFilter(`${alias}.merchant_id`, options.merchantId)}`;
-  return sql`((select count(*) from returns r where ${within('r')} and r.erased_at is null)
+  return sql`((select count(*) from returns r where ${within('r')})
     + (select count(*) from returns_feed_deletions d where ${within('d')}))`;
 }
