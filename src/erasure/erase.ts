@@ -137,7 +137,7 @@ async function eraseLockedReturns(
     }
   }
   const candidates = options.shredCandidates ?? [...new Set(toErase.map((row) => row.subjectId))];
-  result.subjectsShredded = await shredSubjects(tx, candidates, dataClass, context);
+  result.subjectsShredded = await shredSubjects(tx, candidates, dataClass, context, result.erased);
   if (locked.length === 0 && candidates.length === 0) return result;
   const subjectsTouched = new Set([...locked.map((row) => row.subjectId), ...candidates]);
   await recordAuditEvent(tx, context.audit, {
@@ -162,14 +162,16 @@ async function eraseLockedReturns(
  * Crypto-shreds the class of each subject among these (locked by the caller) that no return still
  * holds data of and no hold covers: every ciphertext of the class nulled, then the keys destroyed, a
  * fixed number of statements whatever the number of subjects. For contact, the blind index goes too
- * (with any copy a pending request kept), so the e-mail no longer finds the subject. Answers the
- * subjects left with no key of the class (destroyed now or before).
+ * (with any copy a pending request kept), so the e-mail no longer finds the subject. The returns this
+ * call erased (`nulledReturnIds`), nulled with their events a statement before, are not read again.
+ * Answers the subjects left with no key of the class (destroyed now or before).
  */
 async function shredSubjects(
   tx: Executor,
   subjectIds: string[],
   dataClass: DataClass,
   context: ErasureContext,
+  nulledReturnIds: string[],
 ): Promise<string[]> {
   if (subjectIds.length === 0) return [];
   const ids = uuidArray(subjectIds);
@@ -184,7 +186,7 @@ async function shredSubjects(
   const shredded = empty.map((row) => row.id);
   if (shredded.length === 0) return [];
   // One statement: each table is written once, by its own data-modifying CTE.
-  const updates = subjectLocations(dataClass, shredded).map(
+  const updates = subjectLocations(dataClass, shredded, nulledReturnIds).map(
     (location, index) =>
       sql`${sql.identifier(`shred_${index}`)} as (update ${sql.identifier(location.table)} set ${nullAssignments(location.columns)} where ${location.where} returning 1)`,
   );

@@ -11,11 +11,11 @@ import '../subject-requests/subject-requests.schema';
  * nulls every ciphertext the destroyed key wrote. A table declared in the encryption map but absent
  * here makes erasure fail loudly instead of leaving ciphertext behind.
  */
-const rowsOfSubjects: Record<string, (subjectIds: SQL) => SQL> = {
-  returns: (subjectIds) => sql`subject_id = any(${subjectIds})`,
+const rowsOfSubjects: Record<string, (subjectIds: SQL, nulledReturnIds: SQL) => SQL> = {
+  returns: (subjectIds, nulled) => sql`subject_id = any(${subjectIds}) and id <> all(${nulled})`,
   // An array, not IN (subquery): a semi-join could scan every event; this probes the events index.
-  return_events: (subjectIds) =>
-    sql`return_id = any(array(select id from returns where subject_id = any(${subjectIds})))`,
+  return_events: (subjectIds, nulled) =>
+    sql`return_id = any(array(select id from returns where subject_id = any(${subjectIds}) and id <> all(${nulled})))`,
   subject_requests: (subjectIds) => sql`subject_id = any(${subjectIds})`,
 };
 
@@ -54,9 +54,10 @@ export function holdsAny(columns: string[], alias?: string): SQL {
 
 /**
  * Every (table, columns, rows) triple to null when these subjects' class keys go; the rows are those
- * of the subjects that still hold a value of the class.
+ * of the subjects that still hold a value of the class. `nulledReturnIds`: returns whose class this
+ * transaction already nulled with their events (a retention batch), which need no second look.
  */
-export function subjectLocations(dataClass: DataClass, subjectIds: string[]) {
+export function subjectLocations(dataClass: DataClass, subjectIds: string[], nulledReturnIds: string[] = []) {
   return [...columnsOfClass(dataClass)].map(([table, columns]) => {
     const where = rowsOfSubjects[table];
     if (!where) {
@@ -64,6 +65,7 @@ export function subjectLocations(dataClass: DataClass, subjectIds: string[]) {
         `${table} holds ${dataClass} ciphertext but src/erasure does not know how it belongs to a subject`,
       );
     }
-    return { table, columns, where: sql`${where(uuidArray(subjectIds))} and ${holdsAny(columns)}` };
+    const rows = where(uuidArray(subjectIds), uuidArray(nulledReturnIds));
+    return { table, columns, where: sql`${rows} and ${holdsAny(columns)}` };
   });
 }

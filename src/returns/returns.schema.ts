@@ -133,7 +133,14 @@ export const returnEvents = pgTable(
     locationEnc: bytea('location_enc'),
     proofEnc: bytea('proof_enc'),
   },
-  (table) => [index('return_events_return_arrival_idx').on(table.returnId, table.arrival)],
+  (table) => [
+    index('return_events_return_arrival_idx').on(table.returnId, table.arrival),
+    // When each return closed, for retention: the clock of the contact rules starts there. A probe of
+    // this index answers a return's closing date without reading every event of the return.
+    index('return_events_closed_idx')
+      .on(table.returnId, table.occurredAt)
+      .where(sql`${table.type} = 'closed'`),
+  ],
 );
 
 declareEncryptedColumns('returns', {

@@ -1,0 +1,1 @@
+CREATE INDEX "return_events_closed_idx" ON "return_events" USING btree ("return_id","occurred_at") WHERE "return_events"."type" = 'closed';
