@@ -138,8 +138,9 @@ interface ReadAheadChain {
  * A full sync reads page after page. While a full page travels to the recipient, the next ones are
  * read and serialized ahead, up to `readAheadDepth` pages per recipient (memory stays flat), so the
  * database always has the next read under way. When the recipient asks for a page read ahead, it is
- * served only if nothing moved in its positions (feedRowCount) and nothing was erased (noTombstoneSince)
- * since: it is then exactly what a read now would return. Otherwise, or for any other request, the page is read as usual.
+ * served only if nothing moved in its positions (feedRowCount) and nothing was erased
+ * (noTombstoneSince) since: it is then exactly what a read now would return. Otherwise, or for any
+ * other request, the page is read as usual.
  */
 export function createFeedPages(db: Database) {
   const readAheads = new Map<string, ReadAheadChain>();

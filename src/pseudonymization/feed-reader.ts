@@ -108,9 +108,9 @@ const comparePosition = (alias: string, operator: '>' | '<=', position: FeedPosi
  * The next rows after `after` in commit order. Every write to a return stamps it with its transaction
  * id and a sequence number (trigger `returns_feed_position_*`). An erasure or a deletion leaves the
  * same kind of position in `returns_feed_deletions`, the return's tombstone; an erased return stays
- * where it stood, unread (migration returns-erased-in-place). Only positions whose transaction id is below the snapshot's
- * xmin are read: every transaction under xmin has ended, so none can still commit a row behind the
- * cursor. A slow transaction holds the feed back until it ends, then its rows come after the cursor;
+ * where it stood, unread (migration returns-erased-in-place). Only positions whose transaction id is
+ * below the snapshot's xmin are read: every transaction under xmin has ended, so none can still commit
+ * a row behind the cursor. A slow transaction holds the feed back until it ends, then its rows come after the cursor;
  * nothing is skipped. Both branches ride their (feed_xid, feed_seq) index and stop at `limit`.
  *
  * PostgreSQL writes the business fields as JSON text: one string column to decode instead of a
