@@ -59,3 +59,5 @@ export function createForegroundWatch(db: Executor, options: { holdMs?: number; 
     },
   };
 }
+
+export type ForegroundWatch = ReturnType<typeof createForegroundWatch>;

@@ -7,7 +7,7 @@ import type { PseudonymsOf } from '../erasure/recipient-notices';
 import { AppError } from '../http/app-error';
 import type { Policies } from '../policies/load-policies';
 import type { RetentionRule } from '../policies/retention-policy';
-import { createForegroundWatch, markRetentionSession } from './foreground-activity';
+import { createForegroundWatch, type ForegroundWatch, markRetentionSession } from './foreground-activity';
 import { tryRetentionLock } from './retention-lock';
 import {
   createRun,
@@ -328,8 +328,6 @@ function isConnectionFailure(error: unknown): boolean {
   return translateDatabaseError({ code: codeOf(error) })?.code === 'database_unavailable';
 }
 
-type ForegroundWatch = ReturnType<typeof createForegroundWatch>;
-
 /** A lane of a rule's pass: its place (the last committed key) and its end. */
 interface Lane {
   index: number;
@@ -516,13 +514,6 @@ async function runRule(
   const unfinished = new Set(Array.from({ length: run.lanes }, (_, index) => index));
   const leads = (lane: Lane) => Math.min(...unfinished) === lane.index;
   const sweepLane = async (lane: Lane) => {
-    try {
-      await sweepLaneBatches(lane);
-    } finally {
-      unfinished.delete(lane.index);
-    }
-  };
-  const sweepLaneBatches = async (lane: Lane) => {
     while (!stopped) {
       await foreground.untilQuiet(() => leads(lane) || stopped || signal?.aborted === true);
       signal?.throwIfAborted();
@@ -560,10 +551,12 @@ async function runRule(
   // A lane that fails stops the others after their current batch; the run fails once all have stopped.
   const settled = await Promise.allSettled(
     lanes.map((lane) =>
-      sweepLane(lane).catch((error: unknown) => {
-        stopped = true;
-        throw error;
-      }),
+      sweepLane(lane)
+        .finally(() => unfinished.delete(lane.index))
+        .catch((error: unknown) => {
+          stopped = true;
+          throw error;
+        }),
     ),
   );
   const failure = settled.find((result) => result.status === 'rejected');

@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createForegroundWatch, markRetentionSession } from '../../src/retention/foreground-activity';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { openOtherTransaction } from './retention-fixtures';
 
 /** Settles to 'quiet' when the watch lets a lane go, or 'waiting' if it still holds it after `ms`. */
 async function within(ms: number, wait: Promise<void>) {
@@ -24,16 +25,14 @@ describe("retention's watch on other work in the database", () => {
       ),
     ).toBe('quiet');
 
-    const other = await database.sql.reserve();
+    const other = await openOtherTransaction(database);
     try {
-      await other`begin`;
-      await other`select 1`;
       const waiting = watch.untilQuiet(() => false);
       expect(await within(600, waiting)).toBe('waiting');
-      await other`commit`;
+      await other.end();
       expect(await within(2_000, waiting)).toBe('quiet');
     } finally {
-      other.release();
+      await other.end();
     }
   });
 
@@ -48,10 +47,8 @@ describe("retention's watch on other work in the database", () => {
         ),
       ).toBe('quiet');
     });
-    const other = await database.sql.reserve();
+    const other = await openOtherTransaction(database);
     try {
-      await other`begin`;
-      await other`select 1`;
       expect(
         await within(
           1_000,
@@ -59,8 +56,7 @@ describe("retention's watch on other work in the database", () => {
         ),
       ).toBe('quiet');
     } finally {
-      await other`rollback`;
-      other.release();
+      await other.end();
     }
   });
 

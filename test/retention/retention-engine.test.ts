@@ -8,6 +8,7 @@ import {
   closeReturn,
   createReturn,
   justAfter,
+  openOtherTransaction,
   placeHold,
   type ReturnFixture,
   retentionDeps,
@@ -342,16 +343,13 @@ describe('retention engine: lanes', () => {
       ids.push(fixture.id);
     }
     const asOf = justAfter('P5Y');
-    const other = await t.database.sql.reserve();
+    const other = await openOtherTransaction(t.database);
     try {
-      await other`begin`;
-      await other`select 1`;
       const summary = await runRetention(retentionDeps(t), { asOf, lanes: 2, batchSize: 1 });
       // The two held returns of the test before are skipped again.
       expect(counts(summary!)['contact-erase']).toEqual([ids.length, 2]);
     } finally {
-      await other`rollback`;
-      other.release();
+      await other.end();
     }
     // The first lane swept alone, the second after it: never one batch of each in turn.
     const events = await t.database.sql`

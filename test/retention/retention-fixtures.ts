@@ -5,6 +5,7 @@ import { addIsoDuration, parseIsoDuration } from '../../src/policies/iso-duratio
 import { createPseudonymKeys } from '../../src/pseudonymization/pseudonyms';
 import type { RetentionDependencies } from '../../src/retention/retention-engine';
 import { bearer, type TestApp } from '../support/test-app';
+import type { TestDatabase } from '../support/test-database';
 
 /** A valid French IBAN (the checksum is right); never a real account. */
 export const testIban = 'FR1420041010050500013M02606';
@@ -102,4 +103,23 @@ export async function placeHold(t: TestApp, target: Omit<NewLegalHold, 'reason'>
     { reason: 'pending litigation', ...target },
   );
   return hold.id;
+}
+
+/**
+ * Another session of the database inside a transaction (what retention's extra lanes yield to),
+ * until `end()` rolls it back and gives its connection back; `end()` may be called again.
+ */
+export async function openOtherTransaction(database: TestDatabase): Promise<{ end(): Promise<void> }> {
+  const other = await database.sql.reserve();
+  await other`begin`;
+  await other`select 1`;
+  let ended = false;
+  return {
+    async end() {
+      if (ended) return;
+      ended = true;
+      await other`rollback`;
+      other.release();
+    },
+  };
 }
