@@ -88,8 +88,10 @@ describe('disclosure log and its fold into the register', () => {
     ) => {
       const folder = startDisclosureLogFolder(database.db, silentLog, { tickMs: 10, ...options });
       for (let page = 0; page < pages; page += 1) {
-        folder.pageServed();
+        // As the feed does: the page's log row is committed before the page counts as served, so a
+        // fold the count starts sees every counted page.
         await logPage('busy', [randomUUID()], '2026-04-01T00:00:00.000Z');
+        folder.pageServed();
         await wait(gapMs);
       }
       const leftWhileServing = await loggedPages();
