@@ -361,7 +361,7 @@ async function applyBatch(
   return deps.database.db.transaction(async (tx) => {
     await markRetentionSession(tx);
     const window = { rule, asOf: run.asOf, afterKey: lane.afterKey, beforeKey: lane.beforeKey };
-    const keys = await target.selectDue(tx, window, limit, true);
+    const keys = await target.selectDue(tx, window, limit, !target.applyLocks);
     if (keys.length === 0) return null;
     const audit = auditContextOf(deps);
     const outcome = await target.apply(tx, keys, {

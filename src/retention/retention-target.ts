@@ -36,6 +36,11 @@ export interface AppliedTarget {
   kind: 'applied';
   /** Audit target type of the rows (`return`, `subject_request`). */
   rowType: string;
+  /**
+   * True when `apply` locks the rows itself and reads their state again under the lock (the erasure
+   * module does): the batch's select then only reads, so a row is locked once, not twice.
+   */
+  applyLocks: boolean;
   /** Due rows after the window's key, in key order, at most `limit`; locked when `lock` is set. */
   selectDue(executor: Executor, window: DueWindow, limit: number, lock: boolean): Promise<string[]>;
   countDue(executor: Executor, rule: RetentionRule, asOf: Date): Promise<number>;

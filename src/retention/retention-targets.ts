@@ -43,6 +43,7 @@ function closedFor(rule: RetentionRule, asOf: Date, mode: DueMode): SQL {
 function returnsTarget(
   dueWhere: (rule: RetentionRule, asOf: Date, mode: DueMode) => SQL,
   act: (tx: Executor, ids: string[], context: ApplyContext) => Promise<{ done: string[]; held: string[] }>,
+  applyLocks = false,
 ): AppliedTarget {
   const select = async (executor: Executor, window: DueWindow, limit: number, lock: boolean) => {
     const query = executor
@@ -63,6 +64,7 @@ function returnsTarget(
   return {
     kind: 'applied',
     rowType: 'return',
+    applyLocks,
     selectDue: select,
     countDue: async (executor, rule, asOf) => {
       const [row] = await executor
@@ -109,6 +111,7 @@ const contactErase = returnsTarget(
     const result = await eraseReturnsContactData(tx, ids, erasureContext(context));
     return { done: result.erased, held: result.held };
   },
+  true,
 );
 
 const paymentErase = returnsTarget(
@@ -117,6 +120,7 @@ const paymentErase = returnsTarget(
     const result = await eraseReturnsPaymentData(tx, ids, erasureContext(context));
     return { done: result.erased, held: result.held };
   },
+  true,
 );
 
 /**
@@ -163,6 +167,7 @@ function requestsTarget(
   return {
     kind: 'applied',
     rowType: 'subject_request',
+    applyLocks: false,
     selectDue: async (executor, window, limit, lock) => {
       const query = executor
         .select({ id: subjectRequests.id })
