@@ -84,14 +84,16 @@ export async function startEmbeddedPostgres(
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
     // Fewer checkpoints, and compressed full-page images after each: a bulk erasure or seed rewrites
     // rows scattered over many pages, and every first touch of a page after a checkpoint logs it
-    // whole. Compression (pglz, the only one this build has) costs a sweep about a sixth of its CPU,
-    // but uncompressed images doubled the WAL each commit of a request waits for (create-return p99
-    // 3.4 instead of 2.5 times its value without a sweep). A buffer cache that holds the working set
-    // of a large sweep: with the default 128 MB, a sweep over 1,000,000 returns spent its time
-    // reading pages back and writing dirty ones out itself. Memory is only taken as pages are used.
+    // whole. Requests keep compression (pglz, the only one this build has): uncompressed images
+    // doubled the WAL each commit of a request waits for. A retention sweep turns it off for its own
+    // batches (retention-session.ts), which writes 2.8 GB of WAL for 1,000,000 returns; a checkpoint
+    // starts at about max_wal_size / 1.9, and one in the middle of a sweep makes it log every page
+    // whole once more (4,479 instead of 5,649 returns/s with 4 GB). A buffer cache that holds the
+    // working set of a large sweep: with the default 128 MB, a sweep over 1,000,000 returns spent its
+    // time reading pages back and writing dirty ones out itself. Memory is only taken as pages are used.
     postgresFlags: [
       ...['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'shared_buffers=2GB'],
-      ...['-c', 'max_wal_size=4GB', '-c', 'checkpoint_timeout=15min', '-c', 'wal_compression=on'],
+      ...['-c', 'max_wal_size=8GB', '-c', 'checkpoint_timeout=15min', '-c', 'wal_compression=on'],
     ],
     onLog: (line) => options.log?.(String(line).trim()),
     onError: (line) => options.log?.(String(line).trim()),

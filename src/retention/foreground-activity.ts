@@ -1,13 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
-
-/** The name a retention batch's session carries while it runs, so the watch below leaves it out. */
-export const retentionSessionName = 'returnvault-retention';
-
-/** Marks the batch transaction's session as retention's until the transaction ends. */
-export async function markRetentionSession(tx: Executor): Promise<void> {
-  await tx.execute(sql`select set_config('application_name', ${retentionSessionName}, true)`);
-}
+import { retentionSessionName } from './retention-session';
 
 /**
  * Whether anything but retention is at work in the database now: a session of this database, other

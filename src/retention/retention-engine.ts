@@ -7,7 +7,7 @@ import type { PseudonymsOf } from '../erasure/recipient-notices';
 import { AppError } from '../http/app-error';
 import type { Policies } from '../policies/load-policies';
 import type { RetentionRule } from '../policies/retention-policy';
-import { createForegroundWatch, type ForegroundWatch, markRetentionSession } from './foreground-activity';
+import { createForegroundWatch, type ForegroundWatch } from './foreground-activity';
 import { tryRetentionLock } from './retention-lock';
 import {
   createRun,
@@ -23,6 +23,11 @@ import {
   supersedeRun,
 } from './retention-run-store';
 import type { RetentionRunRow, RetentionRunTrigger } from './retention-runs.schema';
+import {
+  markRetentionSession,
+  type RetentionSessionSettings,
+  retentionSessionSettings,
+} from './retention-session';
 import type { AppliedTarget, RetentionTarget } from './retention-target';
 import { targetFor } from './retention-targets';
 
@@ -72,8 +77,11 @@ export interface RetentionProgress {
   ruleId: string;
   ruleIndex: number;
   ruleCount: number;
-  /** Rows due for this rule when it started (what is left of it, on a resumed run). */
-  ruleDue: number;
+  /**
+   * Rows due for this rule when it started (what is left of it, on a resumed run); null while they
+   * are still being counted, beside the first batches.
+   */
+  ruleDue: number | null;
   /** Rows this process handled for the rule so far (done + held + failed). */
   ruleHandled: number;
   batch: { done: number; skippedHeld: number; failed: number };
@@ -328,6 +336,9 @@ function isConnectionFailure(error: unknown): boolean {
   return translateDatabaseError({ code: codeOf(error) })?.code === 'database_unavailable';
 }
 
+/** What a run's batches work with: the caller's dependencies and the run's session settings. */
+type RunDependencies = RetentionDependencies & { session: RetentionSessionSettings };
+
 /** A lane of a rule's pass: its place (the last committed key) and its end. */
 interface Lane {
   index: number;
@@ -351,7 +362,7 @@ function laneBounds(index: number, count: number): Lane {
 
 /** One batch: act, record progress and audit it, all in one transaction. Null when nothing is due. */
 async function applyBatch(
-  deps: RetentionDependencies,
+  deps: RunDependencies,
   run: RetentionRunRow,
   rule: RetentionRule,
   target: AppliedTarget,
@@ -359,7 +370,7 @@ async function applyBatch(
   limit: number,
 ) {
   return deps.database.db.transaction(async (tx) => {
-    await markRetentionSession(tx);
+    await markRetentionSession(tx, deps.session);
     const window = { rule, asOf: run.asOf, afterKey: lane.afterKey, beforeKey: lane.beforeKey };
     const keys = await target.selectDue(tx, window, limit, !target.applyLocks);
     if (keys.length === 0) return null;
@@ -404,7 +415,7 @@ async function applyBatch(
  * counted as failed (and audited) without holding back the others. A lost database stops the run.
  */
 async function applyRowByRow(
-  deps: RetentionDependencies,
+  deps: RunDependencies,
   run: RetentionRunRow,
   rule: RetentionRule,
   target: AppliedTarget,
@@ -487,7 +498,7 @@ function countDue(db: Executor, target: RetentionTarget, rule: RetentionRule, as
 }
 
 async function runRule(
-  deps: RetentionDependencies,
+  deps: RunDependencies,
   run: RetentionRunRow,
   rule: RetentionRule,
   position: { index: number; count: number; laneKeys: (string | null)[] },
@@ -507,7 +518,14 @@ async function runRule(
     return;
   }
   await startRule(db, run.id, rule.id);
-  const ruleDue = await countDue(db, target, rule, run.asOf);
+  // The count runs beside the lanes, not before them: at 1,000,000 returns it takes seconds that
+  // would hold up the sweep, for a figure that only feeds the progress display.
+  let ruleDue: number | null = null;
+  const counting = countDue(db, target, rule, run.asOf).then((due) => {
+    ruleDue = due;
+  });
+  // Handled now, so a failure is not an unhandled rejection while the lanes run; thrown below.
+  counting.catch(() => {});
   let handled = 0;
   let stopped = false;
   // The first unfinished lane never waits for quiet: the sweep always goes on, one lane at least.
@@ -561,6 +579,7 @@ async function runRule(
   );
   const failure = settled.find((result) => result.status === 'rejected');
   if (failure) throw failure.reason;
+  await counting;
   const [row] = (await ruleRowsOf(db, run.id)).filter((candidate) => candidate.ruleId === rule.id);
   await finishRule(db, run.id, rule.id, row && row.failed > 0 ? 'failed' : 'completed');
 }
@@ -587,6 +606,7 @@ export async function runRetention(
     if (!opened) return undefined;
     const { run, resumed } = opened;
     const db = deps.database.db;
+    const runDeps = { ...deps, session: await retentionSessionSettings(db) };
     options.onStarted?.(await summarizeRun(db, run, resumed));
     const foreground = createForegroundWatch(db);
     try {
@@ -596,7 +616,7 @@ export async function runRetention(
         const rule = deps.policies.retention.rules.find((candidate) => candidate.id === row.ruleId);
         if (!rule) continue;
         await runRule(
-          deps,
+          runDeps,
           run,
           rule,
           { index, count: rows.length, laneKeys: row.laneKeys },

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createForegroundWatch, markRetentionSession } from '../../src/retention/foreground-activity';
+import { createForegroundWatch } from '../../src/retention/foreground-activity';
+import { markRetentionSession } from '../../src/retention/retention-session';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 import { openOtherTransaction } from './retention-fixtures';
 
@@ -39,7 +40,7 @@ describe("retention's watch on other work in the database", () => {
   it("does not count retention's own batches, and never holds a lane told to go on", async () => {
     const watch = createForegroundWatch(database.db, { holdMs: 300, sampleMs: 20 });
     await database.db.transaction(async (tx) => {
-      await markRetentionSession(tx);
+      await markRetentionSession(tx, { uncompressedWal: false });
       expect(
         await within(
           1_000,
@@ -69,7 +70,7 @@ describe("retention's watch on other work in the database", () => {
       )[0]!.name;
     const outside = await name();
     await database.db.transaction(async (tx) => {
-      await markRetentionSession(tx);
+      await markRetentionSession(tx, { uncompressedWal: false });
       const [row] = (await tx.execute(
         sql`select current_setting('application_name') as name`,
       )) as unknown as {
