@@ -250,7 +250,7 @@ export async function run(args: string[]) {
             lastReport = progress.ruleHandled;
             const seconds = (performance.now() - sweepStarted) / 1000;
             process.stderr.write(
-              `\rswept ${progress.ruleHandled.toLocaleString('en')} / ${progress.ruleDue?.toLocaleString('en') ?? '?'} (${Math.round(progress.ruleHandled / seconds)} /s)`,
+              `\rswept ${progress.ruleHandled.toLocaleString('en')} / ${progress.ruleDue.toLocaleString('en')} (${Math.round(progress.ruleHandled / seconds)} /s)`,
             );
           }
         },

@@ -45,7 +45,7 @@ function progressReporter(): { onProgress: (progress: RetentionProgress) => void
     return {
       onProgress: (p) =>
         process.stderr.write(
-          `progress ${p.ruleId} ${p.ruleHandled}/${p.ruleDue ?? '?'}: +${p.batch.done} done, +${p.batch.skippedHeld} held, +${p.batch.failed} failed\n`,
+          `progress ${p.ruleId} ${p.ruleHandled}/${p.ruleDue}: +${p.batch.done} done, +${p.batch.skippedHeld} held, +${p.batch.failed} failed\n`,
         ),
       stop: () => {},
     };
@@ -61,11 +61,11 @@ function progressReporter(): { onProgress: (progress: RetentionProgress) => void
       if (p.ruleId !== currentRule) {
         if (currentRule) bar.stop();
         currentRule = p.ruleId;
-        bar.start(Math.max(p.ruleDue ?? 0, p.ruleHandled), 0, {
+        bar.start(Math.max(p.ruleDue, p.ruleHandled), 0, {
           rule: `${p.ruleIndex + 1}/${p.ruleCount} ${p.ruleId}`,
         });
       }
-      bar.setTotal(Math.max(p.ruleDue ?? 0, p.ruleHandled));
+      bar.setTotal(Math.max(p.ruleDue, p.ruleHandled));
       bar.update(p.ruleHandled);
     },
     stop: () => {

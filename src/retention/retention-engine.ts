@@ -77,11 +77,8 @@ export interface RetentionProgress {
   ruleId: string;
   ruleIndex: number;
   ruleCount: number;
-  /**
-   * Rows due for this rule when it started (what is left of it, on a resumed run); null while they
-   * are still being counted, beside the first batches.
-   */
-  ruleDue: number | null;
+  /** Rows due for this rule when it started (what is left of it, on a resumed run). */
+  ruleDue: number;
   /** Rows this process handled for the rule so far (done + held + failed). */
   ruleHandled: number;
   batch: { done: number; skippedHeld: number; failed: number };
@@ -518,14 +515,7 @@ async function runRule(
     return;
   }
   await startRule(db, run.id, rule.id);
-  // The count runs beside the lanes, not before them: at 1,000,000 returns it takes seconds that
-  // would hold up the sweep, for a figure that only feeds the progress display.
-  let ruleDue: number | null = null;
-  const counting = countDue(db, target, rule, run.asOf).then((due) => {
-    ruleDue = due;
-  });
-  // Handled now, so a failure is not an unhandled rejection while the lanes run; thrown below.
-  counting.catch(() => {});
+  const ruleDue = await countDue(db, target, rule, run.asOf);
   let handled = 0;
   let stopped = false;
   // The first unfinished lane never waits for quiet: the sweep always goes on, one lane at least.
@@ -579,7 +569,6 @@ async function runRule(
   );
   const failure = settled.find((result) => result.status === 'rejected');
   if (failure) throw failure.reason;
-  await counting;
   const [row] = (await ruleRowsOf(db, run.id)).filter((candidate) => candidate.ruleId === rule.id);
   await finishRule(db, run.id, rule.id, row && row.failed > 0 ? 'failed' : 'completed');
 }
