@@ -16,7 +16,7 @@ const connectionErrorCodes = new Set([
 ]);
 
 /** The SQLSTATE or driver code; drizzle wraps the driver's error as `cause` (DrizzleQueryError). */
-function driverCodeOf(error: unknown): string | undefined {
+export function driverCodeOf(error: unknown): string | undefined {
   let current = error;
   for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth += 1) {
     const code = (current as { code?: unknown }).code;

@@ -109,9 +109,9 @@ const comparePosition = (alias: string, operator: '>' | '<=', position: FeedPosi
  * id and a sequence number (trigger `returns_feed_position_*`). An erasure or a deletion leaves the
  * same kind of position in `returns_feed_deletions`, the return's tombstone; an erased return stays
  * where it stood, unread (migration returns-erased-in-place). Only positions whose transaction id is
- * below the snapshot's xmin are read: every transaction under xmin has ended, so none can still commit
- * a row behind the cursor. A slow transaction holds the feed back until it ends, then its rows come after the cursor;
- * nothing is skipped. Both branches ride their (feed_xid, feed_seq) index and stop at `limit`.
+ * below the snapshot's xmin are read: every transaction under xmin has ended, so none can still
+ * commit a row behind the cursor. A slow transaction holds the feed back until it ends, then its rows
+ * come after the cursor; nothing is skipped. Both branches ride their (feed_xid, feed_seq) index and stop at `limit`.
  *
  * PostgreSQL writes the business fields as JSON text: one string column to decode instead of a
  * dozen typed ones and the items' JSON, and nothing to serialize again. Dates come as whole hours,

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { type AuditContext, type Executor, recordAuditEvent } from '../audit/record-audit-event';
 import type { Principal } from '../auth/principal';
 import type { DatabaseHandle } from '../db/database';
-import { translateDatabaseError } from '../db/database-errors';
+import { driverCodeOf, translateDatabaseError } from '../db/database-errors';
 import type { PseudonymsOf } from '../erasure/recipient-notices';
 import { AppError } from '../http/app-error';
 import type { Policies } from '../policies/load-policies';
@@ -319,18 +319,8 @@ async function openRun(
   return run ? { run, resumed: false } : undefined;
 }
 
-/** Drizzle wraps driver errors: the SQLSTATE or driver code is on the error or one of its causes. */
-function codeOf(error: unknown): string | undefined {
-  for (let current = error, depth = 0; current && depth < 5; depth += 1) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
 function isConnectionFailure(error: unknown): boolean {
-  return translateDatabaseError({ code: codeOf(error) })?.code === 'database_unavailable';
+  return translateDatabaseError(error)?.code === 'database_unavailable';
 }
 
 /** What a run's batches work with: the caller's dependencies and the run's session settings. */
@@ -464,7 +454,7 @@ async function applyRowByRow(
 /** A code for the run record and the audit log: never a message, which could quote a value. */
 function errorCodeOf(error: unknown): string {
   if (error instanceof AppError) return error.code;
-  return codeOf(error) ?? (error instanceof Error ? error.name : 'unknown');
+  return driverCodeOf(error) ?? (error instanceof Error ? error.name : 'unknown');
 }
 
 /**
@@ -476,7 +466,7 @@ async function applyBatchRetried(...args: Parameters<typeof applyBatch>) {
     try {
       return await applyBatch(...args);
     } catch (error) {
-      const code = codeOf(error);
+      const code = driverCodeOf(error);
       if (attempt >= 5 || (code !== '40P01' && code !== '40001')) throw error;
     }
   }

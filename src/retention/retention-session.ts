@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
+import { driverCodeOf } from '../db/database-errors';
 
 /** The name a retention batch's session carries while it runs, so the foreground watch leaves it out. */
 export const retentionSessionName = 'returnvault-retention';
@@ -27,7 +28,9 @@ export async function retentionSessionSettings(db: Executor): Promise<RetentionS
       await tx.execute(sql`select set_config('wal_compression', 'off', true)`);
     });
     return { uncompressedWal: true };
-  } catch {
+  } catch (error) {
+    // insufficient_privilege; anything else (a lost database) is the run's failure, not a setting.
+    if (driverCodeOf(error) !== '42501') throw error;
     return { uncompressedWal: false };
   }
 }

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createForegroundWatch } from '../../src/retention/foreground-activity';
+import { createForegroundWatch, type ForegroundWatch } from '../../src/retention/foreground-activity';
 import { markRetentionSession } from '../../src/retention/retention-session';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 import { openOtherTransaction } from './retention-fixtures';
@@ -11,6 +11,11 @@ async function within(ms: number, wait: Promise<void>) {
   return Promise.race([wait.then(() => 'quiet' as const), timeout]);
 }
 
+/** What a lane asking the watch now sees within a second. */
+function laneAsks(watch: ForegroundWatch, goOn: () => boolean) {
+  return within(1_000, watch.untilQuiet(goOn));
+}
+
 describe("retention's watch on other work in the database", () => {
   let database: TestDatabase;
   beforeAll(async () => {
@@ -19,12 +24,7 @@ describe("retention's watch on other work in the database", () => {
 
   it('holds extra lanes while another session is inside a transaction, and lets them go after', async () => {
     const watch = createForegroundWatch(database.db, { holdMs: 300, sampleMs: 20 });
-    expect(
-      await within(
-        1_000,
-        watch.untilQuiet(() => false),
-      ),
-    ).toBe('quiet');
+    expect(await laneAsks(watch, () => false)).toBe('quiet');
 
     const other = await openOtherTransaction(database);
     try {
@@ -41,21 +41,11 @@ describe("retention's watch on other work in the database", () => {
     const watch = createForegroundWatch(database.db, { holdMs: 300, sampleMs: 20 });
     await database.db.transaction(async (tx) => {
       await markRetentionSession(tx, { uncompressedWal: false });
-      expect(
-        await within(
-          1_000,
-          watch.untilQuiet(() => false),
-        ),
-      ).toBe('quiet');
+      expect(await laneAsks(watch, () => false)).toBe('quiet');
     });
     const other = await openOtherTransaction(database);
     try {
-      expect(
-        await within(
-          1_000,
-          watch.untilQuiet(() => true),
-        ),
-      ).toBe('quiet');
+      expect(await laneAsks(watch, () => true)).toBe('quiet');
     } finally {
       await other.end();
     }
