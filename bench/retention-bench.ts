@@ -52,6 +52,15 @@ function parseOptions(args: string[]): Options {
 const encryptedSeed = 10_000;
 
 /**
+ * A time-ordered (version 7) UUID in SQL, as `timeOrderedUuid` makes them in the service: a random
+ * UUID whose first 48 bits are replaced by the clock in milliseconds, with its version nibble (bits 52
+ * to 55 of the bytea, numbered from bit 0 of each byte) moved from 4 (0100) to 7 (0111). PostgreSQL
+ * 18's `uuidv7()` would do, but BENCH_DATABASE_URL may name an older server.
+ */
+const timeOrderedUuidSql = `encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid())
+  placing substring(int8send((extract(epoch from clock_timestamp()) * 1000)::bigint) from 3) from 1 for 6),
+  52, 1), 53, 1), 'hex')::uuid`;
+/**
  * Returns through the returns module's seed (real ciphertexts under real wrapped keys, one subject
  * each), then closed 5 years and 2 months ago: a `closed` event of that date and the status. Beyond
  * `encryptedSeed`, the seeded rows are copied.
@@ -68,8 +77,9 @@ async function seed(handle: DatabaseHandle, deps: Omit<SeedDependencies, 'db'>, 
   );
   await handle.sql`
     insert into return_events (id, return_id, type, origin, occurred_at, dedupe_key)
-    select gen_random_uuid(), id, 'closed', 'merchant', now() - interval '5 years 2 months', 'bench-closed-' || id
-    from returns`;
+    select ${handle.sql.unsafe(timeOrderedUuidSql)}, id, 'closed', 'merchant',
+      now() - interval '5 years 2 months', 'bench-closed-' || id
+    from returns order by id`;
   await handle.sql`update returns set status = 'closed'`;
   await copyReturns(handle, encrypted, count);
   process.stderr.write('\n');
@@ -113,24 +123,25 @@ async function copyReturns(handle: DatabaseHandle, encrypted: number, count: num
     await handle.sql.unsafe(
       `with pick as (
         select g, s.id as source_id, s.subject_id as source_subject,
-          gen_random_uuid() as return_id, gen_random_uuid() as subject_id
+          ${timeOrderedUuidSql} as return_id, ${timeOrderedUuidSql} as subject_id
         from generate_series($1::int, $2::int - 1) as g
         join retention_bench_source s on s.n = g % $3::int
       ), new_subjects as (
         insert into subjects (id, email_index, email_index_version)
-        select subject_id, sha256(convert_to('retention-bench-' || g, 'UTF8')), 'v1' from pick returning 1
+        select subject_id, sha256(convert_to('retention-bench-' || g, 'UTF8')), 'v1' from pick order by g
+        returning 1
       ), new_keys as (
         insert into subject_data_keys (subject_id, data_class, wrapped_key, kek_version)
         select p.subject_id, k.data_class, k.wrapped_key, k.kek_version
-        from pick p join subject_data_keys k on k.subject_id = p.source_subject returning 1
+        from pick p join subject_data_keys k on k.subject_id = p.source_subject order by p.g returning 1
       ), new_returns as (
         insert into returns (id, subject_id, order_ref, ${plain(returnColumns)})
         select p.return_id, p.subject_id, r.order_ref || '-copy-' || p.g, ${list(returnColumns, 'r')}
-        from pick p join returns r on r.id = p.source_id returning 1
+        from pick p join returns r on r.id = p.source_id order by p.g returning 1
       )
       insert into return_events (id, return_id, dedupe_key, ${plain(eventColumns)})
-      select gen_random_uuid(), p.return_id, e.dedupe_key || '-copy-' || p.g, ${list(eventColumns, 'e')}
-      from pick p join return_events e on e.return_id = p.source_id`,
+      select ${timeOrderedUuidSql}, p.return_id, e.dedupe_key || '-copy-' || p.g, ${list(eventColumns, 'e')}
+      from pick p join return_events e on e.return_id = p.source_id order by p.g, e.arrival`,
       [from, to, encrypted],
     );
     process.stderr.write(`\rseeded ${to.toLocaleString('en')} / ${count.toLocaleString('en')}`);

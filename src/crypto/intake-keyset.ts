@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { inArray, sql } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
+import { timeOrderedUuid } from '../db/time-ordered-uuid';
 import type { EmailBlindIndex } from './blind-index';
 import type { DataClass } from './data-classes';
 import { loadSubjectKeyset, SubjectKeyset } from './field-cipher';
@@ -31,7 +31,7 @@ export async function intakeKeyset(
   email: string,
   classes: readonly DataClass[],
 ): Promise<SubjectKeyset> {
-  const newId = randomUUID();
+  const newId = timeOrderedUuid();
   const { digest, version } = index.compute(email);
   const fresh = new Map(classes.map((dataClass) => [dataClass, generateDataKey()]));
   const wrappedKeys = classes.map((dataClass) => {

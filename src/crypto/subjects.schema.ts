@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { bytea } from '../db/bytea';
+import { timeOrderedUuid } from '../db/time-ordered-uuid';
 
 /**
  * One row per data subject (one normalised e-mail). The e-mail itself is never stored: only its keyed
@@ -10,7 +11,11 @@ import { bytea } from '../db/bytea';
 export const subjects = pgTable(
   'subjects',
   {
-    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+    /** Time-ordered from the application; the SQL default serves rows written by hand. */
+    id: uuid('id')
+      .primaryKey()
+      .default(sql`gen_random_uuid()`)
+      .$defaultFn(() => timeOrderedUuid()),
     emailIndex: bytea('email_index'),
     emailIndexVersion: text('email_index_version'),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),

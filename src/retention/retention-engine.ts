@@ -3,6 +3,7 @@ import { type AuditContext, type Executor, recordAuditEvent } from '../audit/rec
 import type { Principal } from '../auth/principal';
 import type { DatabaseHandle } from '../db/database';
 import { driverCodeOf, translateDatabaseError } from '../db/database-errors';
+import { uuidFromHex } from '../db/time-ordered-uuid';
 import type { PseudonymsOf } from '../erasure/recipient-notices';
 import { AppError } from '../http/app-error';
 import type { Policies } from '../policies/load-policies';
@@ -28,7 +29,7 @@ import {
   type RetentionSessionSettings,
   retentionSessionSettings,
 } from './retention-session';
-import type { AppliedTarget, RetentionTarget } from './retention-target';
+import type { AppliedTarget } from './retention-target';
 import { targetFor } from './retention-targets';
 
 export const defaultBatchSize = 500;
@@ -333,18 +334,20 @@ interface Lane {
   beforeKey: string | null;
 }
 
-/**
- * Lane `index` of `count` over the uuid key space: from the key `i/count` of the way (inclusive, as
- * "after" its predecessor) to the next lane's first key (exclusive).
- */
-function laneBounds(index: number, count: number): Lane {
-  const boundary = (lane: number) => Math.floor((lane * 2 ** 32) / count);
-  const hex = (value: number) => value.toString(16).padStart(8, '0');
-  return {
+/** The uuid just below `key`, so that "after" it includes `key` (null below the smallest uuid). */
+function uuidBefore(key: string): string | null {
+  const value = BigInt(`0x${key.replaceAll('-', '')}`);
+  if (value === 0n) return null;
+  return uuidFromHex((value - 1n).toString(16).padStart(32, '0'));
+}
+
+/** The lanes the starts cut the key space into: each from its start (inclusive) to the next (exclusive). */
+function lanesFrom(laneStarts: string[]): Lane[] {
+  return [null, ...laneStarts].map((start, index) => ({
     index,
-    afterKey: index === 0 ? null : `${hex(boundary(index) - 1)}-ffff-ffff-ffff-ffffffffffff`,
-    beforeKey: index === count - 1 ? null : `${hex(boundary(index + 1))}-0000-0000-0000-000000000000`,
-  };
+    afterKey: start === null ? null : uuidBefore(start),
+    beforeKey: laneStarts[index] ?? null,
+  }));
 }
 
 /** One batch: act, record progress and audit it, all in one transaction. Null when nothing is due. */
@@ -473,14 +476,14 @@ async function applyBatchRetried(...args: Parameters<typeof applyBatch>) {
 }
 
 /**
- * The rows due when a rule starts (its progress, or a reported rule's note). One process only: a
- * parallel plan of this count takes every core from requests for seconds (at 1,000,000 returns), for
- * a figure that only feeds a progress bar or a note.
+ * The rows due when a rule starts (its progress, its lanes, or a reported rule's note) are counted by
+ * one process only: a parallel plan of this count takes every core from requests for seconds (at
+ * 1,000,000 returns), for figures that only feed a progress bar, a note and where lanes begin.
  */
-function countDue(db: Executor, target: RetentionTarget, rule: RetentionRule, asOf: Date): Promise<number> {
+function withoutParallelWorkers<T>(db: Executor, count: (tx: Executor) => Promise<T>): Promise<T> {
   return db.transaction(async (tx) => {
     await tx.execute(sql`set local max_parallel_workers_per_gather = 0`);
-    return target.countDue(tx, rule, asOf);
+    return count(tx);
   });
 }
 
@@ -500,16 +503,20 @@ async function runRule(
   const db = deps.database.db;
   const target = targetFor(rule);
   if (target.kind === 'reported') {
-    const due = await countDue(db, target, rule, run.asOf);
+    const due = await withoutParallelWorkers(db, (tx) => target.countDue(tx, rule, run.asOf));
     await finishRule(db, run.id, rule.id, 'not_applied', `${target.note} (${due} due)`);
     return;
   }
-  await startRule(db, run.id, rule.id);
-  const ruleDue = await countDue(db, target, rule, run.asOf);
+  const survey = await withoutParallelWorkers(db, (tx) => target.surveyDue(tx, rule, run.asOf, run.lanes));
+  const ruleDue = survey.due;
+  const lanes = lanesFrom(await startRule(db, run.id, rule.id, survey.laneStarts)).map((lane) => ({
+    ...lane,
+    afterKey: position.laneKeys[lane.index] ?? lane.afterKey,
+  }));
   let handled = 0;
   let stopped = false;
   // The first unfinished lane never waits for quiet: the sweep always goes on, one lane at least.
-  const unfinished = new Set(Array.from({ length: run.lanes }, (_, index) => index));
+  const unfinished = new Set(lanes.map((lane) => lane.index));
   const leads = (lane: Lane) => Math.min(...unfinished) === lane.index;
   const sweepLane = async (lane: Lane) => {
     while (!stopped) {
@@ -542,10 +549,6 @@ async function runRule(
       if (step.count < batchSize) return;
     }
   };
-  const lanes = Array.from({ length: run.lanes }, (_, index) => {
-    const lane = laneBounds(index, run.lanes);
-    return { ...lane, afterKey: position.laneKeys[index] ?? lane.afterKey };
-  });
   // A lane that fails stops the others after their current batch; the run fails once all have stopped.
   const settled = await Promise.allSettled(
     lanes.map((lane) =>

@@ -96,11 +96,27 @@ export async function ruleRowsOf(db: Executor, runId: string): Promise<Retention
     .orderBy(asc(retentionRunRules.position));
 }
 
-export async function startRule(db: Executor, runId: string, ruleId: string): Promise<void> {
-  await db
+/**
+ * Marks the rule running and answers the lane starts it keeps: `laneStarts` the first time, the ones
+ * recorded then when the rule is resumed (its lanes' recorded keys belong to those ranges).
+ */
+export async function startRule(
+  db: Executor,
+  runId: string,
+  ruleId: string,
+  laneStarts: string[],
+): Promise<string[]> {
+  const [row] = await db
     .update(retentionRunRules)
-    .set({ status: 'running', startedAt: sql`coalesce(${retentionRunRules.startedAt}, now())` })
-    .where(and(eq(retentionRunRules.runId, runId), eq(retentionRunRules.ruleId, ruleId)));
+    .set({
+      status: 'running',
+      startedAt: sql`coalesce(${retentionRunRules.startedAt}, now())`,
+      laneStarts: sql`coalesce(${retentionRunRules.laneStarts}, ${sql.param(laneStarts)}::text[])`,
+    })
+    .where(and(eq(retentionRunRules.runId, runId), eq(retentionRunRules.ruleId, ruleId)))
+    .returning({ laneStarts: retentionRunRules.laneStarts });
+  if (!row?.laneStarts) throw new Error(`retention run ${runId} has no rule ${ruleId}`);
+  return row.laneStarts;
 }
 
 /**

@@ -74,6 +74,12 @@ export const retentionRunRules = pgTable(
     skippedHeld: integer('skipped_held').notNull().default(0),
     failed: integer('failed').notNull().default(0),
     batches: integer('batches').notNull().default(0),
+    /**
+     * Where each lane but the first begins (its first key), cut when the rule first starts at the
+     * quantiles of the keys then due, and kept for the rest of the run so a resumed lane keeps its
+     * range. Null until then.
+     */
+    laneStarts: text('lane_starts').array(),
     /** The last committed key of each lane (null: the lane has not started). */
     laneKeys: text('lane_keys').array().notNull().default(sql`'{}'::text[]`),
     /** Why a rule was not applied (e.g. the audit log is append-only); never personal data. */

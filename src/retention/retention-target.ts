@@ -29,6 +29,17 @@ export interface BatchOutcome {
 }
 
 /**
+ * The rows due, and the first key of each lane but the first: the due keys cut into `lanes` ranges of
+ * about as many rows each (fewer starts when nothing is due; a lane may then be empty). Cutting on the
+ * keys themselves, not evenly over the key space, keeps lanes even when keys are time-ordered and the
+ * due ones are all among the oldest.
+ */
+export interface DueSurvey {
+  due: number;
+  laneStarts: string[];
+}
+
+/**
  * How one (data class, action) pair is enforced. A due row's own state must stop it from being
  * selected again once the action committed, so a resumed run never acts twice on a row.
  */
@@ -43,7 +54,8 @@ export interface AppliedTarget {
   applyLocks: boolean;
   /** Due rows after the window's key, in key order, at most `limit`; locked when `lock` is set. */
   selectDue(executor: Executor, window: DueWindow, limit: number, lock: boolean): Promise<string[]>;
-  countDue(executor: Executor, rule: RetentionRule, asOf: Date): Promise<number>;
+  /** The rows due as of `asOf`, and where lanes 2 to `lanes` begin (see `DueSurvey`). */
+  surveyDue(executor: Executor, rule: RetentionRule, asOf: Date, lanes: number): Promise<DueSurvey>;
   /** Keys among these that an active legal hold covers as of `asOf`. */
   held(executor: Executor, keys: string[], asOf: Date): Promise<Set<string>>;
   /** Applies the action inside the batch transaction; skips and reports held keys. */

@@ -1,4 +1,5 @@
 import { and, eq, gt, inArray, isNotNull, isNull, lt, or, type SQL, type SQLWrapper, sql } from 'drizzle-orm';
+import type { PgColumn } from 'drizzle-orm/pg-core';
 import { auditEvents } from '../audit/audit-events.schema';
 import type { Executor } from '../audit/record-audit-event';
 import { timestampParam } from '../db/sql-timestamp';
@@ -8,7 +9,7 @@ import type { RetentionRule } from '../policies/retention-policy';
 import { archiveReturns, deleteReturns } from '../returns/return-repository';
 import { returnEvents, returns } from '../returns/returns.schema';
 import { subjectRequests } from '../subject-requests/subject-requests.schema';
-import type { AppliedTarget, ApplyContext, DueWindow, RetentionTarget } from './retention-target';
+import type { AppliedTarget, ApplyContext, DueSurvey, DueWindow, RetentionTarget } from './retention-target';
 
 /** `start + duration <= asOf`, in PostgreSQL calendar arithmetic (ISO 8601 interval input). */
 function isPast(start: SQLWrapper, rule: RetentionRule, asOf: Date): SQL {
@@ -39,6 +40,16 @@ function closedFor(rule: RetentionRule, asOf: Date, mode: DueMode): SQL {
   return and(eq(returns.status, 'closed'), isPast(closedAt, rule, asOf))!;
 }
 
+/** A survey of the rows `from` selects (a FROM ... WHERE fragment), keyed by `key`. */
+async function surveyRows(executor: Executor, key: PgColumn, from: SQL, lanes: number): Promise<DueSurvey> {
+  const fractions = Array.from({ length: lanes - 1 }, (_, index) => (index + 1) / lanes);
+  const [row] = (await executor.execute(sql`
+    select count(*)::int as due,
+      percentile_disc(${sql.param(fractions)}::float8[]) within group (order by ${key})::text[] as lane_starts
+    ${from}`)) as unknown as { due: number; lane_starts: string[] | null }[];
+  return { due: row?.due ?? 0, laneStarts: row?.lane_starts ?? [] };
+}
+
 /** Due returns in id order after the window's key; the batch transaction locks them. */
 function returnsTarget(
   dueWhere: (rule: RetentionRule, asOf: Date, mode: DueMode) => SQL,
@@ -66,13 +77,8 @@ function returnsTarget(
     rowType: 'return',
     applyLocks,
     selectDue: select,
-    countDue: async (executor, rule, asOf) => {
-      const [row] = await executor
-        .select({ count: sql<number>`count(*)::int` })
-        .from(returns)
-        .where(dueWhere(rule, asOf, 'scan'));
-      return row?.count ?? 0;
-    },
+    surveyDue: (executor, rule, asOf, lanes) =>
+      surveyRows(executor, returns.id, sql`from ${returns} where ${dueWhere(rule, asOf, 'scan')}`, lanes),
     held: (executor, ids, asOf) => heldReturnIds(executor, ids, asOf),
     apply: act,
   };
@@ -184,13 +190,13 @@ function requestsTarget(
       const rows = lock ? await query.for('update') : await query;
       return rows.map((row) => row.id);
     },
-    countDue: async (executor, rule, asOf) => {
-      const [row] = await executor
-        .select({ count: sql<number>`count(*)::int` })
-        .from(subjectRequests)
-        .where(dueWhere(rule, asOf));
-      return row?.count ?? 0;
-    },
+    surveyDue: (executor, rule, asOf, lanes) =>
+      surveyRows(
+        executor,
+        subjectRequests.id,
+        sql`from ${subjectRequests} where ${dueWhere(rule, asOf)}`,
+        lanes,
+      ),
     held: heldRequestIds,
     apply: async (tx, ids, context) => {
       const held = await heldRequestIds(tx, ids, context.asOf);
@@ -234,8 +240,8 @@ const requestsRedact = requestsTarget(
 const withContact = (action: string): RetentionTarget => ({
   kind: 'reported',
   note: `applied by the contact ${action} rule: tracking proof is encrypted under the contact data key`,
-  countDue: (executor, rule, asOf) =>
-    (action === 'archive' ? contactArchive : contactErase).countDue(executor, rule, asOf),
+  countDue: async (executor, rule, asOf) =>
+    (await (action === 'archive' ? contactArchive : contactErase).surveyDue(executor, rule, asOf, 1)).due,
 });
 
 const auditReported: RetentionTarget = {

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { AuditContext } from '../audit/record-audit-event';
 import { recordAuditEvent } from '../audit/record-audit-event';
 import type { EmailBlindIndex } from '../crypto/blind-index';
@@ -8,6 +8,7 @@ import { intakeKeyset } from '../crypto/intake-keyset';
 import type { MasterKeyring } from '../crypto/master-keyring';
 import { findSubjectIdByEmail } from '../crypto/subjects';
 import type { Database } from '../db/database';
+import { timeOrderedUuid } from '../db/time-ordered-uuid';
 import { AppError } from '../http/app-error';
 import type { Purpose } from '../policies/purposes-policy';
 import type { ReturnRulesPolicy } from '../policies/return-rules-policy';
@@ -111,7 +112,7 @@ export async function createReturn(deps: ReturnDependencies, caller: ReturnCalle
     });
   }
 
-  const id = randomUUID();
+  const id = timeOrderedUuid();
   const clocks = computeLegalClocks(
     { deliveredAt: body.deliveredAt, notifiedAt, withdrawalInfoGiven: body.withdrawalInfoGiven },
     [],
@@ -317,7 +318,7 @@ export async function recordReturnEvent(
     if (origin === 'merchant' && !isMerchantTransitionAllowed(row.status as ReturnStatus, type)) {
       return { row, refused: true as const };
     }
-    const eventId = randomUUID();
+    const eventId = timeOrderedUuid();
     const keys = await loadSubjectKeyset(tx, deps.keyring, row.subjectId);
     const inserted = await insertReturnEvent(tx, {
       id: eventId,

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { EmailBlindIndex } from '../crypto/blind-index';
 import type { DataClass } from '../crypto/data-classes';
 import { SubjectKeyset } from '../crypto/field-cipher';
@@ -6,6 +6,7 @@ import { generateDataKey, type MasterKeyring } from '../crypto/master-keyring';
 import { subjectDataKeys } from '../crypto/subject-data-keys.schema';
 import { subjects } from '../crypto/subjects.schema';
 import { type PreparedBulkInsert, prepareBulkInsert } from '../db/bulk-insert';
+import { timeOrderedUuid } from '../db/time-ordered-uuid';
 import type { ReturnRulesPolicy } from '../policies/return-rules-policy';
 import { mapCarrierCode } from './carrier-codes';
 import { computeLegalClocks } from './legal-clocks';
@@ -137,13 +138,13 @@ function buildBatch(deps: BatchDependencies, { run, start, size, merchants }: Ba
     const first = pick(firstNames, random);
     const last = pick(lastNames, random);
     const email = `${first}.${last}.${run}${index}@example.com`.toLowerCase();
-    const subjectId = randomUUID();
+    const subjectId = timeOrderedUuid();
     const { version, digest } = deps.emailIndex.compute(email);
     batch.subjectRows.push({ id: subjectId, emailIndex: digest, emailIndexVersion: version });
     const bankTransfer = random() < 0.3;
     const keys = keysetFor(deps, subjectId, bankTransfer ? ['contact', 'payment'] : ['contact'], batch);
 
-    const id = randomUUID();
+    const id = timeOrderedUuid();
     const deliveredAt = new Date(now - (3 + Math.floor(random() * 300)) * dayMs);
     const notifiedAt = new Date(deliveredAt.getTime() + Math.floor(random() * 10) * dayMs);
     const [postalCode, city] = pick(cities, random);
@@ -160,7 +161,7 @@ function buildBatch(deps: BatchDependencies, { run, start, size, merchants }: Ba
     const events: NewReturnEventRow[] = [];
     for (let step = 0; step < steps; step++) {
       const code = journey[step]!;
-      const eventId = randomUUID();
+      const eventId = timeOrderedUuid();
       const occurredAt = new Date(notifiedAt.getTime() + (step + 1) * dayMs);
       events.push({
         id: eventId,

@@ -2,6 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 import { createReturnVia, daysAgo, returnRequest } from './return-fixtures';
 
+const timeOrderedId = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab]/;
+
 describe('returns API', () => {
   let t: TestApp;
   let supportToken: string;
@@ -32,6 +34,11 @@ describe('returns API', () => {
       select actor, subject_ref, details from audit_events where action = 'return.create' and target_id = ${body.id}`;
     const [subject] = await t.database.sql`select subject_id from returns where id = ${body.id}`;
     expect(audit!.subject_ref).toBe(subject!.subject_id);
+    // Time-ordered ids (version 7): returns made together are stored and swept together.
+    expect([body.id, subject!.subject_id]).toEqual([
+      expect.stringMatching(timeOrderedId),
+      expect.stringMatching(timeOrderedId),
+    ]);
   });
 
   it('reads the return back decrypted for a declared purpose, with its timeline, and audits the read', async () => {
