@@ -1,9 +1,9 @@
 import { Buffer } from 'node:buffer';
 import { createCipheriv, createDecipheriv } from 'node:crypto';
-import { and, eq, inArray, isNotNull, sql } from 'drizzle-orm';
+import { and, eq, isNotNull, sql } from 'drizzle-orm';
 import type { AuditContext, Executor } from '../audit/record-audit-event';
 import { recordAuditEvent } from '../audit/record-audit-event';
-import { uuidArray } from '../db/uuid-array';
+import { isAnyOf } from '../db/uuid-array';
 import type { DataClass } from './data-classes';
 import {
   AadMismatchError,
@@ -241,7 +241,7 @@ export async function loadSubjectKeysets(
             generation: subjectDataKeys.generation,
           })
           .from(subjectDataKeys)
-          .where(inArray(subjectDataKeys.subjectId, ids));
+          .where(isAnyOf(subjectDataKeys.subjectId, ids));
   const stored = new Map<string, Map<DataClass, StoredKey>>(ids.map((id) => [id, new Map()]));
   for (const row of rows) stored.get(row.subjectId)!.set(row.dataClass, row);
   return new Map(ids.map((id) => [id, new SubjectKeyset(id, keyring, stored.get(id)!, fresh.get(id)!)]));
@@ -277,7 +277,7 @@ export async function destroySubjectKeys(
     .set({ wrappedKey: null, destroyedAt: sql`now()` })
     .where(
       and(
-        sql`${subjectDataKeys.subjectId} = any(${uuidArray(subjectIds)})`,
+        isAnyOf(subjectDataKeys.subjectId, subjectIds),
         eq(subjectDataKeys.dataClass, dataClass),
         isNotNull(subjectDataKeys.wrappedKey),
       ),

@@ -5,7 +5,7 @@ import type { DataClass } from '../crypto/data-classes';
 import { destroySubjectKeys } from '../crypto/field-cipher';
 import { subjects } from '../crypto/subjects.schema';
 import { timestampParam } from '../db/sql-timestamp';
-import { uuidArray } from '../db/uuid-array';
+import { isAnyOf, uuidArray } from '../db/uuid-array';
 import { AppError } from '../http/app-error';
 import { activeHoldsFor, isActive, returnHeld } from '../legal-holds/active-holds';
 import { legalHolds } from '../legal-holds/legal-holds.schema';
@@ -220,7 +220,7 @@ async function eraseReturnsClass(
   context: ErasureContext,
 ): Promise<ReturnsErasureResult> {
   if (returnIds.length === 0) return { erased: [], held: [], alreadyErased: [], subjectsShredded: [] };
-  const locked = await lockReturns(tx, sql`${returns.id} = any(${uuidArray(returnIds)})`, context.now);
+  const locked = await lockReturns(tx, isAnyOf(returns.id, returnIds), context.now);
   return eraseLockedReturns(tx, locked, dataClass, context);
 }
 

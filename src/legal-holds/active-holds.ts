@@ -1,6 +1,6 @@
-import { and, eq, gt, inArray, isNull, or, type SQL, sql } from 'drizzle-orm';
+import { and, eq, gt, isNull, or, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
-import { uuidArray } from '../db/uuid-array';
+import { isAnyOf } from '../db/uuid-array';
 import { returns } from '../returns/returns.schema';
 import { type LegalHoldRow, legalHolds } from './legal-holds.schema';
 
@@ -18,7 +18,7 @@ export async function activeHoldsFor(
   const targets = [
     target.subjectId ? eq(legalHolds.subjectId, target.subjectId) : undefined,
     target.returnIds && target.returnIds.length > 0
-      ? inArray(legalHolds.returnId, target.returnIds)
+      ? isAnyOf(legalHolds.returnId, target.returnIds)
       : undefined,
   ].filter((condition) => condition !== undefined);
   if (targets.length === 0) return [];
@@ -49,6 +49,6 @@ export async function heldReturnIds(
   const rows = await executor
     .select({ id: returns.id })
     .from(returns)
-    .where(and(sql`${returns.id} = any(${uuidArray(returnIds)})`, returnHeld(asOf)));
+    .where(and(isAnyOf(returns.id, returnIds), returnHeld(asOf)));
   return new Set(rows.map((row) => row.id));
 }

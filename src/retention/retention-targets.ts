@@ -3,6 +3,7 @@ import type { PgColumn } from 'drizzle-orm/pg-core';
 import { auditEvents } from '../audit/audit-events.schema';
 import type { Executor } from '../audit/record-audit-event';
 import { timestampParam } from '../db/sql-timestamp';
+import { isAnyOf } from '../db/uuid-array';
 import { type ErasureContext, eraseReturnsContactData, eraseReturnsPaymentData } from '../erasure/erase';
 import { activeHoldsFor, heldReturnIds } from '../legal-holds/active-holds';
 import type { RetentionRule } from '../policies/retention-policy';
@@ -155,7 +156,7 @@ async function heldRequestIds(executor: Executor, ids: string[], asOf: Date): Pr
   const rows = await executor
     .select({ id: subjectRequests.id, subjectId: subjectRequests.subjectId })
     .from(subjectRequests)
-    .where(inArray(subjectRequests.id, ids));
+    .where(isAnyOf(subjectRequests.id, ids));
   const held = new Set<string>();
   for (const row of rows) {
     if (row.subjectId && (await activeHoldsFor(executor, { subjectId: row.subjectId }, asOf)).length > 0) {
@@ -208,7 +209,7 @@ function requestsTarget(
 }
 
 const requestsDelete = requestsTarget(finishedRequest, (tx, ids) =>
-  tx.delete(subjectRequests).where(inArray(subjectRequests.id, ids)),
+  tx.delete(subjectRequests).where(isAnyOf(subjectRequests.id, ids)),
 );
 
 /** The record stays (type, dates, status) without its answer and free-text reasons. */
@@ -233,7 +234,7 @@ const requestsRedact = requestsTarget(
         extensionReason: null,
         updatedAt: sql`now()`,
       })
-      .where(inArray(subjectRequests.id, ids)),
+      .where(isAnyOf(subjectRequests.id, ids)),
 );
 
 /** Proof (tracking events) is encrypted under the contact key: it is archived and erased with it. */

@@ -4,6 +4,7 @@ import type { DataClass } from '../crypto/data-classes';
 import { storedKeysByClass, storedKeysJson } from '../crypto/stored-keys-json';
 import { type SubjectDataKeyRow, subjectDataKeys } from '../crypto/subject-data-keys.schema';
 import { jsonRowOf, qualified, rowFromJson } from '../db/json-rows';
+import { isAnyOf } from '../db/uuid-array';
 import type { DataState } from '../policies/purposes-policy';
 import { enqueueWebhookEvent } from '../webhooks/outbox';
 import {
@@ -196,7 +197,7 @@ export async function findEvents(executor: Executor, returnIds: string[]): Promi
   return executor
     .select()
     .from(returnEvents)
-    .where(inArray(returnEvents.returnId, returnIds))
+    .where(isAnyOf(returnEvents.returnId, returnIds))
     .orderBy(asc(returnEvents.arrival));
 }
 
@@ -206,13 +207,13 @@ export async function archiveReturns(tx: Executor, ids: string[]): Promise<void>
   await tx
     .update(returns)
     .set({ dataState: 'archived', archivedAt: sql`now()`, updatedAt: sql`now()` })
-    .where(inArray(returns.id, ids));
+    .where(isAnyOf(returns.id, ids));
 }
 
 /** Retention: the records go, their events with them (cascade), once their accounting period ended. */
 export async function deleteReturns(tx: Executor, ids: string[]): Promise<void> {
   if (ids.length === 0) return;
-  await tx.delete(returns).where(inArray(returns.id, ids));
+  await tx.delete(returns).where(isAnyOf(returns.id, ids));
 }
 
 /** Art. 18: restricted returns are stored only; lifting the restriction makes them active again. */
@@ -225,7 +226,7 @@ export async function setReturnsRestricted(tx: Executor, ids: string[], restrict
         ? { dataState: 'restricted', restrictedAt: sql`now()`, updatedAt: sql`now()` }
         : { dataState: 'active', restrictedAt: null, updatedAt: sql`now()` },
     )
-    .where(and(inArray(returns.id, ids), sql`${returns.dataState} <> 'archived'`));
+    .where(and(isAnyOf(returns.id, ids), sql`${returns.dataState} <> 'archived'`));
 }
 
 /**
@@ -248,15 +249,15 @@ export async function eraseReturnsContactColumns(tx: Executor, ids: string[]): P
       erasedAt: sql`coalesce(${returns.erasedAt}, now())`,
       updatedAt: sql`now()`,
     })
-    .where(inArray(returns.id, ids));
+    .where(isAnyOf(returns.id, ids));
   await tx
     .update(returnEvents)
     .set({ locationEnc: null, proofEnc: null })
-    .where(inArray(returnEvents.returnId, ids));
+    .where(isAnyOf(returnEvents.returnId, ids));
 }
 
 /** Erasure of the payment class (the refund IBAN). */
 export async function eraseReturnsPaymentColumns(tx: Executor, ids: string[]): Promise<void> {
   if (ids.length === 0) return;
-  await tx.update(returns).set({ ibanEnc: null, updatedAt: sql`now()` }).where(inArray(returns.id, ids));
+  await tx.update(returns).set({ ibanEnc: null, updatedAt: sql`now()` }).where(isAnyOf(returns.id, ids));
 }
