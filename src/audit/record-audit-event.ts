@@ -60,14 +60,44 @@ export interface AuditEventPerRow {
  * data-modifying CTE: a read and its audit event then are one statement, atomic without a
  * transaction, and the event says what the row said (its subject, its state) at that very snapshot.
  */
-export function auditEventPerRow(context: AuditContext, event: AuditEventPerRow, from: SQL): SQL {
-  const who = whoAndWhy(context);
-  // OAuth scopes never contain a space (RFC 6749 3.3), so one text parameter carries them all.
+export function auditEventPerRow(who: AuditWho, event: AuditEventPerRow, from: SQL): SQL {
   return sql`insert into audit_events (actor, actor_scopes, client_id, request_id, purpose, action, target_type,
       target_id, subject_ref, outcome, details)
-    select ${who.actor}, string_to_array(${who.actorScopes.join(' ')}, ' ', ''), ${who.clientId},
+    select ${who.actor}, string_to_array(${who.scopes}, ' ', ''), ${who.clientId},
       ${who.requestId}, ${who.purpose}, ${event.action}, ${event.targetType}, ${event.targetId},
       ${event.subjectRef}, ${event.outcome}, ${event.details}
     ${from}
     returning event_id`;
 }
+
+/**
+ * Who acted and why, as `auditEventPerRow` takes it: the values of a context (`auditWhoOf`), or
+ * placeholders of a statement prepared once (`auditWhoPlaceholders`) filled with those values.
+ */
+export interface AuditWho {
+  actor: unknown;
+  /** The scopes joined by spaces: OAuth scopes never contain one (RFC 6749 3.3). */
+  scopes: unknown;
+  clientId: unknown;
+  requestId: unknown;
+  purpose: unknown;
+}
+
+export function auditWhoOf(context: AuditContext) {
+  const who = whoAndWhy(context);
+  return {
+    actor: who.actor,
+    scopes: who.actorScopes.join(' '),
+    clientId: who.clientId,
+    requestId: who.requestId,
+    purpose: who.purpose,
+  } satisfies AuditWho;
+}
+
+export const auditWhoPlaceholders: AuditWho = {
+  actor: sql.placeholder('actor'),
+  scopes: sql.placeholder('scopes'),
+  clientId: sql.placeholder('clientId'),
+  requestId: sql.placeholder('requestId'),
+  purpose: sql.placeholder('purpose'),
+};

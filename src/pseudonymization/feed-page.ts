@@ -1,5 +1,5 @@
 import { type SQL, sql } from 'drizzle-orm';
-import { type AuditContext, auditEventPerRow, type Executor } from '../audit/record-audit-event';
+import { type AuditContext, auditEventPerRow, auditWhoOf, type Executor } from '../audit/record-audit-event';
 import type { Database } from '../db/database';
 import type { Recipient } from '../policies/recipients-policy';
 import { feedPageDisclosureCtes } from './disclosure-register';
@@ -95,7 +95,7 @@ async function recordPage(
     next: positionText(page.next),
   };
   const audited = auditEventPerRow(
-    request.audit,
+    auditWhoOf(request.audit),
     {
       action: 'pseudonymized_feed.read',
       targetType: 'recipient',
