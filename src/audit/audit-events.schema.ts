@@ -7,7 +7,9 @@ export const xid8 = customType<{ data: string }>({ dataType: () => 'xid8' });
 /**
  * What happened, by whom, to what, for which purpose. Append-only (triggers block UPDATE, DELETE and
  * TRUNCATE). `id` is an insertion sequence with gaps, not a log position: the sequencer assigns
- * positions in commit order. No column ever holds personal data; `subject_ref` is a random subject id.
+ * positions in commit order. No column ever holds personal data; `subject_ref` is a subject id: random
+ * but for its first 48 bits, the millisecond the subject was created (time-ordered, version 7), which the
+ * event of that creation records anyway.
  */
 export const auditEvents = pgTable(
   'audit_events',

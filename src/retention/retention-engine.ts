@@ -334,19 +334,25 @@ interface Lane {
   beforeKey: string | null;
 }
 
-/** The uuid just below `key`, so that "after" it includes `key` (null below the smallest uuid). */
-function uuidBefore(key: string): string | null {
-  const value = BigInt(`0x${key.replaceAll('-', '')}`);
-  if (value === 0n) return null;
-  return uuidFromHex((value - 1n).toString(16).padStart(32, '0'));
+/** The uuid `step` (1 or -1) away from `key`; null past either end of the uuid space. */
+function uuidBeside(key: string, step: 1n | -1n): string | null {
+  const value = BigInt(`0x${key.replaceAll('-', '')}`) + step;
+  if (value < 0n || value >= 1n << 128n) return null;
+  return uuidFromHex(value.toString(16).padStart(32, '0'));
 }
 
-/** The lanes the starts cut the key space into: each from its start (inclusive) to the next (exclusive). */
-function lanesFrom(laneStarts: string[]): Lane[] {
-  return [null, ...laneStarts].map((start, index) => ({
+/**
+ * The lanes the starts cut the due keys into: each from its start (inclusive) to the next
+ * (exclusive), the first from the first due key and the last to the last one (inclusive). Rows
+ * beyond those were not due when the survey ran (with time-ordered keys, all the newer rows), so the
+ * outer lanes do not walk them; one that becomes due during the run (a closing event dated years
+ * back, say) is the next run's.
+ */
+function lanesFrom(laneStarts: string[], due: { firstKey: string; lastKey: string }): Lane[] {
+  return [due.firstKey, ...laneStarts].map((start, index) => ({
     index,
-    afterKey: start === null ? null : uuidBefore(start),
-    beforeKey: laneStarts[index] ?? null,
+    afterKey: uuidBeside(start, -1n),
+    beforeKey: index < laneStarts.length ? laneStarts[index]! : uuidBeside(due.lastKey, 1n),
   }));
 }
 
@@ -513,10 +519,16 @@ async function runRule(
   }
   const survey = await countingAlone(db, (tx) => target.surveyDue(tx, rule, run.asOf, run.lanes));
   const ruleDue = survey.due;
-  const lanes = lanesFrom(await startRule(db, run.id, rule.id, survey.laneStarts)).map((lane) => ({
-    ...lane,
-    afterKey: position.laneKeys[lane.index] ?? lane.afterKey,
-  }));
+  // A resumed rule keeps the starts it recorded: its lanes' keys belong to those ranges.
+  const laneStarts = await startRule(db, run.id, rule.id, survey.laneStarts);
+  const { firstKey, lastKey } = survey;
+  const lanes =
+    firstKey === null || lastKey === null
+      ? []
+      : lanesFrom(laneStarts, { firstKey, lastKey }).map((lane) => ({
+          ...lane,
+          afterKey: position.laneKeys[lane.index] ?? lane.afterKey,
+        }));
   let handled = 0;
   let stopped = false;
   // The first unfinished lane never waits for quiet: the sweep always goes on, one lane at least.

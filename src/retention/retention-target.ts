@@ -29,14 +29,18 @@ export interface BatchOutcome {
 }
 
 /**
- * The rows due, and the first key of each lane but the first: the due keys cut into `lanes` ranges of
- * about as many rows each (fewer starts when nothing is due; a lane may then be empty). Cutting on the
- * keys themselves, not evenly over the key space, keeps lanes even when keys are time-ordered and the
- * due ones are all among the oldest.
+ * The rows due, their first and last keys, and the first key of each lane but the first: the due keys
+ * cut into ranges of about as many rows each. Cutting on the keys themselves, not evenly over the key
+ * space, keeps lanes even when keys are time-ordered and the due ones are all among the oldest; the
+ * first and last keys keep the outer lanes from walking the rows before and after the due ones (with
+ * time-ordered keys, every newer row). Nothing due: no keys, no starts. Fewer rows due than lanes:
+ * repeated starts, and lanes with nothing in them.
  */
 export interface DueSurvey {
   due: number;
+  firstKey: string | null;
   laneStarts: string[];
+  lastKey: string | null;
 }
 
 /**

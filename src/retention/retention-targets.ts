@@ -41,14 +41,32 @@ function closedFor(rule: RetentionRule, asOf: Date, mode: DueMode): SQL {
   return and(eq(returns.status, 'closed'), isPast(closedAt, rule, asOf))!;
 }
 
-/** A survey of the rows `from` selects (a FROM ... WHERE fragment), keyed by `key`. */
+/**
+ * A survey of the rows `from` selects (a FROM ... WHERE fragment), keyed by `key`: one sort of their
+ * keys gives the first, the lane starts (quantiles) and the last. `uuid` has no min() or max() before
+ * PostgreSQL 16, hence the 0 and 1 quantiles.
+ */
 async function surveyRows(executor: Executor, key: PgColumn, from: SQL, lanes: number): Promise<DueSurvey> {
-  const fractions = Array.from({ length: lanes - 1 }, (_, index) => (index + 1) / lanes);
+  const fractions = Array.from({ length: lanes + 1 }, (_, index) => index / lanes);
   const [row] = (await executor.execute(sql`
     select count(*)::int as due,
-      percentile_disc(${sql.param(fractions)}::float8[]) within group (order by ${key})::text[] as lane_starts
-    ${from}`)) as unknown as { due: number; lane_starts: string[] | null }[];
-  return { due: row?.due ?? 0, laneStarts: row?.lane_starts ?? [] };
+      percentile_disc(${sql.param(fractions)}::float8[]) within group (order by ${key})::text[] as keys
+    ${from}`)) as unknown as { due: number; keys: string[] | null }[];
+  const keys = row?.keys ?? [];
+  return {
+    due: row?.due ?? 0,
+    firstKey: keys[0] ?? null,
+    laneStarts: keys.slice(1, -1),
+    lastKey: keys.at(-1) ?? null,
+  };
+}
+
+/** How many rows `from` selects, for a rule that is only reported. */
+async function countRows(executor: Executor, from: SQL): Promise<number> {
+  const [row] = (await executor.execute(sql`select count(*)::int as due ${from}`)) as unknown as {
+    due: number;
+  }[];
+  return row?.due ?? 0;
 }
 
 /** Due returns in id order after the window's key; the batch transaction locks them. */
@@ -106,14 +124,17 @@ const erasureContext = (context: ApplyContext): ErasureContext => ({
   pseudonymsOf: context.pseudonymsOf,
 });
 
-const contactArchive = returnsTarget(
-  (rule, asOf, mode) =>
-    and(closedFor(rule, asOf, mode), isNull(returns.archivedAt), isNull(returns.erasedAt))!,
-  (tx, ids, context) => unlessHeld(tx, ids, context.asOf, (due) => archiveReturns(tx, due)),
+const contactArchiveDue = (rule: RetentionRule, asOf: Date, mode: DueMode) =>
+  and(closedFor(rule, asOf, mode), isNull(returns.archivedAt), isNull(returns.erasedAt))!;
+const contactEraseDue = (rule: RetentionRule, asOf: Date, mode: DueMode) =>
+  and(closedFor(rule, asOf, mode), isNull(returns.erasedAt))!;
+
+const contactArchive = returnsTarget(contactArchiveDue, (tx, ids, context) =>
+  unlessHeld(tx, ids, context.asOf, (due) => archiveReturns(tx, due)),
 );
 
 const contactErase = returnsTarget(
-  (rule, asOf, mode) => and(closedFor(rule, asOf, mode), isNull(returns.erasedAt))!,
+  contactEraseDue,
   async (tx, ids, context) => {
     const result = await eraseReturnsContactData(tx, ids, erasureContext(context));
     return { done: result.erased, held: result.held };
@@ -241,20 +262,17 @@ const requestsRedact = requestsTarget(
 const withContact = (action: string): RetentionTarget => ({
   kind: 'reported',
   note: `applied by the contact ${action} rule: tracking proof is encrypted under the contact data key`,
-  countDue: async (executor, rule, asOf) =>
-    (await (action === 'archive' ? contactArchive : contactErase).surveyDue(executor, rule, asOf, 1)).due,
+  countDue: (executor, rule, asOf) => {
+    const due = action === 'archive' ? contactArchiveDue : contactEraseDue;
+    return countRows(executor, sql`from ${returns} where ${due(rule, asOf, 'scan')}`);
+  },
 });
 
 const auditReported: RetentionTarget = {
   kind: 'reported',
   note: 'the audit log is append-only: events past the period leave through the archival procedure (src/retention/README.md)',
-  countDue: async (executor, rule, asOf) => {
-    const [row] = await executor
-      .select({ count: sql<number>`count(*)::int` })
-      .from(auditEvents)
-      .where(isPast(auditEvents.occurredAt, rule, asOf));
-    return row?.count ?? 0;
-  },
+  countDue: (executor, rule, asOf) =>
+    countRows(executor, sql`from ${auditEvents} where ${isPast(auditEvents.occurredAt, rule, asOf)}`),
 };
 
 const targets: Record<string, RetentionTarget> = {

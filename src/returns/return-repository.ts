@@ -9,6 +9,7 @@ import {
 import type { DataClass } from '../crypto/data-classes';
 import { storedKeysByClass, storedKeysJson } from '../crypto/stored-keys-json';
 import { type SubjectDataKeyRow, subjectDataKeys } from '../crypto/subject-data-keys.schema';
+import type { Database } from '../db/database';
 import { jsonRowOf, qualified, rowFromJson } from '../db/json-rows';
 import { isAnyOf } from '../db/uuid-array';
 import type { DataState } from '../policies/purposes-policy';
@@ -166,8 +167,11 @@ function buildReadStatement(executor: Executor, byMerchant: boolean) {
 }
 
 type ReadStatement = ReturnType<typeof buildReadStatement>;
-/** Per database (the pool lives as long as the process) and scoping: [any merchant, one merchant]. */
-const readStatements = new WeakMap<Executor, [ReadStatement, ReadStatement]>();
+/**
+ * Per pool (it lives as long as the process; a transaction would have its own) and scoping: [any
+ * merchant, one merchant].
+ */
+const readStatements = new WeakMap<Database, [ReadStatement, ReadStatement]>();
 
 /**
  * The return, its events and its subject's wrapped keys, read together with the `return.read` audit
@@ -176,15 +180,15 @@ const readStatements = new WeakMap<Executor, [ReadStatement, ReadStatement]>();
  * nothing personal is left), and the caller then answers 403 without decrypting anything.
  */
 export async function readReturnAudited(
-  executor: Executor,
+  db: Database,
   id: string,
   scope: MerchantScope,
   audit: { context: AuditContext; allowedStates: readonly DataState[]; withheld: readonly string[] },
 ): Promise<ReturnWithKeys | undefined> {
-  let statements = readStatements.get(executor);
+  let statements = readStatements.get(db);
   if (!statements) {
-    statements = [buildReadStatement(executor, false), buildReadStatement(executor, true)];
-    readStatements.set(executor, statements);
+    statements = [buildReadStatement(db, false), buildReadStatement(db, true)];
+    readStatements.set(db, statements);
   }
   const byMerchant = scope.merchantId !== undefined;
   const [found] = await statements[byMerchant ? 1 : 0].execute({

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
 import { webhookEvents } from './webhook-outbox.schema';
 import { parseWebhookEvent, type WebhookEventInput } from './webhook-payload';
@@ -14,20 +15,24 @@ export async function enqueueWebhookEvent(tx: Executor, input: WebhookEventInput
   return id!;
 }
 
-/** The same for many events (a batch erasure): one insert. */
+/**
+ * The same for many events (a batch erasure): one insert, with one array parameter per column so
+ * that its text, prepared once per connection, is the same for any number of events.
+ */
 export async function enqueueWebhookEvents(tx: Executor, inputs: WebhookEventInput[]): Promise<string[]> {
   if (inputs.length === 0) return [];
   const events = inputs.map(parseWebhookEvent);
-  const rows = await tx
-    .insert(webhookEvents)
-    .values(
-      events.map((event) => ({
-        type: event.type,
-        merchantId: event.merchantId ?? null,
-        recipientId: event.recipientId ?? null,
-        data: event.data,
-      })),
-    )
-    .returning({ id: webhookEvents.id });
+  const column = (values: (string | null)[]) => sql`${sql.param(values)}::text[]`;
+  const rows = (await tx.execute(sql`
+    insert into ${webhookEvents} (type, merchant_id, recipient_id, data)
+    select type, merchant_id, recipient_id, data::jsonb
+    from unnest(
+      ${column(events.map((event) => event.type))},
+      ${column(events.map((event) => event.merchantId ?? null))},
+      ${column(events.map((event) => event.recipientId ?? null))},
+      ${column(events.map((event) => JSON.stringify(event.data)))}
+    ) with ordinality as event(type, merchant_id, recipient_id, data, position)
+    order by position
+    returning id`)) as unknown as { id: string }[];
   return rows.map((row) => row.id);
 }

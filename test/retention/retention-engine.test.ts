@@ -281,6 +281,15 @@ describe('retention engine: lanes', () => {
   beforeAll(async () => {
     t = await createTestApp();
   });
+  const closedReturns = async (count: number) => {
+    const ids: string[] = [];
+    for (let i = 0; i < count; i += 1) {
+      const fixture = await createReturn(t);
+      await closeReturn(t, fixture.id);
+      ids.push(fixture.id);
+    }
+    return ids;
+  };
 
   it('stopped mid-way and run again, each lane resumes after its own key: same totals, held rows counted once', async () => {
     const deps = retentionDeps(t);
@@ -310,6 +319,11 @@ describe('retention engine: lanes', () => {
     const [stopped] = await t.database.sql`
         select status, lanes from retention_runs`;
     expect(stopped).toMatchObject({ status: 'failed', lanes: 2 });
+    const laneStartsOf = async (ruleId: string) =>
+      (await t.database.sql`select lane_starts from retention_run_rules where rule_id = ${ruleId}`)[0]!
+        .lane_starts as string[];
+    const startedWith = await laneStartsOf('contact-archive');
+    expect(startedWith).toHaveLength(1);
 
     // A resumed run keeps the lanes it started with, whatever is asked now.
     const summary = await runRetention(deps, { asOf, lanes: 3, batchSize: 1 });
@@ -319,6 +333,8 @@ describe('retention engine: lanes', () => {
     const [rule] = await t.database.sql`
         select lane_keys from retention_run_rules where rule_id = 'contact-erase'`;
     expect(rule!.lane_keys).toHaveLength(2);
+    // Cut again on what was left, the lanes would have moved under their recorded keys.
+    expect(await laneStartsOf('contact-archive')).toEqual(startedWith);
     const events = await t.database.sql`
         select details from audit_events where action = 'retention.erase' and target_id = 'contact-erase'`;
     const erased = events.flatMap((event) => event.details.ids as string[]);
@@ -334,12 +350,7 @@ describe('retention engine: lanes', () => {
 
   it('while other work runs in the database, sweeps one lane at a time and still finishes', async () => {
     await t.database.sql`delete from retention_runs`;
-    const ids: string[] = [];
-    for (let i = 0; i < 6; i += 1) {
-      const fixture = await createReturn(t);
-      await closeReturn(t, fixture.id);
-      ids.push(fixture.id);
-    }
+    const ids = await closedReturns(6);
     const asOf = justAfter('P5Y');
     const other = await openOtherTransaction(t.database);
     try {
@@ -366,5 +377,36 @@ describe('retention engine: lanes', () => {
     const lanes = events.flatMap((event) => (event.details.ids as string[]).map(inLane));
     expect(lanes).toEqual([...lanes].sort());
     expect(new Set(lanes)).toEqual(new Set([0, 1]));
+  });
+
+  it('with fewer rows due than lanes, leaves the extra lanes empty; with none, runs no lane', async () => {
+    await t.database.sql`delete from retention_runs`;
+    await closedReturns(2);
+    const asOf = justAfter('P5Y');
+    const onlyErase = { ...retentionDeps(t) };
+    onlyErase.policies = {
+      ...onlyErase.policies,
+      retention: { rules: onlyErase.policies.retention.rules.filter((rule) => rule.id === 'contact-erase') },
+    };
+    // The two held returns of the first test are due too: four rows, five lanes.
+    const summary = await runRetention(onlyErase, { asOf, lanes: 5, batchSize: 1 });
+    expect(counts(summary!)['contact-erase']).toEqual([2, 2]);
+    const [rule] = await t.database.sql`
+      select lane_starts, lane_keys from retention_run_rules where rule_id = 'contact-erase'`;
+    expect(rule!.lane_starts).toHaveLength(4);
+    expect(rule!.lane_keys.filter((key: string | null) => key !== null).length).toBeLessThanOrEqual(4);
+
+    await t.database.sql`delete from retention_runs`;
+    await t.database.sql`update legal_holds set released_at = now(), released_by = 'test'`;
+    const held = await runRetention(onlyErase, { asOf, lanes: 2, batchSize: 1 });
+    expect(counts(held!)['contact-erase']).toEqual([2, 0]);
+    await t.database.sql`delete from retention_runs`;
+    const none = await runRetention(onlyErase, { asOf, lanes: 2, batchSize: 1 });
+    expect(none!.rules).toEqual([
+      expect.objectContaining({ ruleId: 'contact-erase', status: 'completed', done: 0, batches: 0 }),
+    ]);
+    const [empty] = await t.database.sql`
+      select lane_starts, lane_keys from retention_run_rules where rule_id = 'contact-erase'`;
+    expect(empty).toEqual({ lane_starts: [], lane_keys: [] });
   });
 });
