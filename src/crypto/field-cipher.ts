@@ -3,7 +3,7 @@ import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { and, eq, isNotNull, sql } from 'drizzle-orm';
 import type { AuditContext, Executor } from '../audit/record-audit-event';
 import { recordAuditEvent } from '../audit/record-audit-event';
-import { isAnyOf } from '../db/uuid-array';
+import { isAnyOf } from '../db/array-param';
 import type { DataClass } from './data-classes';
 import {
   AadMismatchError,

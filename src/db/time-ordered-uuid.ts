@@ -1,4 +1,5 @@
 import { pooledRandomBytes } from '../crypto/random-pool';
+import { uuidFromHex } from './uuid-text';
 
 /**
  * A version 7 UUID (RFC 9562): 48 bits of Unix milliseconds, then 74 random bits. Rows written
@@ -15,9 +16,4 @@ export function timeOrderedUuid(now = Date.now()): string {
   bytes[6] = (bytes[6]! & 0x0f) | 0x70;
   bytes[8] = (bytes[8]! & 0x3f) | 0x80;
   return uuidFromHex(bytes.toString('hex'));
-}
-
-/** The text form of a UUID given as 32 hex digits. */
-export function uuidFromHex(hex: string): string {
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

@@ -1,7 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm';
 import type { DataClass } from '../crypto/data-classes';
 import { encryptedColumns } from '../crypto/encryption-map';
-import { uuidArray } from '../db/uuid-array';
+import { uuidArray } from '../db/array-param';
 // Imported for their encryption-map declarations: every table below must have declared its columns.
 import '../returns/returns.schema';
 import '../subject-requests/subject-requests.schema';

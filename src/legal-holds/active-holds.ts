@@ -1,6 +1,6 @@
 import { and, eq, gt, isNull, or, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
-import { isAnyOf } from '../db/uuid-array';
+import { isAnyOf } from '../db/array-param';
 import { returns } from '../returns/returns.schema';
 import { type LegalHoldRow, legalHolds } from './legal-holds.schema';
 

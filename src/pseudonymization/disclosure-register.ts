@@ -1,6 +1,6 @@
 import { arrayContains, asc, eq, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
-import { uuidArray } from '../db/uuid-array';
+import { uuidArray } from '../db/array-param';
 import {
   recipientDisclosureLog,
   recipientDisclosures,

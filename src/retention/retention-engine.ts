@@ -3,7 +3,7 @@ import { type AuditContext, type Executor, recordAuditEvent } from '../audit/rec
 import type { Principal } from '../auth/principal';
 import type { DatabaseHandle } from '../db/database';
 import { driverCodeOf, translateDatabaseError } from '../db/database-errors';
-import { uuidFromHex } from '../db/time-ordered-uuid';
+import { uuidBeside } from '../db/uuid-text';
 import type { PseudonymsOf } from '../erasure/recipient-notices';
 import { AppError } from '../http/app-error';
 import type { Policies } from '../policies/load-policies';
@@ -332,13 +332,6 @@ interface Lane {
   index: number;
   afterKey: string | null;
   beforeKey: string | null;
-}
-
-/** The uuid `step` (1 or -1) away from `key`; null past either end of the uuid space. */
-function uuidBeside(key: string, step: 1n | -1n): string | null {
-  const value = BigInt(`0x${key.replaceAll('-', '')}`) + step;
-  if (value < 0n || value >= 1n << 128n) return null;
-  return uuidFromHex(value.toString(16).padStart(32, '0'));
 }
 
 /**

@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
+import { arrayParam } from '../db/array-param';
 import type { RetentionRule } from '../policies/retention-policy';
 import {
   type RetentionRuleStatus,
@@ -111,7 +112,7 @@ export async function startRule(
     .set({
       status: 'running',
       startedAt: sql`coalesce(${retentionRunRules.startedAt}, now())`,
-      laneStarts: sql`coalesce(${retentionRunRules.laneStarts}, ${sql.param(laneStarts)}::text[])`,
+      laneStarts: sql`coalesce(${retentionRunRules.laneStarts}, ${arrayParam(laneStarts, 'text')})`,
     })
     .where(and(eq(retentionRunRules.runId, runId), eq(retentionRunRules.ruleId, ruleId)))
     .returning({ laneStarts: retentionRunRules.laneStarts });

@@ -2,8 +2,8 @@ import { and, eq, gt, inArray, isNotNull, isNull, lt, or, type SQL, type SQLWrap
 import type { PgColumn } from 'drizzle-orm/pg-core';
 import { auditEvents } from '../audit/audit-events.schema';
 import type { Executor } from '../audit/record-audit-event';
+import { arrayParam, isAnyOf } from '../db/array-param';
 import { timestampParam } from '../db/sql-timestamp';
-import { isAnyOf } from '../db/uuid-array';
 import { type ErasureContext, eraseReturnsContactData, eraseReturnsPaymentData } from '../erasure/erase';
 import { activeHoldsFor, heldReturnIds } from '../legal-holds/active-holds';
 import type { RetentionRule } from '../policies/retention-policy';
@@ -50,7 +50,7 @@ async function surveyRows(executor: Executor, key: PgColumn, from: SQL, lanes: n
   const fractions = Array.from({ length: lanes + 1 }, (_, index) => index / lanes);
   const [row] = (await executor.execute(sql`
     select count(*)::int as due,
-      percentile_disc(${sql.param(fractions)}::float8[]) within group (order by ${key})::text[] as keys
+      percentile_disc(${arrayParam(fractions, 'float8')}) within group (order by ${key})::text[] as keys
     ${from}`)) as unknown as { due: number; keys: string[] | null }[];
   const keys = row?.keys ?? [];
   return {

@@ -9,9 +9,9 @@ import {
 import type { DataClass } from '../crypto/data-classes';
 import { storedKeysByClass, storedKeysJson } from '../crypto/stored-keys-json';
 import { type SubjectDataKeyRow, subjectDataKeys } from '../crypto/subject-data-keys.schema';
+import { isAnyOf } from '../db/array-param';
 import type { Database } from '../db/database';
 import { jsonRowOf, qualified, rowFromJson } from '../db/json-rows';
-import { isAnyOf } from '../db/uuid-array';
 import type { DataState } from '../policies/purposes-policy';
 import { enqueueWebhookEvent } from '../webhooks/outbox';
 import {

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
+import { arrayParam } from '../db/array-param';
 import { webhookEvents } from './webhook-outbox.schema';
 import { parseWebhookEvent, type WebhookEventInput } from './webhook-payload';
 
@@ -22,15 +23,16 @@ export async function enqueueWebhookEvent(tx: Executor, input: WebhookEventInput
 export async function enqueueWebhookEvents(tx: Executor, inputs: WebhookEventInput[]): Promise<string[]> {
   if (inputs.length === 0) return [];
   const events = inputs.map(parseWebhookEvent);
-  const column = (values: (string | null)[]) => sql`${sql.param(values)}::text[]`;
+  const text = (value: (event: (typeof events)[number]) => string | null) =>
+    arrayParam(events.map(value), 'text');
   const rows = (await tx.execute(sql`
     insert into ${webhookEvents} (type, merchant_id, recipient_id, data)
     select type, merchant_id, recipient_id, data::jsonb
     from unnest(
-      ${column(events.map((event) => event.type))},
-      ${column(events.map((event) => event.merchantId ?? null))},
-      ${column(events.map((event) => event.recipientId ?? null))},
-      ${column(events.map((event) => JSON.stringify(event.data)))}
+      ${text((event) => event.type)},
+      ${text((event) => event.merchantId ?? null)},
+      ${text((event) => event.recipientId ?? null)},
+      ${text((event) => JSON.stringify(event.data))}
     ) with ordinality as event(type, merchant_id, recipient_id, data, position)
     order by position
     returning id`)) as unknown as { id: string }[];

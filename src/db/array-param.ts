@@ -1,8 +1,16 @@
 import { type SQL, type SQLWrapper, sql } from 'drizzle-orm';
 
-/** A list of ids as one `uuid[]` parameter: one statement shape whatever the batch size. */
+/**
+ * A list of values as one array parameter of SQL type `type[]`: one statement shape whatever the
+ * number of values, so each connection prepares it once.
+ */
+export function arrayParam(values: readonly unknown[], type: 'uuid' | 'text' | 'float8'): SQL {
+  return sql`${sql.param(values)}::${sql.raw(type)}[]`;
+}
+
+/** A list of ids as one `uuid[]` parameter. */
 export function uuidArray(ids: readonly string[]): SQL {
-  return sql`${sql.param(ids)}::uuid[]`;
+  return arrayParam(ids, 'uuid');
 }
 
 /**
