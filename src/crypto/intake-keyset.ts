@@ -1,5 +1,7 @@
-import { inArray, sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
+import { clientOf } from '../db/database';
+import { preparedStatement } from '../db/prepared-statement';
 import { timeOrderedUuid } from '../db/time-ordered-uuid';
 import type { EmailBlindIndex } from './blind-index';
 import type { DataClass } from './data-classes';
@@ -7,7 +9,72 @@ import { loadSubjectKeyset, SubjectKeyset } from './field-cipher';
 import { generateDataKey, type MasterKeyring } from './master-keyring';
 import { storedKeysByClass, storedKeysJson } from './stored-keys-json';
 import { findOrCreateSubject } from './subjects';
-import { subjects } from './subjects.schema';
+
+/**
+ * What an intake of an e-mail never seen stores: a subject id chosen here, fresh data keys wrapped
+ * for it before any statement is sent, and the keyset that encrypts under them.
+ */
+export interface NewSubject {
+  keyset: SubjectKeyset;
+  /** The placeholder values of `subjectIntakeCtes`. */
+  values: Record<string, unknown>;
+}
+
+export function newSubject(
+  index: EmailBlindIndex,
+  keyring: MasterKeyring,
+  email: string,
+  classes: readonly DataClass[],
+): NewSubject {
+  const subjectId = timeOrderedUuid();
+  const { digest, version } = index.compute(email);
+  const fresh = new Map(classes.map((dataClass) => [dataClass, generateDataKey()]));
+  const stored = new Map(
+    classes.map((dataClass) => {
+      const { wrapped, kekVersion } = keyring.wrap(fresh.get(dataClass)!, { subjectId, dataClass });
+      return [dataClass, { wrappedKey: wrapped, kekVersion, generation: 1 }] as const;
+    }),
+  );
+  const hex = (bytes: Buffer) => `\\x${bytes.toString('hex')}`;
+  return {
+    keyset: new SubjectKeyset(subjectId, keyring, stored, fresh),
+    values: {
+      emailCandidates: index.candidates(email).map(hex),
+      subjectId,
+      emailDigest: hex(digest),
+      emailIndexVersion: version,
+      keyClasses: [...stored.keys()],
+      wrappedKeys: [...stored.values()].map((key) => hex(key.wrappedKey)),
+      kekVersions: [...stored.values()].map((key) => key.kekVersion),
+    },
+  };
+}
+
+/**
+ * CTEs `found` (the subject of any of the e-mail's blind-index digests, held FOR KEY SHARE: an erasure
+ * holding it FOR UPDATE is waited for, as in findOrCreateSubject), `created` (the new subject, unless
+ * found or created first by a concurrent intake) and `created_keys` (its wrapped keys). Placeholders
+ * from `newSubject`; arrays travel as text so the statement's text is the same for any number of
+ * key versions and data classes.
+ */
+export const subjectIntakeCtes: SQL = sql`found as (
+    select subjects.id from subjects
+    where subjects.email_index = any(${sql.placeholder('emailCandidates')}::text[]::bytea[])
+    for key share
+  ), created as (
+    insert into subjects (id, email_index, email_index_version)
+    select ${sql.placeholder('subjectId')}::uuid, ${sql.placeholder('emailDigest')}::text::bytea,
+      ${sql.placeholder('emailIndexVersion')}::text
+    where not exists (select 1 from found)
+    on conflict (email_index) do nothing
+    returning id
+  ), created_keys as (
+    insert into subject_data_keys (subject_id, data_class, wrapped_key, kek_version)
+    select created.id, fresh.data_class, fresh.wrapped_key, fresh.kek_version
+    from created, unnest(${sql.placeholder('keyClasses')}::text[],
+      ${sql.placeholder('wrappedKeys')}::text[]::bytea[], ${sql.placeholder('kekVersions')}::text[])
+      as fresh (data_class, wrapped_key, kek_version)
+  )`;
 
 interface IntakeSubjectRow {
   subject_id: string;
@@ -15,14 +82,21 @@ interface IntakeSubjectRow {
   keys: Record<string, unknown>[];
 }
 
+const intakeStatement = preparedStatement<IntakeSubjectRow>(sql`with ${subjectIntakeCtes}
+  select created.id as subject_id, true as created, '[]'::json as keys from created
+  union all
+  select found.id, false,
+    ${storedKeysJson(sql`subject_data_keys where subject_data_keys.subject_id = found.id`)}
+  from found`);
+
 /**
  * The subject of an intake's e-mail with live keys for `classes`, in the caller's transaction.
  *
- * One statement serves the two common cases: an e-mail never seen gets a new subject and fresh keys
- * (the subject id is chosen here, so the keys can be wrapped for it before the statement is sent),
+ * One statement serves the two common cases: an e-mail never seen gets a new subject and fresh keys,
  * and a known e-mail returns its stored keys. A known subject missing a live key of a class (erased,
  * or first IBAN), or an e-mail that a concurrent intake created first, takes the general path of
- * `findOrCreateSubject` and `loadSubjectKeyset`, which handle those cases.
+ * `findOrCreateSubject` and `loadSubjectKeyset`, which handle those cases. `candidate` is the new
+ * subject to store if the e-mail is new (one for `classes`).
  */
 export async function intakeKeyset(
   executor: Executor,
@@ -30,45 +104,14 @@ export async function intakeKeyset(
   keyring: MasterKeyring,
   email: string,
   classes: readonly DataClass[],
+  candidate: NewSubject = newSubject(index, keyring, email, classes),
 ): Promise<SubjectKeyset> {
-  const newId = timeOrderedUuid();
-  const { digest, version } = index.compute(email);
-  const fresh = new Map(classes.map((dataClass) => [dataClass, generateDataKey()]));
-  const wrappedKeys = classes.map((dataClass) => {
-    const { wrapped, kekVersion } = keyring.wrap(fresh.get(dataClass)!, { subjectId: newId, dataClass });
-    return sql`(${dataClass}, ${wrapped}::bytea, ${kekVersion})`;
-  });
-  // FOR KEY SHARE: an erasure holding the subject (FOR UPDATE) is waited for, as in findOrCreateSubject.
-  const rows = (await executor.execute(
-    sql`with found as (
-        select ${subjects.id} from ${subjects}
-        where ${inArray(subjects.emailIndex, index.candidates(email))}
-        for key share
-      ), created as (
-        insert into subjects (id, email_index, email_index_version)
-        select ${newId}::uuid, ${digest}::bytea, ${version}
-        where not exists (select 1 from found)
-        on conflict (email_index) do nothing
-        returning id
-      ), created_keys as (
-        insert into subject_data_keys (subject_id, data_class, wrapped_key, kek_version)
-        select created.id, fresh.data_class, fresh.wrapped_key, fresh.kek_version
-        from created, (values ${sql.join(wrappedKeys, sql`, `)}) as fresh (data_class, wrapped_key, kek_version)
-        returning *
-      )
-      select created.id as subject_id, true as created,
-        ${storedKeysJson(sql`created_keys as subject_data_keys`)} as keys
-      from created
-      union all
-      select found.id, false,
-        ${storedKeysJson(sql`subject_data_keys where subject_data_keys.subject_id = found.id`)}
-      from found`,
-  )) as unknown as IntakeSubjectRow[];
-  const [row] = rows;
+  const [row] = await intakeStatement.run(clientOf(executor), candidate.values);
+  if (row?.created) return candidate.keyset;
   if (row) {
     const stored = storedKeysByClass(row.keys);
     if (classes.every((dataClass) => stored.get(dataClass)?.wrappedKey)) {
-      return new SubjectKeyset(row.subject_id, keyring, stored, row.created ? fresh : new Map());
+      return new SubjectKeyset(row.subject_id, keyring, stored, new Map());
     }
   }
   const { subjectId } = row

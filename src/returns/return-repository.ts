@@ -7,13 +7,16 @@ import {
   type Executor,
 } from '../audit/record-audit-event';
 import type { DataClass } from '../crypto/data-classes';
+import { type NewSubject, subjectIntakeCtes } from '../crypto/intake-keyset';
 import { storedKeysByClass, storedKeysJson } from '../crypto/stored-keys-json';
 import { type SubjectDataKeyRow, subjectDataKeys } from '../crypto/subject-data-keys.schema';
 import { isAnyOf } from '../db/array-param';
-import type { Database } from '../db/database';
+import { clientOf, type Database } from '../db/database';
 import { jsonRowOf, qualified, rowFromJson } from '../db/json-rows';
+import { preparedStatement, rowPlaceholders } from '../db/prepared-statement';
 import type { DataState } from '../policies/purposes-policy';
-import { enqueueWebhookEvent } from '../webhooks/outbox';
+import { enqueueWebhookEvent, webhookEventPerRow, webhookEventValues } from '../webhooks/outbox';
+import type { WebhookEventInput } from '../webhooks/webhook-payload';
 import {
   type NewReturnEventRow,
   type NewReturnRow,
@@ -40,16 +43,79 @@ function scoped(id: string, scope: MerchantScope): SQL | undefined {
     : and(eq(returns.id, id), eq(returns.merchantId, scope.merchantId));
 }
 
+function returnCreatedEvent(row: NewReturnRow): WebhookEventInput {
+  return {
+    type: 'return.created',
+    merchantId: row.merchantId,
+    data: { returnId: row.id, status: row.status ?? 'created', withdrawalDeadline: row.withdrawalDeadline },
+  };
+}
+
 /** Stores a new return and announces it to webhook subscribers, in the caller's transaction. */
 export async function insertReturn(tx: Executor, row: NewReturnRow): Promise<void> {
-  await Promise.all([
-    tx.insert(returns).values(row),
-    enqueueWebhookEvent(tx, {
-      type: 'return.created',
-      merchantId: row.merchantId,
-      data: { returnId: row.id, status: row.status ?? 'created', withdrawalDeadline: row.withdrawalDeadline },
-    }),
-  ]);
+  await Promise.all([tx.insert(returns).values(row), enqueueWebhookEvent(tx, returnCreatedEvent(row))]);
+}
+
+/** The `return.create` audit event's details: ids and counts. */
+export interface ReturnCreatedAudit {
+  context: AuditContext;
+  details: Record<string, unknown>;
+}
+
+function buildNewSubjectReturnStatement(properties: readonly string[]) {
+  const row = rowPlaceholders(returns, properties);
+  return preparedStatement<{ inserted: number }>(sql`with ${subjectIntakeCtes},
+    new_return as (
+      insert into ${returns} (${row.columns})
+      select ${row.values}
+      where exists (select 1 from created)
+      returning id, subject_id
+    ), create_audit as (${auditEventPerRow(
+      auditWhoPlaceholders,
+      {
+        action: 'return.create',
+        targetType: 'return',
+        targetId: sql`new_return.id::text`,
+        subjectRef: sql`new_return.subject_id::text`,
+        outcome: sql`'success'`,
+        details: sql`${sql.placeholder('auditDetails')}::jsonb`,
+      },
+      sql`from new_return`,
+    )}), announced as (${webhookEventPerRow(sql`from new_return`)})
+    select count(*)::int as inserted from new_return`);
+}
+
+/** By the row's property names, which are the same on every create. */
+const newSubjectReturnStatements = new Map<string, ReturnType<typeof buildNewSubjectReturnStatement>>();
+
+/**
+ * The common create, as one statement with no transaction to open and commit: an e-mail never seen
+ * gets its subject and keys (`subject`), the return encrypted under them (`row`), its audit event and
+ * its webhook announcement, all or nothing. False, with nothing written, when the e-mail already has a
+ * subject (or a concurrent intake created it first): the caller then encrypts under that subject's
+ * keys and takes the transactional path (`intakeKeyset`, `insertReturn`).
+ */
+export async function insertReturnOfNewSubject(
+  db: Database,
+  subject: NewSubject,
+  row: NewReturnRow,
+  audit: ReturnCreatedAudit,
+): Promise<boolean> {
+  const properties = Object.keys(row);
+  const cacheKey = properties.join(',');
+  let statement = newSubjectReturnStatements.get(cacheKey);
+  if (!statement) {
+    statement = buildNewSubjectReturnStatement(properties);
+    newSubjectReturnStatements.set(cacheKey, statement);
+  }
+  const [result] = await statement.run(clientOf(db), {
+    ...row,
+    ...subject.values,
+    ...auditWhoOf(audit.context),
+    auditDetails: JSON.stringify(audit.details),
+    ...webhookEventValues(returnCreatedEvent(row)),
+  });
+  return result!.inserted === 1;
 }
 
 /** Stores an event unless one with the same dedupe key exists; true when this call stored it. */

@@ -4,7 +4,7 @@ import { recordAuditEvent } from '../audit/record-audit-event';
 import type { EmailBlindIndex } from '../crypto/blind-index';
 import type { DataClass } from '../crypto/data-classes';
 import { loadSubjectKeyset, SubjectKeyset } from '../crypto/field-cipher';
-import { intakeKeyset } from '../crypto/intake-keyset';
+import { intakeKeyset, newSubject } from '../crypto/intake-keyset';
 import type { MasterKeyring } from '../crypto/master-keyring';
 import { findSubjectIdByEmail } from '../crypto/subjects';
 import type { Database } from '../db/database';
@@ -29,6 +29,7 @@ import {
   findReturnsOfSubject,
   insertReturn,
   insertReturnEvent,
+  insertReturnOfNewSubject,
   lockReturn,
   type MerchantScope,
   readReturnAudited,
@@ -119,61 +120,70 @@ export async function createReturn(deps: ReturnDependencies, caller: ReturnCalle
     deps.rules,
     now,
   );
-  await deps.db.transaction(async (tx) => {
-    const classes: DataClass[] = body.refund.iban ? ['contact', 'payment'] : ['contact'];
-    const keys = await intakeKeyset(tx, deps.emailIndex, deps.keyring, body.customer.email, classes);
-    const { subjectId } = keys;
-    const { customer, items } = body;
-    const newRow: NewReturnRow = {
-      id,
-      merchantId: body.merchantId,
-      orderRef: body.orderRef,
-      subjectId,
-      status: 'created',
-      method: body.method,
-      refundMethod: body.refund.method,
-      withdrawalInfoGiven: body.withdrawalInfoGiven,
-      deliveredAt: body.deliveredAt,
-      notifiedAt,
-      withdrawalDeadline: clocks.withdrawalDeadline,
-      returnDeadline: clocks.returnDeadline,
-      items: items.map(({ sku, quantity, unitPriceCents, reason }) => ({
-        sku,
-        quantity,
-        unitPriceCents,
-        reason,
-      })),
-      totalCents: items.reduce((sum, item) => sum + item.quantity * item.unitPriceCents, 0),
-      parcel: body.parcel ?? null,
-      postalArea: postalArea(customer.address.country, customer.address.postalCode),
-      country: customer.address.country,
-      createdAt: now,
-      updatedAt: now,
-      ...encryptReturnPersonalData(keys, id, {
-        name: customer.name,
-        email: customer.email,
-        phone: customer.phone ?? null,
-        line1: customer.address.line1,
-        line2: customer.address.line2 ?? null,
-        postalCode: customer.address.postalCode,
-        city: customer.address.city,
-        itemComments: items.map((item) => item.comment ?? null),
-        iban: body.refund.iban ?? null,
-      }),
-    };
-    // Sent together: postgres.js pipelines them on the transaction's connection.
-    await Promise.all([
-      insertReturn(tx, newRow),
-      recordAuditEvent(tx, caller, {
-        action: 'return.create',
-        outcome: 'success',
-        targetType: 'return',
-        targetId: id,
-        subjectRef: subjectId,
-        details: { merchantId: body.merchantId, items: items.length },
-      }),
-    ]);
+  const { customer, items } = body;
+  const rowUnder = (keys: SubjectKeyset): NewReturnRow => ({
+    id,
+    merchantId: body.merchantId,
+    orderRef: body.orderRef,
+    subjectId: keys.subjectId,
+    status: 'created',
+    method: body.method,
+    refundMethod: body.refund.method,
+    withdrawalInfoGiven: body.withdrawalInfoGiven,
+    deliveredAt: body.deliveredAt,
+    notifiedAt,
+    withdrawalDeadline: clocks.withdrawalDeadline,
+    returnDeadline: clocks.returnDeadline,
+    items: items.map(({ sku, quantity, unitPriceCents, reason }) => ({
+      sku,
+      quantity,
+      unitPriceCents,
+      reason,
+    })),
+    totalCents: items.reduce((sum, item) => sum + item.quantity * item.unitPriceCents, 0),
+    parcel: body.parcel ?? null,
+    postalArea: postalArea(customer.address.country, customer.address.postalCode),
+    country: customer.address.country,
+    createdAt: now,
+    updatedAt: now,
+    ...encryptReturnPersonalData(keys, id, {
+      name: customer.name,
+      email: customer.email,
+      phone: customer.phone ?? null,
+      line1: customer.address.line1,
+      line2: customer.address.line2 ?? null,
+      postalCode: customer.address.postalCode,
+      city: customer.address.city,
+      itemComments: items.map((item) => item.comment ?? null),
+      iban: body.refund.iban ?? null,
+    }),
   });
+  const classes: DataClass[] = body.refund.iban ? ['contact', 'payment'] : ['contact'];
+  const details = { merchantId: body.merchantId, items: items.length };
+  // Most returns come from an e-mail never seen: one statement. A known one encrypts again under
+  // its subject's keys (the AAD names the subject), in a transaction that holds the subject.
+  const subject = newSubject(deps.emailIndex, deps.keyring, customer.email, classes);
+  const stored = await insertReturnOfNewSubject(deps.db, subject, rowUnder(subject.keyset), {
+    context: caller,
+    details,
+  });
+  if (!stored) {
+    await deps.db.transaction(async (tx) => {
+      const keys = await intakeKeyset(tx, deps.emailIndex, deps.keyring, customer.email, classes, subject);
+      // Sent together: postgres.js pipelines them on the transaction's connection.
+      await Promise.all([
+        insertReturn(tx, rowUnder(keys)),
+        recordAuditEvent(tx, caller, {
+          action: 'return.create',
+          outcome: 'success',
+          targetType: 'return',
+          targetId: id,
+          subjectRef: keys.subjectId,
+          details,
+        }),
+      ]);
+    });
+  }
   return createdReturnView(
     {
       id,

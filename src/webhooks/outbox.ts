@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
 import { arrayParam } from '../db/array-param';
 import { webhookEvents } from './webhook-outbox.schema';
@@ -37,4 +37,27 @@ export async function enqueueWebhookEvents(tx: Executor, inputs: WebhookEventInp
     order by position
     returning id`)) as unknown as { id: string }[];
   return rows.map((row) => row.id);
+}
+
+/**
+ * An INSERT of the outbox event of placeholder values `webhookEventValues` gives, once per row that
+ * `from` (a FROM ... WHERE fragment) selects, for use as a data-modifying CTE: the event then exists
+ * exactly when the rows it announces were written by the same statement.
+ */
+export function webhookEventPerRow(from: SQL): SQL {
+  return sql`insert into ${webhookEvents} (type, merchant_id, recipient_id, data)
+    select ${sql.placeholder('webhookType')}::text, ${sql.placeholder('webhookMerchantId')}::text,
+      ${sql.placeholder('webhookRecipientId')}::text, ${sql.placeholder('webhookData')}::jsonb
+    ${from}`;
+}
+
+/** The placeholder values of `webhookEventPerRow`, checked as every outbox event is. */
+export function webhookEventValues(input: WebhookEventInput): Record<string, unknown> {
+  const event = parseWebhookEvent(input);
+  return {
+    webhookType: event.type,
+    webhookMerchantId: event.merchantId ?? null,
+    webhookRecipientId: event.recipientId ?? null,
+    webhookData: JSON.stringify(event.data),
+  };
 }
