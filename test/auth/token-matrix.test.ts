@@ -133,6 +133,17 @@ describe('bearer tokens (HS256)', () => {
     expect(response.json()).toMatchObject({ status: 401, code: 'unauthorized' });
   });
 
+  it('refuses a token once expired even after it was accepted (the verified-token cache keeps exp)', async () => {
+    // Expired 3 to 4 s ago, inside the 5 s clock tolerance: accepted, and cached.
+    const token = await hsToken(secret, {}, (jwt) =>
+      jwt.setExpirationTime(Math.floor(Date.now() / 1000) - 3),
+    );
+    expect((await me(bearer(token))).statusCode).toBe(200);
+    expect((await me(bearer(token))).statusCode).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    expect((await me(bearer(token))).statusCode).toBe(401);
+  });
+
   it('answers 403 to a valid token that lacks the scope, naming it', async () => {
     const denied = await t.app.inject({ url: '/v1/test-needs-keys', headers: bearer(await t.token('dpo')) });
     expect(denied.statusCode).toBe(403);
