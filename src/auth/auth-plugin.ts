@@ -61,7 +61,9 @@ export const authPlugin = fp(
         // fast-jwt counts in milliseconds: tolerate small clock drift between issuer and service.
         clockTolerance: 5000,
         // Services call with the same token many times: verifying its signature once per minute, not
-        // per request, took about 3 % of the CPU of a read. An entry never outlives the token's `exp`.
+        // per request, took about 3 % of the CPU of a read. An entry ends by `exp` plus the clock
+        // tolerance, when verification itself would refuse the token; a refusal is kept for that
+        // tolerance (fast-jwt's least error TTL), so a token refused for `nbf` stays refused 5 s.
         cache: 1000,
         cacheTTL: 60_000,
       },

@@ -15,6 +15,7 @@ import { findOrCreateSubject } from './subjects';
  * for it before any statement is sent, and the keyset that encrypts under them.
  */
 export interface NewSubject {
+  classes: readonly DataClass[];
   keyset: SubjectKeyset;
   /** The placeholder values of `subjectIntakeCtes`. */
   values: Record<string, unknown>;
@@ -37,6 +38,7 @@ export function newSubject(
   );
   const hex = (bytes: Buffer) => `\\x${bytes.toString('hex')}`;
   return {
+    classes,
     keyset: new SubjectKeyset(subjectId, keyring, stored, fresh),
     values: {
       emailCandidates: index.candidates(email).map(hex),
@@ -106,6 +108,9 @@ export async function intakeKeyset(
   classes: readonly DataClass[],
   candidate: NewSubject = newSubject(index, keyring, email, classes),
 ): Promise<SubjectKeyset> {
+  if (candidate.classes.join() !== classes.join()) {
+    throw new Error('intakeKeyset: the candidate subject has keys for other data classes');
+  }
   const [row] = await intakeStatement.run(clientOf(executor), candidate.values);
   if (row?.created) return candidate.keyset;
   if (row) {

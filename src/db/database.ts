@@ -34,7 +34,7 @@ export function openDatabase(url: string, options: DatabaseOptions = {}): Databa
 /**
  * The postgres.js connection under a drizzle database (the pool) or transaction (its connection), for
  * statements prepared by src/db/prepared-statement.ts. drizzle keeps it on its session (drizzle-orm is
- * pinned; test/db/prepared-statements.test.ts checks that a transaction's statements run on it).
+ * pinned; test/db/prepared-statements.test.ts checks that a transaction's statement runs in it).
  */
 export function clientOf(executor: { _: { session: unknown } }): Sql | TransactionSql {
   return (executor._.session as { client: Sql | TransactionSql }).client;

@@ -13,7 +13,7 @@ import { type SubjectDataKeyRow, subjectDataKeys } from '../crypto/subject-data-
 import { isAnyOf } from '../db/array-param';
 import { clientOf, type Database } from '../db/database';
 import { jsonRowOf, qualified, rowFromJson } from '../db/json-rows';
-import { preparedStatement, rowPlaceholders } from '../db/prepared-statement';
+import { placeholderValues, preparedStatement, rowPlaceholders } from '../db/prepared-statement';
 import type { DataState } from '../policies/purposes-policy';
 import { enqueueWebhookEvent, webhookEventPerRow, webhookEventValues } from '../webhooks/outbox';
 import type { WebhookEventInput } from '../webhooks/webhook-payload';
@@ -28,7 +28,8 @@ import {
 
 /*
  * The one module that writes `returns` and `return_events`. Features that must see every change hook
- * in here, in the caller's transaction: the webhook outbox (creation, status changes), retention and
+ * in here, in the caller's transaction or in the write's own statement (a new subject's return): the
+ * webhook outbox (creation, status changes), retention and
  * erasure; the pseudonymized feed cursor is moved by a trigger. Every write stamps `updated_at`.
  */
 
@@ -56,19 +57,18 @@ export async function insertReturn(tx: Executor, row: NewReturnRow): Promise<voi
   await Promise.all([tx.insert(returns).values(row), enqueueWebhookEvent(tx, returnCreatedEvent(row))]);
 }
 
-/** The `return.create` audit event's details: ids and counts. */
+/** Who creates the return (the audit event's actor and purpose) and its details: ids and counts. */
 export interface ReturnCreatedAudit {
   context: AuditContext;
   details: Record<string, unknown>;
 }
 
 function buildNewSubjectReturnStatement(properties: readonly string[]) {
-  const row = rowPlaceholders(returns, properties);
-  return preparedStatement<{ inserted: number }>(sql`with ${subjectIntakeCtes},
+  const row = rowPlaceholders(returns, properties, 'return.');
+  const statement = preparedStatement<{ inserted: number }>(sql`with ${subjectIntakeCtes},
     new_return as (
-      insert into ${returns} (${row.columns})
-      select ${row.values}
-      where exists (select 1 from created)
+      insert into ${returns} (${row.columns}, subject_id)
+      select ${row.values}, created.id from created
       returning id, subject_id
     ), create_audit as (${auditEventPerRow(
       auditWhoPlaceholders,
@@ -83,6 +83,7 @@ function buildNewSubjectReturnStatement(properties: readonly string[]) {
       sql`from new_return`,
     )}), announced as (${webhookEventPerRow(sql`from new_return`)})
     select count(*)::int as inserted from new_return`);
+  return { statement, placeholders: row.placeholders };
 }
 
 /** By the row's property names, which are the same on every create. */
@@ -101,20 +102,30 @@ export async function insertReturnOfNewSubject(
   row: NewReturnRow,
   audit: ReturnCreatedAudit,
 ): Promise<boolean> {
-  const properties = Object.keys(row);
-  const cacheKey = properties.join(',');
-  let statement = newSubjectReturnStatements.get(cacheKey);
-  if (!statement) {
-    statement = buildNewSubjectReturnStatement(properties);
-    newSubjectReturnStatements.set(cacheKey, statement);
+  // The ciphertexts' AAD names the subject: the row must be the one encrypted under `subject`.
+  if (row.subjectId !== subject.keyset.subjectId) {
+    throw new Error('insertReturnOfNewSubject: the row was not encrypted for this new subject');
   }
-  const [result] = await statement.run(clientOf(db), {
-    ...row,
-    ...subject.values,
-    ...auditWhoOf(audit.context),
-    auditDetails: JSON.stringify(audit.details),
-    ...webhookEventValues(returnCreatedEvent(row)),
-  });
+  // subject_id comes from the `created` CTE; an undefined property keeps its column default.
+  const properties = Object.keys(row).filter(
+    (property) => property !== 'subjectId' && row[property as keyof NewReturnRow] !== undefined,
+  );
+  const cacheKey = properties.join(',');
+  let built = newSubjectReturnStatements.get(cacheKey);
+  if (!built) {
+    built = buildNewSubjectReturnStatement(properties);
+    newSubjectReturnStatements.set(cacheKey, built);
+  }
+  const [result] = await built.statement.run(
+    clientOf(db),
+    placeholderValues(
+      built.placeholders(row),
+      subject.values,
+      auditWhoOf(audit.context),
+      { auditDetails: JSON.stringify(audit.details) },
+      webhookEventValues(returnCreatedEvent(row)),
+    ),
+  );
   return result!.inserted === 1;
 }
 

@@ -1,5 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { newSubject } from '../../src/crypto/intake-keyset';
+import { EmailBlindIndex } from '../../src/crypto/blind-index';
+import { intakeKeyset, newSubject } from '../../src/crypto/intake-keyset';
+import { timeOrderedUuid } from '../../src/db/time-ordered-uuid';
 import { insertReturnOfNewSubject } from '../../src/returns/return-repository';
 import type { NewReturnRow } from '../../src/returns/returns.schema';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
@@ -40,6 +43,25 @@ describe('creating returns: the one-statement path and the known-subject path', 
   const createAudits = (id: string) => t.database.sql<{ subject_ref: string; details: unknown }[]>`
     select subject_ref, details from audit_events where action = 'return.create' and target_id = ${id}`;
 
+  /** A return row with no personal field, for calls to the repository below the route. */
+  const plainRow = (id: string, subjectId: string, orderRef: string) =>
+    ({
+      id,
+      merchantId: 'm-100',
+      orderRef,
+      subjectId,
+      method: 'post_office',
+      refundMethod: 'original_payment',
+      deliveredAt: new Date('2026-11-20T10:00:00Z'),
+      notifiedAt: new Date('2026-11-21T10:00:00Z'),
+      withdrawalDeadline: '2026-12-04',
+      returnDeadline: '2026-12-21',
+      items: [],
+      totalCents: 0,
+      postalArea: '75',
+      country: 'FR',
+    }) satisfies NewReturnRow;
+
   it('stores a new e-mail with its subject, keys, return, audit event and announcement', async () => {
     const request = returnRequest({}, 'fresh');
     const response = await createReturnVia(t, request);
@@ -52,8 +74,17 @@ describe('creating returns: the one-statement path and the known-subject path', 
     ]);
     expect((await announcements(id)).map((event) => event.data.status)).toEqual(['created']);
     const [row] = await t.database.sql`
-      select jsonb_typeof(parcel) as parcel, items, total_cents from returns where id = ${id}`;
-    expect(row).toMatchObject({ parcel: 'object', total_cents: '7999' });
+      select jsonb_typeof(parcel) as parcel, total_cents, method, withdrawal_info_given,
+        to_json(delivered_at) #>> '{}' as delivered_at, withdrawal_deadline::text
+      from returns where id = ${id}`;
+    expect(row).toMatchObject({
+      parcel: 'object',
+      total_cents: '7999',
+      method: 'mailbox',
+      withdrawal_info_given: true,
+      withdrawal_deadline: response.json().withdrawalDeadline,
+    });
+    expect(new Date(row!.delivered_at).toISOString()).toBe(request.deliveredAt);
     const body = await read(id);
     expect(body.customer.name).toBe(request.customer.name);
     expect(body.refund.iban).toBe(request.refund.iban);
@@ -104,30 +135,53 @@ describe('creating returns: the one-statement path and the known-subject path', 
     const subjects = new Set(await Promise.all(ids.map(subjectOf)));
     expect(subjects.size).toBe(1);
     expect(await keyClassesOf([...subjects][0]!)).toEqual(['contact', 'payment']);
-    for (const id of ids) expect((await read(id)).customer.name).toBe(requests[0]!.customer.name);
+    for (const id of ids) {
+      expect((await read(id)).customer.name).toBe(requests[0]!.customer.name);
+      expect(await createAudits(id)).toHaveLength(1);
+      expect(await announcements(id)).toHaveLength(1);
+    }
+    // The statements that lost the race wrote no subject of their own.
+    const [orphans] = await t.database.sql`
+      select count(*)::int as n from subjects
+      where not exists (select 1 from returns where returns.subject_id = subjects.id)`;
+    expect(orphans!.n).toBe(0);
+  });
+
+  it('finds a subject indexed under an older blind-index key, writing nothing new', async () => {
+    const request = returnRequest({}, 'rotated');
+    const { id } = (await createReturnVia(t, request)).json();
+    const subjectId = await subjectOf(id);
+    const rotated = new EmailBlindIndex([
+      ...t.config.blindIndexKeys,
+      { version: 'v-next', key: randomBytes(32) },
+    ]);
+    const email = request.customer.email;
+    const candidate = newSubject(rotated, t.app.keyring, email, ['contact']);
+    const row = plainRow(timeOrderedUuid(), candidate.keyset.subjectId, 'ORD-rotated-2');
+    expect(
+      await insertReturnOfNewSubject(t.app.database.db, candidate, row, { context: {}, details: {} }),
+    ).toBe(false);
+    const keys = await intakeKeyset(t.app.database.db, rotated, t.app.keyring, email, ['contact'], candidate);
+    expect(keys.subjectId).toBe(subjectId);
+    const [written] = await t.database.sql`
+      select (select count(*) from subjects where id = ${candidate.keyset.subjectId})::int as subjects,
+        (select count(*) from returns where id = ${row.id})::int as returns`;
+    expect(written).toEqual({ subjects: 0, returns: 0 });
+  });
+
+  it('refuses a row that was not encrypted for the new subject', async () => {
+    const candidate = newSubject(t.app.emailIndex, t.app.keyring, 'mismatch@example.org', ['contact']);
+    const row = plainRow(timeOrderedUuid(), timeOrderedUuid(), 'ORD-mismatch');
+    await expect(
+      insertReturnOfNewSubject(t.app.database.db, candidate, row, { context: {}, details: {} }),
+    ).rejects.toThrow(/not encrypted for this new subject/);
   });
 
   it('writes nothing when the one statement fails: no subject, key, audit event or announcement', async () => {
     const { id } = (await createReturnVia(t, returnRequest({}, 'taken'))).json();
-    const [existing] = await t.database.sql`select * from returns where id = ${id}`;
     const subject = newSubject(t.app.emailIndex, t.app.keyring, 'someone.new@example.org', ['contact']);
     // The same return id again: the insert fails on the primary key, after the subject's CTEs ran.
-    const row = {
-      id,
-      merchantId: 'm-100',
-      orderRef: 'ORD-taken-again',
-      subjectId: subject.keyset.subjectId,
-      method: 'post_office',
-      refundMethod: 'original_payment',
-      deliveredAt: new Date(existing!.delivered_at),
-      notifiedAt: new Date(existing!.notified_at),
-      withdrawalDeadline: existing!.withdrawal_deadline,
-      returnDeadline: existing!.return_deadline,
-      items: [],
-      totalCents: 0,
-      postalArea: '75',
-      country: 'FR',
-    } satisfies NewReturnRow;
+    const row = plainRow(id, subject.keyset.subjectId, 'ORD-taken-again');
     await expect(
       insertReturnOfNewSubject(t.app.database.db, subject, row, { context: {}, details: {} }),
     ).rejects.toThrow(/returns_pkey|duplicate key/);
