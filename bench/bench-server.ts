@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app';
@@ -13,7 +13,53 @@ export interface BenchServer {
   baseUrl: string;
   /** The peak resident memory the kernel reports for the process (VmHWM). */
   peakRssMb(): number;
+  /** CPU time the process has used so far, user and system, in seconds. */
+  cpuSeconds(): number;
   stop(): Promise<void>;
+}
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ, 100 on Linux). */
+const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+/**
+ * CPU time of a process from /proc/<pid>/stat, in seconds (0 once it is gone): its own (utime, stime)
+ * and, with `reaped`, that of its children that ended (cutime, cstime).
+ */
+function processCpuSeconds(pid: number, reaped = false): number {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return 0;
+  }
+  // Fields after the command name (which may hold spaces) start at field 3; utime and stime are 14
+  // and 15, cutime and cstime 16 and 17.
+  const fields = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number);
+  const own = fields[11]! + fields[12]!;
+  return (reaped ? own + fields[13]! + fields[14]! : own) / ticksPerSecond;
+}
+
+/**
+ * CPU time used so far by the PostgreSQL processes on the machine (the benchmark's cluster): the live
+ * ones, and the backends that ended (an idle pool connection closes after 30 s), which the postmaster
+ * reaped and counts as its children's time.
+ */
+export function postgresCpuSeconds(): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') {
+        total += processCpuSeconds(Number(entry), true);
+      }
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return total;
 }
 
 /**
@@ -46,6 +92,7 @@ export async function startServerProcess(
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
       return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
     },
+    cpuSeconds: () => processCpuSeconds(child.pid!),
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', () => resolve());

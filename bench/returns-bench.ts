@@ -6,7 +6,12 @@ import { applyMigrations } from '../src/db/migrations';
 import { loadPolicies } from '../src/policies/load-policies';
 import { seedReturns } from '../src/returns/seed-returns';
 import { benchSecrets, openBenchDatabase } from './bench-database';
-import { type BenchServer, startBundledService, startServerProcess } from './bench-server';
+import {
+  type BenchServer,
+  postgresCpuSeconds,
+  startBundledService,
+  startServerProcess,
+} from './bench-server';
 
 /*
  * `npm run bench -- returns [--returns N] [--seconds S] [--connections C]`: seeds N returns through
@@ -71,10 +76,16 @@ interface Measure {
   p50Ms: number;
   p99Ms: number;
   errors: number;
+  /**
+   * CPU time per request of the server process and of PostgreSQL during the load (autocannon's own
+   * is not counted): steadier than the request rate on a shared machine, and it says where time goes.
+   */
+  serverCpuMsPerRequest: number;
+  databaseCpuMsPerRequest: number;
 }
 
 async function load(
-  url: string,
+  server: BenchServer,
   options: Options,
   request: {
     method: 'GET' | 'POST';
@@ -83,8 +94,10 @@ async function load(
   },
   seconds = options.seconds,
 ): Promise<Measure> {
+  const serverCpuBefore = server.cpuSeconds();
+  const databaseCpuBefore = postgresCpuSeconds();
   const result = await autocannon({
-    url,
+    url: server.baseUrl,
     connections: options.connections,
     duration: seconds,
     requests: [
@@ -95,11 +108,15 @@ async function load(
       },
     ],
   });
+  const perRequest = (seconds: number) =>
+    Number(((seconds * 1000) / Math.max(1, result.requests.total)).toFixed(2));
   return {
     requestsPerSecond: Math.round(result.requests.average),
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
     errors: result.errors + result.timeouts + result.non2xx,
+    serverCpuMsPerRequest: perRequest(server.cpuSeconds() - serverCpuBefore),
+    databaseCpuMsPerRequest: perRequest(postgresCpuSeconds() - databaseCpuBefore),
   };
 }
 
@@ -158,14 +175,14 @@ export async function run(args: string[]) {
 
     const create = (server: BenchServer, headers: Record<string, string>, seconds?: number) =>
       load(
-        server.baseUrl,
+        server,
         options,
         { method: 'POST', headers, next: () => ({ path: '/v1/returns', body: returnBody() }) },
         seconds,
       );
     const get = (server: BenchServer, ids: string[], headers: Record<string, string>, seconds?: number) =>
       load(
-        server.baseUrl,
+        server,
         options,
         { method: 'GET', headers, next: () => ({ path: `/v1/returns/${pickId(ids)}` }) },
         seconds,
@@ -213,7 +230,7 @@ export async function run(args: string[]) {
       peakRssMb: { service: Math.round(service.peakRssMb()), baseline: Math.round(baseline.peakRssMb()) },
     };
     const line = (name: string, m: Measure) =>
-      `  ${name.padEnd(9)} ${String(m.requestsPerSecond).padStart(6)} req/s  p50 ${String(m.p50Ms).padStart(4)} ms  p99 ${String(m.p99Ms).padStart(4)} ms  errors ${m.errors}`;
+      `  ${name.padEnd(9)} ${String(m.requestsPerSecond).padStart(6)} req/s  p50 ${String(m.p50Ms).padStart(4)} ms  p99 ${String(m.p99Ms).padStart(4)} ms  errors ${m.errors}  CPU/request: server ${m.serverCpuMsPerRequest} ms, PostgreSQL ${m.databaseCpuMsPerRequest} ms`;
     console.log(
       [
         `seed: ${seeded.returns.toLocaleString('en')} returns in ${(seeded.ms / 1000).toFixed(1)} s (${seedPerSecond}/s) -> 1,000,000 in ~${millionMinutes.toFixed(1)} min`,
