@@ -59,7 +59,7 @@ function holdsClass(row: LockedReturn, dataClass: DataClass): boolean {
  * Locks the returns (in id order) with their subjects, and reads in the same statement what each
  * return still holds and whether a legal hold covers it. The subjects are locked before any check of
  * what they still hold: an intake that found one of them (FOR KEY SHARE) commits first and its return
- * is seen by the check; a later one waits, then starts a new subject (returns_refuse_erased_subject).
+ * is seen by the check; a later one waits, then starts a new subject (the returns_check_subject trigger).
  */
 async function lockReturns(tx: Executor, where: SQL, asOf: Date): Promise<LockedReturn[]> {
   const paymentColumns = columnsOfClass('payment', 'returns').get('returns') ?? [];
