@@ -229,6 +229,20 @@ export async function run(args: string[]) {
       },
       peakRssMb: { service: Math.round(service.peakRssMb()), baseline: Math.round(baseline.peakRssMb()) },
     };
+    // The goals of this machine at 20 connections (issue #3), each checked against this run.
+    const goals = {
+      ratio: 0.7,
+      p99Ms: 50,
+      peakRssMb: 200,
+      seedMinutesFor1M: 10,
+    };
+    const met = {
+      ratio: report.createReturn.ratio >= goals.ratio && report.getReturn.ratio >= goals.ratio,
+      p99Ms:
+        results.createReturn.service.p99Ms <= goals.p99Ms && results.getReturn.service.p99Ms <= goals.p99Ms,
+      peakRssMb: report.peakRssMb.service <= goals.peakRssMb,
+      seedMinutesFor1M: millionMinutes < goals.seedMinutesFor1M,
+    };
     const line = (name: string, m: Measure) =>
       `  ${name.padEnd(9)} ${String(m.requestsPerSecond).padStart(6)} req/s  p50 ${String(m.p50Ms).padStart(4)} ms  p99 ${String(m.p99Ms).padStart(4)} ms  errors ${m.errors}  CPU/request: server ${m.serverCpuMsPerRequest} ms, PostgreSQL ${m.databaseCpuMsPerRequest} ms`;
     console.log(
@@ -243,11 +257,14 @@ export async function run(args: string[]) {
         line('baseline', report.getReturn.baseline),
         `  ratio     ${report.getReturn.ratio}`,
         `peak RSS: service ${report.peakRssMb.service} MB, baseline ${report.peakRssMb.baseline} MB`,
+        `goals: ${Object.entries(goals)
+          .map(([name, goal]) => `${name} ${goal} ${met[name as keyof typeof met] ? 'met' : 'NOT met'}`)
+          .join(', ')}`,
       ].join('\n'),
     );
     mkdirSync('bench/results', { recursive: true });
     const file = `bench/results/returns-${report.at.replaceAll(':', '-')}.json`;
-    writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(file, `${JSON.stringify({ ...report, goals, met }, null, 2)}\n`);
     console.log(`written to ${file}`);
   } finally {
     for (const server of servers) await server.stop();
