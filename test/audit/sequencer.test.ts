@@ -56,6 +56,23 @@ describe('audit sequencer', () => {
     expect((await sequence()).sequenced).toBe(0);
   });
 
+  it('hashes a batch larger than one slice of the event loop into the same tree', async () => {
+    await t.database.sql`
+      insert into audit_events (actor, action, outcome)
+      select 'bulk', 'test.sliced.' || n, 'success' from generate_series(1, 250) as n`;
+    const result = await sequence();
+    expect(result.sequenced).toBe(250);
+    const rows = await logState();
+    expect(rows.map((row) => Number(row.position))).toEqual(rows.map((_, index) => index));
+    const [checkpoint] = await t.database.sql`
+      select tree_size::int as "treeSize", encode(root_hash, 'hex') as "rootHash"
+        from audit_checkpoints order by tree_size desc limit 1`;
+    expect(checkpoint).toEqual({
+      treeSize: rows.length,
+      rootHash: rootFromLeafHashes(rows.map((row) => leafHash(canonicalLeaf(row)))).toString('hex'),
+    });
+  });
+
   it('gives late commits a later position: no gap, no duplicate, nobody skipped, writers never wait', async () => {
     // Its own pool, so 20 transactions can stay open at once.
     const writers = openDatabase(t.database.url, { maxConnections: 24 });
