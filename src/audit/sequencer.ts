@@ -88,27 +88,32 @@ async function sequenceBatch(
   }
   const { frontier, completed } = appendToFrontier(await loadFrontier(tx, treeSize), treeSize, leafHashes);
   const newSize = treeSize + events.length;
-  await tx`insert into audit_log_entries (position, audit_event_id, leaf_hash)
-    select position, audit_event_id, decode(hash, 'hex')
-      from unnest(${events.map((_, offset) => String(treeSize + offset))}::bigint[],
-                  ${events.map((event) => event.id as string)}::bigint[],
-                  ${leafHashes.map((hash) => hash.toString('hex'))}::text[]) as batch(position, audit_event_id, hash)`;
-  if (completed.length > 0) {
-    await tx`insert into audit_tree_nodes (level, index, hash)
-      select level, index, decode(hash, 'hex')
-        from unnest(${completed.map((node) => node.level)}::smallint[],
-                    ${completed.map((node) => String(node.index))}::bigint[],
-                    ${completed.map((node) => node.hash.toString('hex'))}::text[]) as batch(level, index, hash)`;
-  }
-
+  // Signed before anything is written, and the writes sent together and committed at once: the
+  // transaction gets its id at its first write, and while it runs no row deleted or updated after
+  // that is dead to every transaction. On a busy serving instance each awaited statement took a turn
+  // of the event loop, the transaction stayed open most of each second, and the webhook outbox's
+  // index scans walked thousands of fanned-out rows that could not be marked dead.
   const checkpoint = await signCheckpoint(
     signer,
     newSize,
     foldPerfectHashes(frontier.map((node) => node.hash)),
   );
-  await tx`insert into audit_checkpoints (tree_size, root_hash, signed_at, key_id, jws)
-    values (${newSize}, decode(${checkpoint.rootHash}, 'hex'), ${checkpoint.signedAt}, ${checkpoint.keyId}, ${checkpoint.jws})`;
-  await tx`update audit_sequencer_state set horizon = ${horizon}, tree_size = ${newSize} where id = 1`;
+  await Promise.all([
+    tx`insert into audit_log_entries (position, audit_event_id, leaf_hash)
+      select position, audit_event_id, decode(hash, 'hex')
+        from unnest(${events.map((_, offset) => String(treeSize + offset))}::bigint[],
+                    ${events.map((event) => event.id as string)}::bigint[],
+                    ${leafHashes.map((hash) => hash.toString('hex'))}::text[]) as batch(position, audit_event_id, hash)`,
+    completed.length > 0 &&
+      tx`insert into audit_tree_nodes (level, index, hash)
+        select level, index, decode(hash, 'hex')
+          from unnest(${completed.map((node) => node.level)}::smallint[],
+                      ${completed.map((node) => String(node.index))}::bigint[],
+                      ${completed.map((node) => node.hash.toString('hex'))}::text[]) as batch(level, index, hash)`,
+    tx`insert into audit_checkpoints (tree_size, root_hash, signed_at, key_id, jws)
+      values (${newSize}, decode(${checkpoint.rootHash}, 'hex'), ${checkpoint.signedAt}, ${checkpoint.keyId}, ${checkpoint.jws})`,
+    tx`update audit_sequencer_state set horizon = ${horizon}, tree_size = ${newSize} where id = 1`,
+  ]);
   return { sequenced: events.length, treeSize: newSize, drained, checkpoint, pass: next };
 }
 

@@ -63,9 +63,9 @@ export interface ReturnCreatedAudit {
   details: Record<string, unknown>;
 }
 
-function buildNewSubjectReturnStatement(properties: readonly string[]) {
+function buildNewSubjectReturnStatement(properties: readonly string[], olderDigests: boolean) {
   const row = rowPlaceholders(returns, properties, 'return.');
-  const statement = preparedStatement<{ inserted: number }>(sql`with ${subjectIntakeCtes},
+  const statement = preparedStatement<{ inserted: number }>(sql`with ${subjectIntakeCtes(olderDigests)},
     new_return as (
       insert into ${returns} (${row.columns}, subject_id)
       select ${row.values}, created.id from created
@@ -86,7 +86,7 @@ function buildNewSubjectReturnStatement(properties: readonly string[]) {
   return { statement, placeholders: row.placeholders };
 }
 
-/** By the row's property names, which are the same on every create. */
+/** By the row's property names (the same on every create) and whether older blind-index keys exist. */
 const newSubjectReturnStatements = new Map<string, ReturnType<typeof buildNewSubjectReturnStatement>>();
 
 /**
@@ -110,10 +110,10 @@ export async function insertReturnOfNewSubject(
   const properties = Object.keys(row).filter(
     (property) => property !== 'subjectId' && row[property as keyof NewReturnRow] !== undefined,
   );
-  const cacheKey = properties.join(',');
+  const cacheKey = `${properties.join(',')};${subject.olderDigests}`;
   let built = newSubjectReturnStatements.get(cacheKey);
   if (!built) {
-    built = buildNewSubjectReturnStatement(properties);
+    built = buildNewSubjectReturnStatement(properties, subject.olderDigests);
     newSubjectReturnStatements.set(cacheKey, built);
   }
   const [result] = await built.statement.run(
