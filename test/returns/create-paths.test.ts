@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EmailBlindIndex } from '../../src/crypto/blind-index';
 import { intakeKeyset, newSubject } from '../../src/crypto/intake-keyset';
+import { openDatabase } from '../../src/db/database';
 import { timeOrderedUuid } from '../../src/db/time-ordered-uuid';
 import { insertReturnOfNewSubject } from '../../src/returns/return-repository';
 import type { NewReturnRow } from '../../src/returns/returns.schema';
@@ -167,6 +168,27 @@ describe('creating returns: the one-statement path and the known-subject path', 
       select (select count(*) from subjects where id = ${candidate.keyset.subjectId})::int as subjects,
         (select count(*) from returns where id = ${row.id})::int as returns`;
     expect(written).toEqual({ subjects: 0, returns: 0 });
+  });
+
+  it('runs the one statement on a generic plan once prepared, not planned anew on every create', async () => {
+    // One connection, so the statement it prepared is the one pg_prepared_statements shows.
+    const single = openDatabase(t.database.url, { maxConnections: 1 });
+    try {
+      for (let n = 0; n < 8; n++) {
+        const subject = newSubject(t.app.emailIndex, t.app.keyring, `plan.${n}@example.org`, ['contact']);
+        const row = plainRow(timeOrderedUuid(), subject.keyset.subjectId, `ORD-plan-${n}`);
+        expect(await insertReturnOfNewSubject(single.db, subject, row, { context: {}, details: {} })).toBe(
+          true,
+        );
+      }
+      const [plans] = await single.sql<{ generic_plans: string; custom_plans: string }[]>`
+        select generic_plans, custom_plans from pg_prepared_statements
+        where statement like '%new_return as%'`;
+      expect(Number(plans!.generic_plans)).toBeGreaterThan(0);
+      expect(Number(plans!.custom_plans)).toBeLessThanOrEqual(5);
+    } finally {
+      await single.close();
+    }
   });
 
   it('refuses a row that was not encrypted for the new subject', async () => {
