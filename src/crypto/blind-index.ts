@@ -32,6 +32,11 @@ export class EmailBlindIndex {
     return this.#keys.map((entry) => this.#digest(entry.key, email));
   }
 
+  /** The digests under the keys before the active one (`candidates` without `compute`'s). */
+  olderCandidates(email: string): Buffer[] {
+    return this.#keys.slice(0, -1).map((entry) => this.#digest(entry.key, email));
+  }
+
   #digest(key: Buffer, email: string): Buffer {
     return createHmac('sha256', key)
       .update(`returnvault:email:v1:${normalizeEmail(email)}`, 'utf8')

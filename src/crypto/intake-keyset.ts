@@ -1,5 +1,6 @@
 import { type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
+import { byteaText } from '../db/bytea';
 import { clientOf } from '../db/database';
 import { preparedStatement } from '../db/prepared-statement';
 import { timeOrderedUuid } from '../db/time-ordered-uuid';
@@ -38,11 +39,7 @@ export function newSubject(
       return [dataClass, { wrappedKey: wrapped, kekVersion, generation: 1 }] as const;
     }),
   );
-  const hex = (bytes: Buffer) => `\\x${bytes.toString('hex')}`;
-  const older = index
-    .candidates(email)
-    .filter((candidate) => !candidate.equals(digest))
-    .map(hex);
+  const older = index.olderCandidates(email).map(byteaText);
   return {
     classes,
     keyset: new SubjectKeyset(subjectId, keyring, stored, fresh),
@@ -50,10 +47,10 @@ export function newSubject(
     values: {
       ...(older.length > 0 ? { olderDigests: older } : {}),
       subjectId,
-      emailDigest: hex(digest),
+      emailDigest: byteaText(digest),
       emailIndexVersion: version,
       keyClasses: [...stored.keys()],
-      wrappedKeys: [...stored.values()].map((key) => hex(key.wrappedKey)),
+      wrappedKeys: [...stored.values()].map((key) => byteaText(key.wrappedKey)),
       kekVersions: [...stored.values()].map((key) => key.kekVersion),
     },
   };
@@ -116,20 +113,18 @@ const intakeStatements = [buildIntakeStatement(false), buildIntakeStatement(true
  * One statement serves the two common cases: an e-mail never seen gets a new subject and fresh keys,
  * and a known e-mail returns its stored keys. A known subject missing a live key of a class (erased,
  * or first IBAN), or an e-mail that a concurrent intake created first, takes the general path of
- * `findOrCreateSubject` and `loadSubjectKeyset`, which handle those cases. `candidate` is the new
- * subject to store if the e-mail is new (one for `classes`).
+ * `findOrCreateSubject` and `loadSubjectKeyset`, which handle those cases. `candidate` (from
+ * `newSubject` for this e-mail) is the subject stored if the e-mail is new; its classes are the ones
+ * the keyset must have.
  */
 export async function intakeKeyset(
   executor: Executor,
   index: EmailBlindIndex,
   keyring: MasterKeyring,
   email: string,
-  classes: readonly DataClass[],
-  candidate: NewSubject = newSubject(index, keyring, email, classes),
+  candidate: NewSubject,
 ): Promise<SubjectKeyset> {
-  if (candidate.classes.join() !== classes.join()) {
-    throw new Error('intakeKeyset: the candidate subject has keys for other data classes');
-  }
+  const { classes } = candidate;
   const statement = intakeStatements[candidate.olderDigests ? 1 : 0];
   const [row] = await statement.run(clientOf(executor), candidate.values);
   if (row?.created) return candidate.keyset;

@@ -1,5 +1,6 @@
 import { getTableColumns, getTableName } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
+import { byteaText } from './bytea';
 import type { TransactionSql } from './database';
 
 /*
@@ -15,7 +16,7 @@ const textOid = 25;
 /** `value` as PostgreSQL reads a value of SQL type `type` from text. */
 function asText(type: string, value: unknown): string | null {
   if (value === null || value === undefined) return null;
-  if (type === 'bytea') return `\\x${(value as Buffer).toString('hex')}`;
+  if (type === 'bytea') return byteaText(value as Buffer);
   if (type === 'json' || type === 'jsonb') return JSON.stringify(value);
   if (value instanceof Date) return value.toISOString();
   return String(value);

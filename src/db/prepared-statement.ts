@@ -1,5 +1,6 @@
 import { fillPlaceholders, getTableColumns, type SQL, sql } from 'drizzle-orm';
 import { PgDialect, type PgTable } from 'drizzle-orm/pg-core';
+import { byteaText } from './bytea';
 import type { Sql, TransactionSql } from './database';
 
 /*
@@ -66,7 +67,7 @@ export function rowPlaceholders(table: PgTable, properties: readonly string[], p
     mapToDriverValue: (value: unknown) => {
       if (value == null) return null;
       const mapped = column.mapToDriverValue(value);
-      return Buffer.isBuffer(mapped) ? `\\x${mapped.toString('hex')}` : mapped;
+      return Buffer.isBuffer(mapped) ? byteaText(mapped) : mapped;
     },
   });
   return {

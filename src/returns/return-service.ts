@@ -169,7 +169,7 @@ export async function createReturn(deps: ReturnDependencies, caller: ReturnCalle
   });
   if (!stored) {
     await deps.db.transaction(async (tx) => {
-      const keys = await intakeKeyset(tx, deps.emailIndex, deps.keyring, customer.email, classes, subject);
+      const keys = await intakeKeyset(tx, deps.emailIndex, deps.keyring, customer.email, subject);
       // Sent together: postgres.js pipelines them on the transaction's connection.
       await Promise.all([
         insertReturn(tx, rowUnder(keys)),

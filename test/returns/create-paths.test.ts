@@ -5,9 +5,8 @@ import { intakeKeyset, newSubject } from '../../src/crypto/intake-keyset';
 import { openDatabase } from '../../src/db/database';
 import { timeOrderedUuid } from '../../src/db/time-ordered-uuid';
 import { insertReturnOfNewSubject } from '../../src/returns/return-repository';
-import type { NewReturnRow } from '../../src/returns/returns.schema';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
-import { createReturnVia, returnRequest } from './return-fixtures';
+import { createReturnVia, plainReturnRow, returnRequest } from './return-fixtures';
 
 /**
  * A return from an e-mail never seen is stored by one statement (subject, keys, return, audit event,
@@ -43,25 +42,6 @@ describe('creating returns: the one-statement path and the known-subject path', 
     select data from webhook_events where type = 'return.created' and data->>'returnId' = ${id}`;
   const createAudits = (id: string) => t.database.sql<{ subject_ref: string; details: unknown }[]>`
     select subject_ref, details from audit_events where action = 'return.create' and target_id = ${id}`;
-
-  /** A return row with no personal field, for calls to the repository below the route. */
-  const plainRow = (id: string, subjectId: string, orderRef: string) =>
-    ({
-      id,
-      merchantId: 'm-100',
-      orderRef,
-      subjectId,
-      method: 'post_office',
-      refundMethod: 'original_payment',
-      deliveredAt: new Date('2026-11-20T10:00:00Z'),
-      notifiedAt: new Date('2026-11-21T10:00:00Z'),
-      withdrawalDeadline: '2026-12-04',
-      returnDeadline: '2026-12-21',
-      items: [],
-      totalCents: 0,
-      postalArea: '75',
-      country: 'FR',
-    }) satisfies NewReturnRow;
 
   it('stores a new e-mail with its subject, keys, return, audit event and announcement', async () => {
     const request = returnRequest({}, 'fresh');
@@ -158,11 +138,11 @@ describe('creating returns: the one-statement path and the known-subject path', 
     ]);
     const email = request.customer.email;
     const candidate = newSubject(rotated, t.app.keyring, email, ['contact']);
-    const row = plainRow(timeOrderedUuid(), candidate.keyset.subjectId, 'ORD-rotated-2');
+    const row = plainReturnRow(timeOrderedUuid(), candidate.keyset.subjectId, 'ORD-rotated-2');
     expect(
       await insertReturnOfNewSubject(t.app.database.db, candidate, row, { context: {}, details: {} }),
     ).toBe(false);
-    const keys = await intakeKeyset(t.app.database.db, rotated, t.app.keyring, email, ['contact'], candidate);
+    const keys = await intakeKeyset(t.app.database.db, rotated, t.app.keyring, email, candidate);
     expect(keys.subjectId).toBe(subjectId);
     const [written] = await t.database.sql`
       select (select count(*) from subjects where id = ${candidate.keyset.subjectId})::int as subjects,
@@ -176,7 +156,7 @@ describe('creating returns: the one-statement path and the known-subject path', 
     try {
       for (let n = 0; n < 8; n++) {
         const subject = newSubject(t.app.emailIndex, t.app.keyring, `plan.${n}@example.org`, ['contact']);
-        const row = plainRow(timeOrderedUuid(), subject.keyset.subjectId, `ORD-plan-${n}`);
+        const row = plainReturnRow(timeOrderedUuid(), subject.keyset.subjectId, `ORD-plan-${n}`);
         expect(await insertReturnOfNewSubject(single.db, subject, row, { context: {}, details: {} })).toBe(
           true,
         );
@@ -193,7 +173,7 @@ describe('creating returns: the one-statement path and the known-subject path', 
 
   it('refuses a row that was not encrypted for the new subject', async () => {
     const candidate = newSubject(t.app.emailIndex, t.app.keyring, 'mismatch@example.org', ['contact']);
-    const row = plainRow(timeOrderedUuid(), timeOrderedUuid(), 'ORD-mismatch');
+    const row = plainReturnRow(timeOrderedUuid(), timeOrderedUuid(), 'ORD-mismatch');
     await expect(
       insertReturnOfNewSubject(t.app.database.db, candidate, row, { context: {}, details: {} }),
     ).rejects.toThrow(/not encrypted for this new subject/);
@@ -203,7 +183,7 @@ describe('creating returns: the one-statement path and the known-subject path', 
     const { id } = (await createReturnVia(t, returnRequest({}, 'taken'))).json();
     const subject = newSubject(t.app.emailIndex, t.app.keyring, 'someone.new@example.org', ['contact']);
     // The same return id again: the insert fails on the primary key, after the subject's CTEs ran.
-    const row = plainRow(id, subject.keyset.subjectId, 'ORD-taken-again');
+    const row = plainReturnRow(id, subject.keyset.subjectId, 'ORD-taken-again');
     await expect(
       insertReturnOfNewSubject(t.app.database.db, subject, row, { context: {}, details: {} }),
     ).rejects.toThrow(/returns_pkey|duplicate key/);

@@ -1,3 +1,4 @@
+import type { NewReturnRow } from '../../src/returns/returns.schema';
 import type { TestApp } from '../support/test-app';
 import { bearer } from '../support/test-app';
 
@@ -45,4 +46,24 @@ export async function createReturnVia(t: TestApp, body: Record<string, unknown>,
 
 export function daysAgo(days: number): string {
   return new Date(Date.now() - days * dayMs).toISOString();
+}
+
+/** A return row with no personal field, for writes below the route (repository, triggers). */
+export function plainReturnRow(id: string, subjectId: string, orderRef: string): NewReturnRow {
+  return {
+    id,
+    merchantId: 'm-100',
+    orderRef,
+    subjectId,
+    method: 'post_office',
+    refundMethod: 'original_payment',
+    deliveredAt: new Date('2026-11-20T10:00:00Z'),
+    notifiedAt: new Date('2026-11-21T10:00:00Z'),
+    withdrawalDeadline: '2026-12-04',
+    returnDeadline: '2026-12-21',
+    items: [],
+    totalCents: 0,
+    postalArea: '75',
+    country: 'FR',
+  };
 }

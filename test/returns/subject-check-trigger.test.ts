@@ -4,6 +4,7 @@ import { subjects } from '../../src/crypto/subjects.schema';
 import { timeOrderedUuid } from '../../src/db/time-ordered-uuid';
 import { returns } from '../../src/returns/returns.schema';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { plainReturnRow } from './return-fixtures';
 
 /**
  * The database's own check of a new return's subject (trigger returns_check_subject), whatever path
@@ -19,22 +20,7 @@ describe('returns_check_subject trigger', () => {
     const subjectId = timeOrderedUuid();
     await database.db.insert(subjects).values({ id: subjectId, ...subject });
     const id = timeOrderedUuid();
-    await database.db.insert(returns).values({
-      id,
-      merchantId: 'm-1',
-      orderRef: `ORD-${id}`,
-      subjectId,
-      method: 'post_office',
-      refundMethod: 'original_payment',
-      deliveredAt: new Date('2026-11-20T10:00:00Z'),
-      notifiedAt: new Date('2026-11-21T10:00:00Z'),
-      withdrawalDeadline: '2026-12-04',
-      returnDeadline: '2026-12-21',
-      items: [],
-      totalCents: 0,
-      postalArea: '75',
-      country: 'FR',
-    });
+    await database.db.insert(returns).values(plainReturnRow(id, subjectId, `ORD-${id}`));
     const [row] = await database.db.select().from(returns).where(eq(returns.id, id));
     return row!;
   };
