@@ -13,9 +13,33 @@ const parisFormatter = new Intl.DateTimeFormat('en-CA', {
   day: '2-digit',
 });
 
-/** The date on the Paris calendar at which an instant happens. */
+const hourMs = 3_600_000;
+/**
+ * Since 1911-03-11 (before, Paris mean time, 0:09:21 ahead) Paris has been a whole number of hours off
+ * UTC and has changed offset only on whole hours, so every instant of one UTC hour has one Paris date.
+ */
+const wholeHourOffsetsSince = Date.UTC(1911, 2, 11);
+/** Distinct hours remembered; the legal clocks of a request ask about a handful. */
+const maxCachedHours = 10_000;
+const parisDatesByHour = new Map<number, CalendarDate>();
+
+/**
+ * The date on the Paris calendar at which an instant happens. Each UTC hour is worked out once through
+ * the time-zone database (Intl) and then remembered: formatting was the legal clocks' largest cost,
+ * several times per request.
+ */
 export function parisDateOf(instant: Date): CalendarDate {
-  return parisFormatter.format(instant);
+  const ms = instant.getTime();
+  // NaN fails the test too, and the formatter then throws its RangeError as before.
+  if (!(ms >= wholeHourOffsetsSince)) return parisFormatter.format(instant);
+  const hour = Math.floor(ms / hourMs);
+  let date = parisDatesByHour.get(hour);
+  if (date === undefined) {
+    if (parisDatesByHour.size >= maxCachedHours) parisDatesByHour.clear();
+    date = parisFormatter.format(hour * hourMs);
+    parisDatesByHour.set(hour, date);
+  }
+  return date;
 }
 
 function toUtcMs(date: CalendarDate): number {
