@@ -130,7 +130,9 @@ export function createReturnBodySchema(rules: ReturnRulesPolicy) {
       refund: z.strictObject({ method: z.enum(refundMethods), iban: iban.optional() }),
     })
     .superRefine((body, context) => {
-      if (body.notifiedAt && body.notifiedAt.getTime() < body.deliveredAt.getTime()) {
+      // Zod runs this even when a date failed its format check and is still a string.
+      const { deliveredAt, notifiedAt } = body as { deliveredAt: unknown; notifiedAt?: unknown };
+      if (notifiedAt instanceof Date && deliveredAt instanceof Date && notifiedAt < deliveredAt) {
         context.addIssue({ code: 'custom', path: ['notifiedAt'], message: 'must not be before deliveredAt' });
       }
       if (body.method === 'mailbox' && !body.parcel) {

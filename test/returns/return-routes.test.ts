@@ -305,6 +305,9 @@ describe('returns API', () => {
         'body.deliveredAt',
       ],
       ['notified before delivery', { notifiedAt: daysAgo(5) }, 'body.notifiedAt'],
+      // The order of the two dates is checked only once both parse (this was a 500).
+      ['malformed notification date', { notifiedAt: '2026-06-01' }, 'body.notifiedAt'],
+      ['malformed delivery date', { deliveredAt: 'yesterday', notifiedAt: daysAgo(1) }, 'body.deliveredAt'],
       [
         'zero quantity',
         { items: [{ sku: 'S', quantity: 0, unitPriceCents: 1, reason: 'other' }] },
