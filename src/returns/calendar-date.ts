@@ -6,40 +6,79 @@ export type CalendarDate = string;
 
 const dayMs = 86_400_000;
 
-const parisFormatter = new Intl.DateTimeFormat('en-CA', {
+/** Paris wall-clock fields of an instant, from the time-zone database. */
+const parisClock = new Intl.DateTimeFormat('en-CA', {
   timeZone: 'Europe/Paris',
+  hourCycle: 'h23',
   year: 'numeric',
   month: '2-digit',
   day: '2-digit',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
 });
+
+interface ParisClock {
+  date: CalendarDate;
+  /** How far Paris wall-clock time is ahead of UTC. */
+  offsetMs: number;
+}
+
+/** Asks the time-zone database (whole seconds: Paris offsets have no fraction). */
+function readParisClock(ms: number): ParisClock {
+  const field: Record<string, number> = {};
+  for (const part of parisClock.formatToParts(ms)) {
+    if (part.type !== 'literal') field[part.type] = Number(part.value);
+  }
+  const { year, month, day, hour, minute, second } = field as Record<string, number>;
+  const wallClockAsUtc = Date.UTC(year!, month! - 1, day!, hour!, minute!, second!);
+  return {
+    date: fromUtcMs(Date.UTC(year!, month! - 1, day!)),
+    offsetMs: wallClockAsUtc - Math.floor(ms / 1000) * 1000,
+  };
+}
 
 const hourMs = 3_600_000;
 /**
  * Since 1911-03-11 (before, Paris mean time, 0:09:21 ahead) Paris has been a whole number of hours off
- * UTC and has changed offset only on whole hours, so every instant of one UTC hour has one Paris date.
+ * UTC and has changed offset only on whole hours, so every instant of one UTC hour has one Paris date
+ * and one offset.
  */
 const wholeHourOffsetsSince = Date.UTC(1911, 2, 11);
 /** Distinct hours remembered; the legal clocks of a request ask about a handful. */
 const maxCachedHours = 10_000;
-const parisDatesByHour = new Map<number, CalendarDate>();
+const parisClocksByHour = new Map<number, ParisClock>();
 
 /**
- * The date on the Paris calendar at which an instant happens. Each UTC hour is worked out once through
- * the time-zone database (Intl) and then remembered: formatting was the legal clocks' largest cost,
- * several times per request.
+ * Each UTC hour is worked out once through the time-zone database (Intl) and then remembered: asking
+ * it was the legal clocks' largest cost, several times per request.
  */
-export function parisDateOf(instant: Date): CalendarDate {
+function parisClockAt(instant: Date): ParisClock {
   const ms = instant.getTime();
-  // NaN fails the test too, and the formatter then throws its RangeError as before.
-  if (!(ms >= wholeHourOffsetsSince)) return parisFormatter.format(instant);
+  if (Number.isNaN(ms)) throw new RangeError('Invalid time value');
+  if (ms < wholeHourOffsetsSince) return readParisClock(ms);
   const hour = Math.floor(ms / hourMs);
-  let date = parisDatesByHour.get(hour);
-  if (date === undefined) {
-    if (parisDatesByHour.size >= maxCachedHours) parisDatesByHour.clear();
-    date = parisFormatter.format(hour * hourMs);
-    parisDatesByHour.set(hour, date);
+  let clock = parisClocksByHour.get(hour);
+  if (clock === undefined) {
+    if (parisClocksByHour.size >= maxCachedHours) parisClocksByHour.clear();
+    clock = readParisClock(hour * hourMs);
+    parisClocksByHour.set(hour, clock);
   }
-  return date;
+  return clock;
+}
+
+/** The date on the Paris calendar at which an instant happens. */
+export function parisDateOf(instant: Date): CalendarDate {
+  return parisClockAt(instant).date;
+}
+
+/**
+ * The instant `days` calendar days later at the same Paris wall-clock time: a period counted in days
+ * that spans a change of clocks lasts an hour more or less than `days` times 24 hours.
+ */
+export function addParisDays(instant: Date, days: number): Date {
+  const later = new Date(instant.getTime() + days * dayMs);
+  return new Date(later.getTime() + parisClockAt(instant).offsetMs - parisClockAt(later).offsetMs);
 }
 
 function toUtcMs(date: CalendarDate): number {

@@ -1,9 +1,14 @@
 import type { ReturnRulesPolicy } from '../policies/return-rules-policy';
-import { addDays, addMonths, type CalendarDate, daysBetween, parisDateOf } from './calendar-date';
+import {
+  addDays,
+  addMonths,
+  addParisDays,
+  type CalendarDate,
+  daysBetween,
+  parisDateOf,
+} from './calendar-date';
 import { nextFrenchWorkingDay } from './french-holidays';
 import type { EventType } from './return-status';
-
-const dayMs = 86_400_000;
 
 export interface ClockFacts {
   deliveredAt: Date;
@@ -18,7 +23,10 @@ export interface ClockEvent {
 }
 
 export interface RefundClock {
-  /** L221-24 deadline; null while the merchant may still wait for the goods or a proof of dispatch. */
+  /**
+   * L221-24 deadline; null while the merchant may still wait for the goods or a proof of dispatch,
+   * and when no refund is owed (rejected or cancelled).
+   */
   dueAt: Date | null;
   refundedAt: Date | null;
   /** Calendar days (Paris) between the due date and the refund, or today while unpaid. */
@@ -74,30 +82,39 @@ export function lateRefundSurcharge(daysLate: number): { surchargePercent: numbe
   return { surchargePercent: Math.min(100, 50 + 5 * monthsStarted), legalInterest: false };
 }
 
-/**
- * The moment the merchant's right to wait ends: the first proof of dispatch or reception that reached
- * us. Taking the first arrival, not the earliest occurrence, means a scan that arrives late cannot
- * pull a due date that was already set back in time, so the merchant is never made late retroactively.
- */
-function deferralEnd(eventsInArrivalOrder: readonly ClockEvent[]): Date | null {
-  const first = eventsInArrivalOrder.find(
-    (event) => event.type === 'dispatched' || event.type === 'received',
-  );
-  return first?.occurredAt ?? null;
+const deferralEvents: ReadonlySet<EventType> = new Set(['dispatched', 'received']);
+const refundEvents: ReadonlySet<EventType> = new Set(['refunded']);
+/** No refund is owed once the goods were refused at inspection or the return was called off. */
+const noRefundEvents: ReadonlySet<EventType> = new Set(['rejected', 'cancelled']);
+
+/** When the earliest event of these types happened, whatever order the events arrived in. */
+function earliest(events: readonly ClockEvent[], types: ReadonlySet<EventType>): Date | null {
+  let first: Date | null = null;
+  for (const event of events) {
+    if (types.has(event.type) && (first === null || event.occurredAt < first)) first = event.occurredAt;
+  }
+  return first;
 }
 
-/** Every legal clock of a return, from its facts and its events in the order they arrived. */
+/**
+ * Every legal clock of a return, from its facts and its events in any order: a scan that arrives late
+ * counts from when it happened. L221-24: the refund is due 14 Paris calendar days after the
+ * notification, or, when later, at the first of the proof of dispatch and the reception; while neither
+ * happened, or when no refund is owed (rejected, cancelled, and not refunded), it has no due date.
+ */
 export function computeLegalClocks(
   facts: ClockFacts,
-  eventsInArrivalOrder: readonly ClockEvent[],
+  events: readonly ClockEvent[],
   rules: ReturnRulesPolicy,
   now: Date,
 ): LegalClocks {
   const notifiedDay = parisDateOf(facts.notifiedAt);
-  const deferredUntil = deferralEnd(eventsInArrivalOrder);
-  const refundWindowEnd = facts.notifiedAt.getTime() + rules.refundDays * dayMs;
-  const dueAt = deferredUntil ? new Date(Math.max(refundWindowEnd, deferredUntil.getTime())) : null;
-  const refundedAt = eventsInArrivalOrder.find((event) => event.type === 'refunded')?.occurredAt ?? null;
+  const refundedAt = earliest(events, refundEvents);
+  const owed = refundedAt !== null || earliest(events, noRefundEvents) === null;
+  const deferredUntil = owed ? earliest(events, deferralEvents) : null;
+  const dueAt = deferredUntil
+    ? new Date(Math.max(addParisDays(facts.notifiedAt, rules.refundDays).getTime(), deferredUntil.getTime()))
+    : null;
   const daysLate = dueAt ? Math.max(0, daysBetween(parisDateOf(dueAt), parisDateOf(refundedAt ?? now))) : 0;
   return {
     withdrawalDeadline: withdrawalDeadline(facts.deliveredAt, facts.withdrawalInfoGiven, rules),

@@ -207,7 +207,7 @@ describe('return and refund clocks (L221-23, L221-24, L242-4)', () => {
     );
   });
 
-  it('never moves a clock backwards as events arrive, whatever their order and dates', () => {
+  it('gives the same clocks whatever order the events arrive in', () => {
     const eventArbitrary = fc.record({
       type: fc.constantFrom(...eventTypes),
       occurredAt: fc.date({
@@ -217,28 +217,75 @@ describe('return and refund clocks (L221-23, L221-24, L242-4)', () => {
       }),
     });
     fc.assert(
-      fc.property(fc.array(eventArbitrary, { maxLength: 12 }), (events) => {
-        const now = parisNoon('2026-07-01');
-        let previous = computeLegalClocks(facts, [], rules, now);
-        for (let count = 1; count <= events.length; count++) {
-          const next = computeLegalClocks(facts, events.slice(0, count), rules, now);
-          expect(next.withdrawalDeadline).toBe(previous.withdrawalDeadline);
-          expect(next.returnDeadline).toBe(previous.returnDeadline);
-          if (previous.refund.dueAt) {
-            expect(next.refund.dueAt!.getTime()).toBeGreaterThanOrEqual(previous.refund.dueAt.getTime());
-          }
-          previous = next;
-        }
-      }),
+      fc.property(
+        fc
+          .array(eventArbitrary, { maxLength: 12 })
+          .chain((events) =>
+            fc.tuple(fc.constant(events), fc.shuffledSubarray(events, { minLength: events.length })),
+          ),
+        ([events, shuffled]) => {
+          const now = parisNoon('2026-07-01');
+          expect(computeLegalClocks(facts, shuffled, rules, now)).toEqual(
+            computeLegalClocks(facts, events, rules, now),
+          );
+        },
+      ),
     );
   });
 
-  it('keeps the due date of the first proof when an earlier scan arrives late', () => {
+  it('counts from the earliest proof when an earlier scan arrives late', () => {
+    // The reception arrives first; the dispatch scan, a week earlier, only afterwards.
     const received: ClockEvent = { type: 'received', occurredAt: parisNoon('2026-03-30') };
-    const lateScan: ClockEvent = { type: 'dispatched', occurredAt: parisNoon('2026-03-06') };
+    const lateScan: ClockEvent = { type: 'dispatched', occurredAt: parisNoon('2026-03-23') };
     const before = computeLegalClocks(facts, [received], rules, parisNoon('2026-04-01'));
     const after = computeLegalClocks(facts, [received, lateScan], rules, parisNoon('2026-04-01'));
-    expect(after.refund.dueAt).toEqual(before.refund.dueAt);
-    expect(after.refund.dueAt).toEqual(parisNoon('2026-03-30'));
+    expect(before.refund.dueAt).toEqual(parisNoon('2026-03-30'));
+    expect(after.refund.dueAt).toEqual(parisNoon('2026-03-23'));
+    expect(after.refund.daysLate).toBe(9);
+  });
+
+  it('counts the 14 days on the Paris calendar across a change of clocks', () => {
+    const dispatched = (day: string): ClockEvent[] => [{ type: 'dispatched', occurredAt: parisNoon(day) }];
+    // Notified at 23:30 in Paris (CET); 14 days later is after the switch to summer time.
+    const spring = {
+      ...facts,
+      deliveredAt: parisNoon('2024-03-18'),
+      notifiedAt: new Date('2024-03-20T22:30:00Z'),
+    };
+    const springClocks = computeLegalClocks(spring, dispatched('2024-03-22'), rules, parisNoon('2024-04-04'));
+    expect(springClocks.refund.dueAt).toEqual(new Date('2024-04-03T21:30:00Z')); // 23:30 CEST on 3 April
+    expect(springClocks.refund.daysLate).toBe(1);
+    // Notified at 00:30 in Paris (CEST); 14 days later is after the return to winter time.
+    const autumn = {
+      ...facts,
+      deliveredAt: parisNoon('2024-10-18'),
+      notifiedAt: new Date('2024-10-19T22:30:00Z'),
+    };
+    const autumnClocks = computeLegalClocks(autumn, dispatched('2024-10-22'), rules, parisNoon('2024-11-03'));
+    expect(autumnClocks.refund.dueAt).toEqual(new Date('2024-11-02T23:30:00Z')); // 00:30 CET on 3 November
+    expect(autumnClocks.refund.daysLate).toBe(0);
+  });
+
+  it('owes no refund, and so no lateness, once the return is rejected or cancelled', () => {
+    const now = parisNoon('2026-09-01');
+    for (const ending of ['rejected', 'cancelled'] as const) {
+      const events: ClockEvent[] = [
+        { type: 'dispatched', occurredAt: parisNoon('2026-03-06') },
+        { type: ending, occurredAt: parisNoon('2026-03-12') },
+      ];
+      expect(computeLegalClocks(facts, events, rules, now).refund, ending).toEqual({
+        dueAt: null,
+        refundedAt: null,
+        daysLate: 0,
+        surchargePercent: 0,
+        legalInterest: false,
+      });
+      // Refunded all the same: the clock counts again.
+      const refunded = [...events, { type: 'refunded' as const, occurredAt: parisNoon('2026-04-13') }];
+      expect(computeLegalClocks(facts, refunded, rules, now).refund, ending).toMatchObject({
+        dueAt: new Date('2026-03-19T10:00:00Z'),
+        daysLate: 25,
+      });
+    }
   });
 });
