@@ -57,7 +57,7 @@ export function withdrawalDeadline(
 ): CalendarDate {
   let end = addDays(parisDateOf(deliveredAt), rules.withdrawal.days);
   if (!withdrawalInfoGiven) end = addMonths(end, rules.withdrawal.missingInformationExtensionMonths);
-  return rules.withdrawal.extendToWorkingDay ? nextFrenchWorkingDay(end) : end;
+  return nextFrenchWorkingDay(end);
 }
 
 /** True when the withdrawal notified at `notifiedAt` is within the window. */

@@ -34,6 +34,28 @@ describe('policies', () => {
       (text: string) => text.replace('days: 14', 'days: 7'),
       /return-rules\.yaml: withdrawal\.days: the legal minimum is 14 days/,
     ],
+    // A policy may be kinder to the customer than the law, never less kind.
+    [
+      'return-rules.yaml',
+      (text: string) => text.replace('returnDays: 14', 'returnDays: 7'),
+      /return-rules\.yaml: returnDays: the customer has at least 14 days/,
+    ],
+    [
+      'return-rules.yaml',
+      (text: string) => text.replace('refundDays: 14', 'refundDays: 30'),
+      /return-rules\.yaml: refundDays: the merchant has at most 14 days/,
+    ],
+    [
+      'return-rules.yaml',
+      (text: string) =>
+        text.replace('missingInformationExtensionMonths: 12', 'missingInformationExtensionMonths: 1'),
+      /return-rules\.yaml: withdrawal\.missingInformationExtensionMonths: the legal extension is 12 months/,
+    ],
+    [
+      'return-rules.yaml',
+      (text: string) => text.replace('extendToWorkingDay: true', 'extendToWorkingDay: false'),
+      /return-rules\.yaml: withdrawal\.extendToWorkingDay: L221-19/,
+    ],
     [
       'purposes.yaml',
       (text: string) => text.replace('allowedStates: [active]', 'allowedStates: [everything]'),
