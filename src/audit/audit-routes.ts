@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { principalOf } from '../auth/auth-plugin';
+import { rejectMerchantScopedTokens } from '../auth/controller-wide';
 import { AppError } from '../http/app-error';
 import { problemResponses } from '../http/problem';
 import { bundleSchema, checkpointSchema } from './audit-bundle';
@@ -59,6 +60,7 @@ export const maxConcurrentAuditStreams = 4;
 
 /** The audit log for auditors: streamed events, signed checkpoints, proofs and the offline bundle. */
 export async function auditRoutes(app: FastifyInstance) {
+  app.addHook('onRequest', rejectMerchantScopedTokens);
   let runningStreams = 0;
   const takeStreamSlot = (reply: FastifyReply) => {
     if (runningStreams >= maxConcurrentAuditStreams) {

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { principalOf } from '../auth/auth-plugin';
+import { rejectMerchantScopedTokens } from '../auth/controller-wide';
 import { problemResponses } from '../http/problem';
 import { keyStatus, startRotation } from './key-rotation';
 import { type KeyRotationJob, rotationStatuses } from './key-rotation-jobs.schema';
@@ -53,6 +54,7 @@ function jobBody(job: KeyRotationJob): z.infer<typeof rotationJobSchema> {
 
 /** Master key versions and the background re-wrap of data keys; never any key material. */
 export async function keyRoutes(app: FastifyInstance) {
+  app.addHook('onRequest', rejectMerchantScopedTokens);
   const worker = new RotationWorker(app.database, app.keyring, app.log);
   app.addHook('onReady', async () => worker.kick());
   app.addHook('onClose', async () => worker.stop());

@@ -2,8 +2,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { principalOf } from '../auth/auth-plugin';
+import { rejectMerchantScopedTokens } from '../auth/controller-wide';
 import { problemResponses } from '../http/problem';
-import { rejectMerchantScopedTokens } from '../subject-requests/controller-wide';
 import type { LegalHoldRow } from './legal-holds.schema';
 import { createLegalHold, listLegalHolds, releaseLegalHold } from './manage-legal-holds';
 

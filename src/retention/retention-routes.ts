@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { principalOf } from '../auth/auth-plugin';
+import { rejectMerchantScopedTokens } from '../auth/controller-wide';
 import { problemResponses } from '../http/problem';
 import { createPseudonymKeys } from '../pseudonymization/pseudonyms';
 import { asOfSchema } from './as-of-date';
@@ -59,6 +60,7 @@ const security = [{ bearerAuth: [] }];
 
 /** DPO endpoints: the retention rules, what is due as of a date, runs and their history. */
 export async function retentionRoutes(app: FastifyInstance) {
+  app.addHook('onRequest', rejectMerchantScopedTokens);
   const routes = app.withTypeProvider<ZodTypeProvider>();
   const inFlight = new Set<Promise<unknown>>();
   const stopping = new AbortController();

@@ -2,11 +2,11 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { principalOf } from '../auth/auth-plugin';
+import { rejectMerchantScopedTokens } from '../auth/controller-wide';
 import { problemResponses } from '../http/problem';
 import { createPseudonymKeys } from '../pseudonymization/pseudonyms';
 import { subjectPackageSchema } from './access-package';
 import { maxExtensionMonths } from './calendar-month';
-import { rejectMerchantScopedTokens } from './controller-wide';
 import { executeSubjectRequest, liftRestriction, subjectRequestPackage } from './execute-request';
 import { contactChangesSchema } from './rectification-changes';
 import {

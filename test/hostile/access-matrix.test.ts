@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { type Role, roleScopes, roles } from '../../src/auth/scopes';
 import { reportHostile } from '../support/hostile-summary';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
-import { routeScopes } from './route-scopes';
+import { controllerWideRoutes, routeScopes } from './route-scopes';
 
 interface Operation {
   key: string;
@@ -129,5 +129,21 @@ describe('access matrix over every protected route', () => {
       }
     }
     reportHostile(`role matrix: ${roles.length} roles x ${operations.length} operations as the table says`);
+  });
+
+  it('refuses a merchant-limited token on every controller-wide operation, and only there', async () => {
+    const token = await t.token('admin', { merchantId: 'm-matrix' });
+    for (const operation of operations) {
+      const response = await t.app.inject({
+        method: operation.method as 'GET',
+        url: operation.url,
+        headers: { ...bearer(token), 'x-purpose': 'customer_support' },
+      });
+      const refused = response.statusCode === 403 && response.body.includes('controller-wide');
+      const context = `${operation.key} -> ${response.statusCode} ${response.body.slice(0, 200)}`;
+      expect(refused, context).toBe(controllerWideRoutes.has(operation.key));
+      expect(response.statusCode, context).toBeLessThan(500);
+    }
+    expect(controllerWideRoutes.size).toBeGreaterThan(15);
   });
 });

@@ -39,3 +39,13 @@ export const routeScopes: Record<string, readonly Scope[]> = {
   'GET /v1/webhooks/deliveries': ['webhooks:manage'],
   'POST /v1/webhooks/deliveries/{id}/replay': ['webhooks:manage'],
 };
+
+/**
+ * Operations that act across every merchant and so refuse a token limited to one (`merchant_id`): a
+ * subject, a retention run, the audit chain and the keys are not any one merchant's.
+ */
+export const controllerWideRoutes: ReadonlySet<string> = new Set(
+  Object.keys(routeScopes).filter((key) =>
+    /^\w+ \/v1\/(subject-requests|legal-holds|retention|audit|keys)\b/.test(key),
+  ),
+);
