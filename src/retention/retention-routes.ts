@@ -58,6 +58,30 @@ function runJson(summary: RunSummary): z.infer<typeof runSummarySchema> {
 
 const security = [{ bearerAuth: [] }];
 
+/** Clocks of the caller and of this server may differ by this much. */
+const clockSkewMs = 5 * 60_000;
+
+/**
+ * A run that changes data is computed as of now or a past date: as of a future date it would erase or
+ * delete data before its period ends. A dry run may look ahead. No body at all is an empty one.
+ */
+const runBodySchema = z.preprocess(
+  (body) => body ?? {},
+  z
+    .object({ dryRun: z.boolean().default(false), asOf: asOfSchema.optional() })
+    .superRefine((body, context) => {
+      // Zod runs this even when asOf failed its own check and is still a string.
+      const asOf: unknown = body.asOf;
+      if (!body.dryRun && asOf instanceof Date && asOf.getTime() > Date.now() + clockSkewMs) {
+        context.addIssue({
+          code: 'custom',
+          path: ['asOf'],
+          message: 'must not be in the future for a run that changes data (a dry run may look ahead)',
+        });
+      }
+    }),
+);
+
 /** DPO endpoints: the retention rules, what is due as of a date, runs and their history. */
 export async function retentionRoutes(app: FastifyInstance) {
   app.addHook('onRequest', rejectMerchantScopedTokens);
@@ -166,7 +190,7 @@ export async function retentionRoutes(app: FastifyInstance) {
         security,
         description:
           'A dry run answers 200 with what a run would do. A run answers 202 once it has started; it continues in the background (see GET /v1/retention/runs). 409 while another run is in progress.',
-        body: z.object({ dryRun: z.boolean().default(false), asOf: asOfSchema.optional() }).prefault({}),
+        body: runBodySchema,
         response: {
           200: runSummarySchema,
           202: runSummarySchema,

@@ -28,9 +28,9 @@ export function retentionDeps(t: TestApp): RetentionDependencies {
 /** Creates a return through the API, the way a merchant does. */
 export async function createReturn(
   t: TestApp,
-  options: { email?: string; bankTransfer?: boolean; orderRef?: string } = {},
+  options: { email?: string; bankTransfer?: boolean; orderRef?: string; at?: Date } = {},
 ): Promise<ReturnFixture> {
-  const now = Date.now();
+  const now = (options.at ?? new Date()).getTime();
   const orderRef = options.orderRef ?? `ORD-${randomUUID().slice(0, 8)}`;
   const email = options.email ?? `client.${randomUUID().slice(0, 8)}@example.org`;
   const response = await t.app.inject({
@@ -76,13 +76,14 @@ export async function postEvent(
   expect(response.statusCode, response.body).toBeLessThan(300);
 }
 
-/** Goods received, refunded (or rejected), then closed, in the last minutes. */
+/** Goods received, refunded (or rejected), then closed, in the minutes before `at` (now). */
 export async function closeReturn(
   t: TestApp,
   returnId: string,
   outcome: 'refunded' | 'rejected' = 'refunded',
+  at = new Date(),
 ) {
-  const now = Date.now();
+  const now = at.getTime();
   await postEvent(t, returnId, 'received', new Date(now - 3 * 60_000));
   const details = outcome === 'refunded' ? { amountCents: 2599 } : { reason: 'damaged_by_customer' };
   await postEvent(t, returnId, outcome, new Date(now - 2 * 60_000), details);

@@ -10,9 +10,11 @@ describe('retention routes', () => {
   beforeAll(async () => {
     t = await createTestApp();
     dpo = bearer(await t.token('dpo'));
+    // Closed four months ago: their contact data are due for archiving (three months) today.
+    const fourMonthsAgo = new Date(Date.now() - 122 * 86_400_000);
     for (let i = 0; i < 3; i += 1) {
-      const fixture = await createReturn(t);
-      await closeReturn(t, fixture.id);
+      const fixture = await createReturn(t, { at: new Date(fourMonthsAgo.getTime() - 86_400_000) });
+      await closeReturn(t, fixture.id, 'refunded', fourMonthsAgo);
     }
   });
 
@@ -75,13 +77,28 @@ describe('retention routes', () => {
     expect(badBody.statusCode).toBe(400);
   });
 
-  it('starts a run (202), which shows in the run list with its counts and the caller as actor', async () => {
-    const response = await t.app.inject({
+  it('refuses a run that changes data as of a future date; a dry run may look ahead', async () => {
+    const asOf = justAfter('P5Y').toISOString();
+    const run = await t.app.inject({
       method: 'POST',
       url: '/v1/retention/run',
       headers: dpo,
-      payload: { asOf: justAfter('P3M').toISOString() },
+      payload: { asOf },
     });
+    expect(run.statusCode, run.body).toBe(400);
+    expect(run.json().errors).toEqual([expect.objectContaining({ path: 'body.asOf' })]);
+    const dry = await t.app.inject({
+      method: 'POST',
+      url: '/v1/retention/run',
+      headers: dpo,
+      payload: { asOf, dryRun: true },
+    });
+    expect(dry.statusCode, dry.body).toBe(200);
+    expect(dry.json().rules.find((rule: { ruleId: string }) => rule.ruleId === 'contact-erase').done).toBe(3);
+  });
+
+  it('starts a run (202) with no body, which shows in the run list with its counts and the caller as actor', async () => {
+    const response = await t.app.inject({ method: 'POST', url: '/v1/retention/run', headers: dpo });
     expect(response.statusCode, response.body).toBe(202);
     const started = response.json();
     expect(started).toMatchObject({ status: 'running', dryRun: false, policyVersion: t.policies.version });
