@@ -23,7 +23,8 @@ function positiveInt(value: string): number {
 const program = new Command()
   .name('returnvault')
   .description('Personal data of parcel returns, kept GDPR-compliant.')
-  .showHelpAfterError()
+  // One line per usage mistake (CONTRACT.md), with where to look; subcommands inherit this.
+  .configureOutput({ outputError: (message, write) => write(`${message.trimEnd()} (see --help)\n`) })
   .exitOverride();
 
 program
