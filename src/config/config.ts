@@ -14,6 +14,22 @@ const optionalString = z
   .optional()
   .transform((value) => (value === undefined || value.trim() === '' ? undefined : value));
 
+/**
+ * A whole number from `min` to `max`, written in digits; unset or empty takes the default. (A coerced
+ * number would read an empty PORT as 0, a random port, and take `1e3` or `0x50`.)
+ */
+const wholeNumber = (min: number, max: number, fallback: number) =>
+  optionalString
+    .pipe(
+      z
+        .string()
+        .regex(/^\d{1,15}$/, 'expected a whole number')
+        .transform(Number)
+        .pipe(z.number().min(min).max(max))
+        .optional(),
+    )
+    .transform((value) => value ?? fallback);
+
 const base64Secret = (minBytes: number) =>
   z.string().refine((value) => Buffer.from(value, 'base64').length >= minBytes, {
     message: `expected base64 of at least ${minBytes} bytes`,
@@ -73,7 +89,7 @@ export const environmentSchema = z.object({
   ),
   DATA_DIR: z.string().min(1).default('./.data'),
   HOST: z.string().min(1).default('127.0.0.1'),
-  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  PORT: wholeNumber(0, 65535, 3000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   JWT_SECRET: optionalString.pipe(
     z
@@ -97,13 +113,9 @@ export const environmentSchema = z.object({
   WEBHOOK_SECRETS: optionalString.pipe(webhookSecretList.optional()),
   WEBHOOK_ALLOW_LOOPBACK: booleanFlag,
   WEBHOOK_ALLOW_PRIVATE_NETWORKS: booleanFlag,
-  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
-  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
-  BODY_LIMIT_BYTES: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .default(256 * 1024),
+  SHUTDOWN_TIMEOUT_MS: wholeNumber(0, 3_600_000, 10_000),
+  REQUEST_TIMEOUT_MS: wholeNumber(100, 600_000, 30_000),
+  BODY_LIMIT_BYTES: wholeNumber(1024, 1024 ** 3, 256 * 1024),
 });
 
 export type Environment = z.infer<typeof environmentSchema>;

@@ -18,6 +18,9 @@ describe('configuration', () => {
     ['BLIND_INDEX_KEYS', 'v1:abc,v1:abc'],
     ['PORT', 'eighty'],
     ['PORT', '70000'],
+    ['PORT', '1e3'],
+    ['PORT', '80.5'],
+    ['REQUEST_TIMEOUT_MS', '0x50'],
     ['LOG_LEVEL', 'loud'],
     ['RETENTION_CRON', 'every day'],
     ['DATABASE_URL', 'mysql://x'],
@@ -32,6 +35,13 @@ describe('configuration', () => {
       expect(message.startsWith(`invalid configuration: ${name}:`)).toBe(true);
       expect(message).not.toContain('\n');
     }
+  });
+
+  it('reads an empty number variable as unset, not as 0', () => {
+    const config = resolveAppConfig(testEnvironment({ PORT: '', BODY_LIMIT_BYTES: ' ' }));
+    expect(config.port).toBe(3000);
+    expect(config.bodyLimitBytes).toBe(256 * 1024);
+    expect(resolveAppConfig(testEnvironment({ PORT: '0' })).port).toBe(0);
   });
 
   it('refuses to start in production without keys, naming the first missing variable', () => {
