@@ -81,7 +81,8 @@ export const authPlugin = fp(
       const required = request.routeOptions.config.scopes;
       if (required === undefined) return;
       const header = request.headers.authorization;
-      if (!header || !/^Bearer [A-Za-z0-9._~+/=-]+$/.test(header)) {
+      // The scheme name is case-insensitive (RFC 9110, 11.1).
+      if (!header || !/^bearer [A-Za-z0-9._~+/=-]+$/i.test(header)) {
         await recordDenial(app, request, 'missing_token');
         throw new AppError('unauthorized', 'Send a bearer access token in the Authorization header.');
       }

@@ -52,6 +52,15 @@ describe('bearer tokens (HS256)', () => {
     });
   });
 
+  it('reads the scheme name in any case', async () => {
+    const token = await t.token('backend', { sub: 'bi-2', clientId: 'analytics' });
+    for (const scheme of ['bearer', 'BEARER', 'BeArEr']) {
+      const response = await me({ authorization: `${scheme} ${token}` });
+      expect(response.statusCode, scheme).toBe(200);
+      expect(response.json().sub).toBe('bi-2');
+    }
+  });
+
   const invalidCases: Array<[string, () => Promise<Record<string, string>>]> = [
     ['no token', async () => ({})],
     [
