@@ -17,6 +17,7 @@ import { pendingMigrationCount } from './db/migrations';
 import './db/schema-modules';
 import { AppError } from './http/app-error';
 import { handleFrameworkError, registerErrorHandling, sendProblem } from './http/error-handler';
+import './http/validation-messages';
 import { healthRoutes } from './http/health-routes';
 import { loggerOptions } from './http/logging';
 import { metricsRoutes } from './http/metrics';
@@ -94,6 +95,13 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   registerErrorHandling(app);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+  });
+  // A query parameter sent empty (`?status=&overdue=true`, as forms and URL templates send them) is one
+  // not sent: an optional filter is then off, and a required one is reported missing.
+  app.addHook('preValidation', async (request) => {
+    const query = request.query as Record<string, unknown> | undefined;
+    if (!query) return;
+    for (const [name, value] of Object.entries(query)) if (value === '') delete query[name];
   });
 
   await app.register(underPressure, {

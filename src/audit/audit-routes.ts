@@ -15,7 +15,11 @@ const tags = ['audit'];
 const security = [{ bearerAuth: [] }];
 const scopes = ['audit:read'] as const;
 
-const instant = z.iso.datetime({ offset: true });
+/** An ISO date-time with an offset, or an ISO date (its midnight, UTC), as retention's asOf takes them. */
+const instant = z.union([
+  z.iso.datetime({ offset: true }),
+  z.iso.date().transform((date) => `${date}T00:00:00Z`),
+]);
 const treeSize = z.coerce.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const hexHash = z.string().regex(/^[0-9a-f]{64}$/);
 

@@ -63,6 +63,25 @@ describe('health, docs and problem+json', () => {
     expect(jwks.keys[0].d).toBeUndefined();
   });
 
+  it('reads an empty query parameter as one not sent', async () => {
+    const dpo = bearer(await t.token('dpo'));
+    const filtered = await t.app.inject({
+      url: '/v1/subject-requests?status=&overdue=true&limit=',
+      headers: dpo,
+    });
+    expect(filtered.statusCode, filtered.body).toBe(200);
+    const auditor = bearer(await t.token('auditor'));
+    for (const query of ['from=&to=', 'from=2025-01-01&to=', 'from=2025-01-01T00:00:00%2B01:00']) {
+      const events = await t.app.inject({ url: `/v1/audit/events?${query}`, headers: auditor });
+      expect(events.statusCode, `${query}: ${events.body}`).toBe(200);
+    }
+    // A required parameter sent empty is reported missing.
+    const support = { ...bearer(await t.token('support')), 'x-purpose': 'customer_support' };
+    const search = await t.app.inject({ url: '/v1/returns?email=', headers: support });
+    expect(search.statusCode).toBe(400);
+    expect(search.json().errors).toEqual([{ path: 'query.email', message: 'is required' }]);
+  });
+
   it('answers unknown routes and methods with 404 problem+json', async () => {
     expectProblem(await t.app.inject({ url: '/nowhere' }), 404, 'not_found');
     expectProblem(await t.app.inject({ method: 'DELETE', url: '/health' }), 404, 'not_found');
