@@ -47,17 +47,19 @@ export interface LegalClocks {
 
 /**
  * L221-18 to L221-20: the period starts the day after delivery, lasts the policy's days (14 at least),
- * grows by 12 months when the withdrawal information was not given, and an end on a Saturday, Sunday
- * or public holiday runs to the next working day.
+ * and an end on a Saturday, Sunday or public holiday runs to the next working day; when the withdrawal
+ * information was not given, 12 months more, again moved off a weekend or holiday.
  */
 export function withdrawalDeadline(
   deliveredAt: Date,
   withdrawalInfoGiven: boolean,
   rules: ReturnRulesPolicy,
 ): CalendarDate {
-  let end = addDays(parisDateOf(deliveredAt), rules.withdrawal.days);
-  if (!withdrawalInfoGiven) end = addMonths(end, rules.withdrawal.missingInformationExtensionMonths);
-  return nextFrenchWorkingDay(end);
+  const initialEnd = nextFrenchWorkingDay(addDays(parisDateOf(deliveredAt), rules.withdrawal.days));
+  if (withdrawalInfoGiven) return initialEnd;
+  // L221-20 counts the 12 months from the expiry of the initial period, which L221-19 has already
+  // moved off a weekend or holiday: the reading that gives the customer the later day.
+  return nextFrenchWorkingDay(addMonths(initialEnd, rules.withdrawal.missingInformationExtensionMonths));
 }
 
 /** True when the withdrawal notified at `notifiedAt` is within the window. */

@@ -64,6 +64,9 @@ describe('withdrawal deadline (L221-18 to L221-20)', () => {
     expect(withdrawalDeadline(parisNoon('2028-02-15'), false, rules)).toBe('2029-02-28');
     // 2025-12-18 + 14 = 2026-01-01, + 12 months = 2027-01-01 (holiday, Friday) -> Monday 4 January
     expect(withdrawalDeadline(parisNoon('2025-12-18'), false, rules)).toBe('2027-01-04');
+    // 2025-03-01 + 14 = Saturday 2025-03-15, moved to Monday 17 March; + 12 months = Tuesday 2026-03-17
+    // (counting from the unmoved Saturday would give Sunday 15 March, then Monday 16: a day less).
+    expect(withdrawalDeadline(parisNoon('2025-03-01'), false, rules)).toBe('2026-03-17');
   });
 
   it('uses the Paris calendar for the delivery day', () => {
