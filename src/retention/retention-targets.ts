@@ -1,4 +1,4 @@
-import { and, eq, gt, inArray, isNotNull, isNull, lt, or, type SQL, type SQLWrapper, sql } from 'drizzle-orm';
+import { and, gt, inArray, isNotNull, isNull, lt, or, type SQL, type SQLWrapper, sql } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
 import { auditEvents } from '../audit/audit-events.schema';
 import type { Executor } from '../audit/record-audit-event';
@@ -23,22 +23,33 @@ function isPast(start: SQLWrapper, rule: RetentionRule, asOf: Date): SQL {
  */
 type DueMode = 'probe' | 'scan';
 
+/** Statuses a return ends in: `closed`, or refunded, rejected or cancelled, which lead only to `closed`. */
+const endStatuses = ['closed', 'refunded', 'rejected', 'cancelled'] as const;
+const endEventTypes = sql.raw(endStatuses.map((status) => `'${status}'`).join(', '));
 /**
- * A return's clock starts at its `closed` event; only closed returns have one. For a batch, a scalar
- * subquery, not EXISTS: it stays a probe of the return's own events per candidate row, where a
- * semi-join could walk the events index from its start on every keyset batch (quadratic over a
- * sweep). For a count, the closing dates of all returns at once (one pass over the events, hashed),
+ * When a return ended, over its end events: its `closed` event, or, for one that was refunded,
+ * rejected or cancelled and never closed, that event (a merchant who never closes a return would
+ * otherwise keep its contact data until its accounting period ends, or for ever when no refund is owed).
+ */
+const endedAt = sql`coalesce(min(${returnEvents.occurredAt}) filter (where ${returnEvents.type} = 'closed'), min(${returnEvents.occurredAt}))`;
+
+/**
+ * A return's clock (`return_closed`) starts when it ended; a return still under way has none. For a
+ * batch, a scalar subquery, not EXISTS: it stays a probe of the return's own events per candidate row,
+ * where a semi-join could walk the events index from its start on every keyset batch (quadratic over a
+ * sweep). For a count, the end dates of all returns at once (one pass over the events, hashed),
  * several times cheaper than a probe per row over the whole table.
  */
 function closedFor(rule: RetentionRule, asOf: Date, mode: DueMode): SQL {
+  const ended = inArray(returns.status, [...endStatuses]);
   if (mode === 'scan') {
     return and(
-      eq(returns.status, 'closed'),
-      sql`${returns.id} in (select ${returnEvents.returnId} from ${returnEvents} where ${returnEvents.type} = 'closed' group by ${returnEvents.returnId} having ${isPast(sql`min(${returnEvents.occurredAt})`, rule, asOf)})`,
+      ended,
+      sql`${returns.id} in (select ${returnEvents.returnId} from ${returnEvents} where ${returnEvents.type} in (${endEventTypes}) group by ${returnEvents.returnId} having ${isPast(endedAt, rule, asOf)})`,
     )!;
   }
-  const closedAt = sql`(select min(${returnEvents.occurredAt}) from ${returnEvents} where ${returnEvents.returnId} = ${returns.id} and ${returnEvents.type} = 'closed')`;
-  return and(eq(returns.status, 'closed'), isPast(closedAt, rule, asOf))!;
+  const returnEndedAt = sql`(select ${endedAt} from ${returnEvents} where ${returnEvents.returnId} = ${returns.id} and ${returnEvents.type} in (${endEventTypes}))`;
+  return and(ended, isPast(returnEndedAt, rule, asOf))!;
 }
 
 /**

@@ -10,6 +10,7 @@ import {
   justAfter,
   openOtherTransaction,
   placeHold,
+  postEvent,
   type ReturnFixture,
   retentionDeps,
 } from './retention-fixtures';
@@ -142,6 +143,40 @@ describe('retention engine: each default rule as the date moves', () => {
     expect(rules.map((rule) => rule.rule_id)).toEqual(
       expect.arrayContaining(t.policies.retention.rules.map((rule) => rule.id)),
     );
+  });
+});
+
+describe('retention engine: returns that end without being closed', () => {
+  it('starts their clock at the refund, rejection or cancellation; a return under way has none', async () => {
+    const t = await createTestApp();
+    const deps = retentionDeps(t);
+    const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000);
+    const refunded = await createReturn(t);
+    await postEvent(t, refunded.id, 'received', minutesAgo(3));
+    await postEvent(t, refunded.id, 'refunded', minutesAgo(2), { amountCents: 2599 });
+    const rejected = await createReturn(t, { bankTransfer: false });
+    await postEvent(t, rejected.id, 'received', minutesAgo(3));
+    await postEvent(t, rejected.id, 'rejected', minutesAgo(2), { reason: 'damaged_by_customer' });
+    const cancelled = await createReturn(t, { bankTransfer: false });
+    await postEvent(t, cancelled.id, 'cancelled', minutesAgo(2));
+    const underWay = await createReturn(t);
+    await postEvent(t, underWay.id, 'received', minutesAgo(3));
+
+    expect(counts((await runRetention(deps, { asOf: justAfter('P2M') }))!)['contact-archive']).toEqual([
+      0, 0,
+    ]);
+    expect(counts((await runRetention(deps, { asOf: justAfter('P3M') }))!)['contact-archive']).toEqual([
+      3, 0,
+    ]);
+    for (const ended of [refunded, rejected, cancelled]) {
+      expect((await returnRow(t, ended.id))!.data_state).toBe('archived');
+    }
+    expect((await returnRow(t, underWay.id))!.data_state).toBe('active');
+    expect(counts((await runRetention(deps, { asOf: justAfter('P5Y') }))!)['contact-erase']).toEqual([3, 0]);
+    for (const ended of [refunded, rejected, cancelled]) {
+      expect((await returnRow(t, ended.id))!.has_contact).toBe(false);
+    }
+    expect((await returnRow(t, underWay.id))!.has_contact).toBe(true);
   });
 });
 
