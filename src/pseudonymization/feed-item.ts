@@ -21,6 +21,12 @@ export const feedItemSchema = z
   .strictObject({
     id: z.string().describe('pseudonym of the return, stable for this recipient'),
     erased: z.literal(false),
+    restricted: z
+      .literal(true)
+      .optional()
+      .describe(
+        'the subject restricted processing (GDPR Art. 18): only id is sent; stop processing the return until it re-appears without this flag',
+      ),
     subject: z.string().optional().describe('pseudonym of the data subject, stable for this recipient'),
     orderRef: z.string().optional().describe('pseudonym of the order reference'),
     merchantId: z.string().optional(),
@@ -78,6 +84,7 @@ export function feedProjection(recipient: Recipient, keys: RecipientKeys): (row:
   return (row) => {
     const id = keys.pseudonym('return', row.returnId);
     if (isTombstone(row)) return `{"id":"${id}","erased":true}`;
+    if (row.restricted) return `{"id":"${id}","erased":false,"restricted":true}`;
     let json = `{"id":"${id}","erased":false`;
     if (withSubject) json += `,"subject":"${subjectPseudonym(row.subjectId)}"`;
     if (withOrderRef)

@@ -51,7 +51,8 @@ function summarize(rows: FeedSourceRow[], query: PageQuery): Omit<ReadPage, 'bod
   const tombstones: ReadPage['tombstones'] = [];
   for (const row of rows) {
     if (isTombstone(row)) tombstones.push({ returnId: row.returnId, subjectId: row.subjectId });
-    else subjectIds.add(row.subjectId);
+    // A restricted return discloses nothing of its subject: only its pseudonym and the flag.
+    else if (!row.restricted) subjectIds.add(row.subjectId);
   }
   return {
     after: query.after,

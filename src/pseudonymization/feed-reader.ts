@@ -33,6 +33,11 @@ export type FeedSourceRow = Partial<Record<DateField, number>> & {
   merchantId: string | null;
   orderRef: string | null;
   plain: string | null;
+  /**
+   * The subject restricted processing (Art. 18): the recipient gets only the return's pseudonym and
+   * the flag, and must stop processing it until it re-appears unrestricted (Art. 19).
+   */
+  restricted: boolean;
   xid: string;
   seq: string;
   /** The xmin of the snapshot the page was read with, the same on every row (feed-page.ts). */
@@ -143,13 +148,13 @@ export async function readFeedRows(
     );
   const dateNames = sql.join(dates.map((field) => sql`, ${sql.identifier(field)}`));
   return (await executor.execute(sql`
-    select "returnId", "subjectId", "merchantId", "orderRef", plain,
+    select "returnId", "subjectId", "merchantId", "orderRef", plain, restricted,
       feed_xid::text as xid, feed_seq::text as seq ${dateNames},
       (select pg_snapshot_xmin(pg_current_snapshot()))::text as "readXmin"
     from (
       (select r.id::text as "returnId", r.subject_id::text as "subjectId", ${merchantId} as "merchantId",
         ${orderRef} as "orderRef",
-        ${plainMembers(options.fields)} as plain,
+        ${plainMembers(options.fields)} as plain, r.data_state = 'restricted' as restricted,
         r.feed_xid, r.feed_seq ${hours('returns')}
       from returns r
       where ${comparePosition('r', '>', options.after)}
@@ -159,7 +164,7 @@ export async function readFeedRows(
       order by r.feed_xid, r.feed_seq
       limit ${options.limit})
       union all
-      (select d.return_id::text, d.subject_id::text, null, null, null, d.feed_xid, d.feed_seq
+      (select d.return_id::text, d.subject_id::text, null, null, null, false, d.feed_xid, d.feed_seq
         ${hours('deletions')}
       from returns_feed_deletions d
       where ${comparePosition('d', '>', options.after)}
