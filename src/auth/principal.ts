@@ -15,11 +15,23 @@ export interface VerifiedClaims {
   merchant_id?: unknown;
 }
 
+const isName = (value: unknown): value is string =>
+  typeof value === 'string' && value.length > 0 && value.length <= 256;
+
+/**
+ * The principal of verified claims, or undefined when they cannot make one (the token is then refused
+ * with 401). A `merchant_id` or `client_id` that is present must be a non-empty string: read as
+ * absent, a number, an array, an empty string or null would make a merchant's token controller-wide.
+ */
 export function principalFromClaims(claims: VerifiedClaims): Principal | undefined {
-  if (typeof claims.sub !== 'string' || claims.sub.length === 0 || claims.sub.length > 256) return undefined;
+  if (!isName(claims.sub)) return undefined;
+  if (claims.merchant_id !== undefined && !isName(claims.merchant_id)) return undefined;
+  if (claims.client_id !== undefined && !isName(claims.client_id)) return undefined;
   const scope = typeof claims.scope === 'string' ? claims.scope : '';
-  const clientId = typeof claims.client_id === 'string' && claims.client_id ? claims.client_id : claims.sub;
-  const merchantId =
-    typeof claims.merchant_id === 'string' && claims.merchant_id ? claims.merchant_id : undefined;
-  return { sub: claims.sub, scopes: scope.split(' ').filter(Boolean), clientId, merchantId };
+  return {
+    sub: claims.sub,
+    scopes: scope.split(' ').filter(Boolean),
+    clientId: claims.client_id ?? claims.sub,
+    merchantId: claims.merchant_id,
+  };
 }

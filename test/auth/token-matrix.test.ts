@@ -88,6 +88,14 @@ describe('bearer tokens (HS256)', () => {
         bearer(await hsToken(secret, {}, (jwt) => jwt.setNotBefore(Math.floor(Date.now() / 1000) + 600))),
     ],
     ['wrong issuer', async () => bearer(await hsToken(secret, {}, (jwt) => jwt.setIssuer('someone-else')))],
+    // A merchant limit that cannot be read must not become no limit at all.
+    ...[42, ['m-1'], '', null, { id: 'm-1' }].map(
+      (merchantId): [string, () => Promise<Record<string, string>>] => [
+        `merchant_id ${JSON.stringify(merchantId)}`,
+        async () => bearer(await hsToken(secret, { merchant_id: merchantId })),
+      ],
+    ),
+    ['client_id 7', async () => bearer(await hsToken(secret, { client_id: 7 }))],
     [
       'wrong audience',
       async () => bearer(await hsToken(secret, {}, (jwt) => jwt.setAudience('another-api'))),
