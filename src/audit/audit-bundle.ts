@@ -20,7 +20,7 @@ export const checkpointSchema = z.object({
   jws: z.string(),
 });
 
-export const bundledEventSchema = z.object({
+export const bundledEventSchema = z.strictObject({
   position: size,
   leafHash: hexHash,
   event: loggedEventSchema,

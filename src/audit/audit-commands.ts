@@ -71,6 +71,13 @@ export function registerAuditCommands(program: Command) {
         lines.push(`    extends the kept checkpoint of tree size ${summary.consistentWith}`);
       }
       process.stdout.write(`${lines.join('\n')}\n`);
+      if (!options.jwks) {
+        // Anyone can build a bundle that is consistent under a key of their own: only a pinned key
+        // makes the signature prove the service wrote it.
+        console.error(
+          `WARNING: the signature was checked against the keys inside the bundle (key ${summary.keyId}); pin the service's keys with --jwks (its /.well-known/jwks.json, as a URL or a file) to prove where it comes from`,
+        );
+      }
     });
 
   audit

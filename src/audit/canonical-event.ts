@@ -3,9 +3,10 @@ import { z } from 'zod';
 /**
  * An audit event as it enters the Merkle tree and leaves in exports. The leaf is the UTF-8 of its
  * canonical JSON (keys sorted at every depth, no whitespace), so an offline verifier recomputes it
- * from an exported event alone. Times are ISO 8601 UTC with the microseconds PostgreSQL keeps.
+ * from an exported event alone. Times are ISO 8601 UTC with the microseconds PostgreSQL keeps. Strict:
+ * a field added to an exported event is not covered by its leaf hash, so a verifier refuses it.
  */
-export const loggedEventSchema = z.object({
+export const loggedEventSchema = z.strictObject({
   eventId: z.string(),
   occurredAt: z.string(),
   actor: z.string(),

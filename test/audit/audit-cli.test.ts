@@ -65,6 +65,14 @@ describe('returnvault audit verify', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^OK: 7 event\(s\) at positions 0\.\.6 match the checkpoint of tree size 7/);
     expect(run.stdout).toContain('extends the kept checkpoint of tree size 6');
+    expect(run.stderr).toBe('');
+  }, 120_000);
+
+  it('warns when the keys are the ones inside the bundle, which anyone could have put there', async () => {
+    const run = await cli('audit', 'verify', file('unpinned.json', bundle));
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^OK: /);
+    expect(run.stderr).toMatch(/^WARNING: the signature was checked against the keys inside the bundle/);
   }, 120_000);
 
   it('exits non-zero with one line naming the first bad position of an edited bundle', async () => {

@@ -162,6 +162,11 @@ describe('audit routes', () => {
     const summary = await verifyBundle(bundle, { jwks, since: kept });
     expect(summary).toMatchObject({ treeSize: bundle.checkpoint.treeSize, consistentWith: kept.treeSize });
 
+    // A field added to an event is outside its leaf hash: refused, not silently dropped.
+    const padded = structuredClone(bundle) as unknown as { events: { event: Record<string, unknown> }[] };
+    padded.events[1]!.event.approvedBy = 'the DPO';
+    await expect(verifyBundle(padded, { jwks })).rejects.toThrow(VerificationError);
+
     // A time window exports the positions between its first and last event, with a range proof.
     const [window] = await t.database.sql`
       select to_char(min(occurred_at) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as from
