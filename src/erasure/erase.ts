@@ -44,10 +44,20 @@ interface LockedReturn {
   merchantId: string;
   erasedAt: Date | null;
   refundedAt: Date | null;
+  status: string;
   /** The return still holds a value of the payment class (the refund IBAN). */
   holdsPayment: boolean;
   /** An active legal hold covers it, on the return or on its subject. */
   held: boolean;
+}
+
+/**
+ * Statuses of a return that ended with no refund when `refunded_at` is null: rejected or cancelled, or
+ * closed after one of these (a refund sets `refunded_at`). Any other return with none still owes one.
+ */
+export const endedWithoutRefundStatuses = ['rejected', 'cancelled', 'closed'] as const;
+function endedWithoutRefund(row: LockedReturn): boolean {
+  return row.refundedAt === null && (endedWithoutRefundStatuses as readonly string[]).includes(row.status);
 }
 
 /** Contact data is gone once `erased_at` is set; payment data once its columns are null. */
@@ -70,6 +80,7 @@ async function lockReturns(tx: Executor, where: SQL, asOf: Date): Promise<Locked
       merchantId: returns.merchantId,
       erasedAt: returns.erasedAt,
       refundedAt: returns.refundedAt,
+      status: returns.status,
       holdsPayment: sql<boolean>`${holdsAny(paymentColumns, 'returns')}`,
       held: sql<boolean>`${returnHeld(asOf)}`,
     })
@@ -277,7 +288,8 @@ export async function eraseSubject(
   const thisSubject = { shredCandidates: [subjectId] };
   const contact = await eraseLockedReturns(tx, locked, 'contact', context, thisSubject);
 
-  // Payment: erased once its dispute window (13 months after the refund) is over; kept before.
+  // Payment: erased once its dispute window (13 months after the refund) is over, or when no refund
+  // will be paid; kept while the refund is owed or its window runs.
   const paymentRule = retentionRule(context.policies, 'payment', ['erase']);
   const windowOver = (row: LockedReturn) =>
     row.refundedAt !== null &&
@@ -285,7 +297,7 @@ export async function eraseSubject(
     addIsoDuration(row.refundedAt, paymentRule.duration).getTime() <= context.now.getTime();
   const payment = await eraseLockedReturns(tx, locked, 'payment', context, {
     ...thisSubject,
-    erasable: windowOver,
+    erasable: (row) => windowOver(row) || endedWithoutRefund(row),
   });
   const contactShredded = contact.subjectsShredded.includes(subjectId);
   const paymentShredded = payment.subjectsShredded.includes(subjectId);
@@ -305,7 +317,7 @@ export async function eraseSubject(
     locked,
     contactHeld: contact.held.length,
     paymentHeld: payments.filter((row) => row.held).length,
-    paymentRunning: payments.filter((row) => !row.held && !windowOver(row)),
+    paymentRunning: payments.filter((row) => !row.held && !windowOver(row) && !endedWithoutRefund(row)),
   });
   return { erased, kept };
 }

@@ -4,7 +4,12 @@ import { auditEvents } from '../audit/audit-events.schema';
 import type { Executor } from '../audit/record-audit-event';
 import { arrayParam, isAnyOf } from '../db/array-param';
 import { timestampParam } from '../db/sql-timestamp';
-import { type ErasureContext, eraseReturnsContactData, eraseReturnsPaymentData } from '../erasure/erase';
+import {
+  type ErasureContext,
+  endedWithoutRefundStatuses,
+  eraseReturnsContactData,
+  eraseReturnsPaymentData,
+} from '../erasure/erase';
 import { activeHoldsFor, heldReturnIds } from '../legal-holds/active-holds';
 import type { RetentionRule } from '../policies/retention-policy';
 import { archiveReturns, deleteReturns } from '../returns/return-repository';
@@ -153,8 +158,19 @@ const contactErase = returnsTarget(
   true,
 );
 
+/** A return that ended with no refund paid: rejected or cancelled (then maybe closed). */
+const endedWithoutRefund = and(
+  isNull(returns.refundedAt),
+  inArray(returns.status, [...endedWithoutRefundStatuses]),
+)!;
+
+/**
+ * The refund IBAN goes at the end of its dispute window after the refund; when the return ended with
+ * no refund there is no payment to dispute, and it goes at once.
+ */
 const paymentErase = returnsTarget(
-  (rule, asOf) => and(isNotNull(returns.ibanEnc), isPast(returns.refundedAt, rule, asOf))!,
+  (rule, asOf) =>
+    and(isNotNull(returns.ibanEnc), or(isPast(returns.refundedAt, rule, asOf), endedWithoutRefund))!,
   async (tx, ids, context) => {
     const result = await eraseReturnsPaymentData(tx, ids, erasureContext(context));
     return { done: result.erased, held: result.held };
@@ -167,7 +183,9 @@ const paymentErase = returnsTarget(
  * keys are shredded the way an erasure does it even for a return that never closed.
  */
 const accountingDelete = returnsTarget(
-  (rule, asOf) => isPast(returns.refundedAt, rule, asOf),
+  // Counted from the refund; for a return that ended with none, from its end.
+  (rule, asOf, mode) =>
+    or(isPast(returns.refundedAt, rule, asOf), and(endedWithoutRefund, closedFor(rule, asOf, mode)))!,
   (tx, ids, context) =>
     unlessHeld(tx, ids, context.asOf, async (due) => {
       await eraseReturnsContactData(tx, due, erasureContext(context));

@@ -179,6 +179,28 @@ describe('erasure by crypto-shredding (Art. 17)', () => {
     });
   });
 
+  it('keeps the IBAN of a refund still owed, and erases that of a return no refund is owed for', async () => {
+    const owed = await returnFor(t, 'er-owed');
+    const rejected = await returnFor(t, 'er-owed', { orderRef: 'ORD-er-owed-rejected' });
+    const cancelled = await returnFor(t, 'er-owed', { orderRef: 'ORD-er-owed-cancelled' });
+    await t.database.sql`update returns set status = 'rejected' where id = ${rejected.id}`;
+    await t.database.sql`update returns set status = 'closed' where id = ${cancelled.id}`;
+
+    const { response } = await runRequest(t, { type: 'erasure', email: emailOf('er-owed') });
+    const result = response.json().result;
+    expect(result.erased).toContainEqual({ dataClass: 'payment', returns: 2, keyDestroyed: false });
+    expect(result.kept).toContainEqual(
+      expect.objectContaining({ dataClass: 'payment', reason: 'legal_obligation', returns: 1 }),
+    );
+    const ibans = await t.database.sql`
+      select id, iban_enc is not null as kept from returns where subject_id = ${owed.subjectId}`;
+    expect(Object.fromEntries(ibans.map((row) => [row.id, row.kept]))).toEqual({
+      [owed.id]: true,
+      [rejected.id]: false,
+      [cancelled.id]: false,
+    });
+  });
+
   it('keeps the IBAN while its 13-month dispute window runs, erases it once over', async () => {
     const recent = await returnFor(t, 'er2');
     const old = await returnFor(t, 'er2', { orderRef: 'ORD-er2-old' });

@@ -121,11 +121,11 @@ describe('retention engine: each default rule as the date moves', () => {
     expect(JSON.stringify(feed.json())).not.toContain('Jeanne');
   });
 
-  it('deletes the accounting record 10 years after the refund, and only refunded ones', async () => {
+  it('deletes the accounting record 10 years after the refund, or after the end of a return with none', async () => {
     const summary = await runRetention(deps, { asOf: justAfter('P10Y') });
-    expect(counts(summary!)['accounting-delete']).toEqual([1, 0]);
+    expect(counts(summary!)['accounting-delete']).toEqual([2, 0]);
     expect(await returnRow(t, closed.id)).toBeUndefined();
-    expect(await returnRow(t, noIban.id)).toBeDefined();
+    expect(await returnRow(t, noIban.id)).toBeUndefined();
     expect(await returnRow(t, open.id)).toBeDefined();
     const audit = summary!.rules.find((rule) => rule.ruleId === 'audit-delete')!;
     expect(audit.status).toBe('not_applied');
@@ -177,6 +177,35 @@ describe('retention engine: returns that end without being closed', () => {
       expect((await returnRow(t, ended.id))!.has_contact).toBe(false);
     }
     expect((await returnRow(t, underWay.id))!.has_contact).toBe(true);
+  });
+});
+
+describe('retention engine: returns that end with no refund', () => {
+  it('erases their IBAN at once and deletes the record 10 years after their end', async () => {
+    const t = await createTestApp();
+    const deps = retentionDeps(t);
+    const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000);
+    const rejected = await createReturn(t);
+    await postEvent(t, rejected.id, 'received', minutesAgo(3));
+    await postEvent(t, rejected.id, 'rejected', minutesAgo(2), { reason: 'damaged_by_customer' });
+    const cancelledThenClosed = await createReturn(t);
+    await postEvent(t, cancelledThenClosed.id, 'cancelled', minutesAgo(3));
+    await postEvent(t, cancelledThenClosed.id, 'closed', minutesAgo(2));
+    const refundOwed = await createReturn(t);
+    await postEvent(t, refundOwed.id, 'received', minutesAgo(3));
+
+    const now = await runRetention(deps, { asOf: new Date() });
+    expect(counts(now!)['payment-erase']).toEqual([2, 0]);
+    expect((await returnRow(t, rejected.id))!.has_iban).toBe(false);
+    expect((await returnRow(t, cancelledThenClosed.id))!.has_iban).toBe(false);
+    expect((await returnRow(t, refundOwed.id))!.has_iban).toBe(true);
+
+    expect(counts((await runRetention(deps, { asOf: justAfter('P10Y') }))!)['accounting-delete']).toEqual([
+      2, 0,
+    ]);
+    expect(await returnRow(t, rejected.id)).toBeUndefined();
+    expect(await returnRow(t, cancelledThenClosed.id)).toBeUndefined();
+    expect(await returnRow(t, refundOwed.id)).toBeDefined();
   });
 });
 
