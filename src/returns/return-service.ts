@@ -342,7 +342,10 @@ export async function recordReturnEvent(
       dedupeKey: key,
       amountCents: body.amountCents ?? null,
       reason: body.reason ?? carrier?.reason ?? null,
-      ...encryptEventDetails(keys, eventId, { location: body.location, proof: body.proof }),
+      // An erased return keeps no new tracking details, even while other returns keep the key alive.
+      ...(row.erasedAt
+        ? { locationEnc: null, proofEnc: null }
+        : encryptEventDetails(keys, eventId, { location: body.location, proof: body.proof })),
     });
     const events = await findEvents(tx, [row.id]);
     const event = events.find((candidate) => candidate.dedupeKey === key)!;

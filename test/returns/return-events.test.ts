@@ -22,6 +22,23 @@ describe('return events', () => {
   const status = async (id: string) =>
     (await t.database.sql`select status from returns where id = ${id}`)[0]!.status;
 
+  it('keeps no tracking details on an erased return, while a sibling return of the subject does', async () => {
+    const erased = await newReturn('erased-sibling');
+    const sibling = await newReturn('erased-sibling', { orderRef: 'ORD-erased-sibling-2' });
+    // Retention erased the first return's contact data; the second keeps the subject's key alive.
+    await t.database.sql`update returns set erased_at = now() where id = ${erased}`;
+    for (const id of [erased, sibling]) {
+      const response = await post(id, { carrierCode: 'ECHCFM', occurredAt: daysAgo(4), location: 'Loge 4' });
+      expect(response.statusCode, response.body).toBe(201);
+    }
+    const stored = await t.database.sql`
+      select return_id, location_enc is not null as kept from return_events where return_id in ${t.database.sql([erased, sibling])}`;
+    expect(Object.fromEntries(stored.map((row) => [row.return_id, row.kept]))).toEqual({
+      [erased]: false,
+      [sibling]: true,
+    });
+  });
+
   it('maps carrier codes, stores the event and moves the status', async () => {
     const id = await newReturn('scan');
     const response = await post(id, {
