@@ -5,7 +5,7 @@ import { connectDatabase } from '../db/connect';
 import { AppError } from '../http/app-error';
 import { loadPolicies } from '../policies/load-policies';
 import { createPseudonymKeys } from '../pseudonymization/pseudonyms';
-import { parseAsOf } from './as-of-date';
+import { futureAsOfProblem, parseAsOf } from './as-of-date';
 import {
   defaultBatchSize,
   defaultLanes,
@@ -106,6 +106,8 @@ export function registerRetentionCommands(program: Command): void {
       lanesOption,
     )
     .action(async (options: { dryRun?: boolean; asOf?: Date; batchSize?: number; lanes?: number }) => {
+      const problem = futureAsOfProblem(options.asOf, options.dryRun);
+      if (problem) throw new Error(`--as-of: ${problem}`);
       const config = resolveAppConfig();
       const policies = loadPolicies(config.policiesDir);
       const database = await connectDatabase(config, { maxConnections: 4 });

@@ -5,7 +5,7 @@ import { principalOf } from '../auth/auth-plugin';
 import { rejectMerchantScopedTokens } from '../auth/controller-wide';
 import { problemResponses } from '../http/problem';
 import { createPseudonymKeys } from '../pseudonymization/pseudonyms';
-import { asOfSchema } from './as-of-date';
+import { asOfSchema, futureAsOfProblem } from './as-of-date';
 import {
   previewRetention,
   type RetentionDependencies,
@@ -58,13 +58,7 @@ function runJson(summary: RunSummary): z.infer<typeof runSummarySchema> {
 
 const security = [{ bearerAuth: [] }];
 
-/** Clocks of the caller and of this server may differ by this much. */
-const clockSkewMs = 5 * 60_000;
-
-/**
- * A run that changes data is computed as of now or a past date: as of a future date it would erase or
- * delete data before its period ends. A dry run may look ahead. No body at all is an empty one.
- */
+/** The body of POST /v1/retention/run; no body at all is an empty one. */
 const runBodySchema = z.preprocess(
   (body) => body ?? {},
   z
@@ -72,13 +66,8 @@ const runBodySchema = z.preprocess(
     .superRefine((body, context) => {
       // Zod runs this even when asOf failed its own check and is still a string.
       const asOf: unknown = body.asOf;
-      if (!body.dryRun && asOf instanceof Date && asOf.getTime() > Date.now() + clockSkewMs) {
-        context.addIssue({
-          code: 'custom',
-          path: ['asOf'],
-          message: 'must not be in the future for a run that changes data (a dry run may look ahead)',
-        });
-      }
+      const problem = asOf instanceof Date ? futureAsOfProblem(asOf, body.dryRun) : undefined;
+      if (problem) context.addIssue({ code: 'custom', path: ['asOf'], message: problem });
     }),
 );
 

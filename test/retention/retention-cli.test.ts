@@ -60,18 +60,26 @@ async function ruleTotals(t: TestApp, runId: string) {
     where run_id = ${runId} order by position`;
 }
 
-/** The same returns, holds and dates in any database. */
+/**
+ * The same returns, holds and dates in any database: closed ten years and two days ago, so a run as of
+ * now has every rule due (a run that changes data may not look ahead).
+ */
 async function seedDataset(t: TestApp) {
+  const closedAt = new Date();
+  closedAt.setUTCFullYear(closedAt.getUTCFullYear() - 10);
+  closedAt.setUTCDate(closedAt.getUTCDate() - 2);
+  const createdAt = new Date(closedAt.getTime() - 86_400_000);
   for (let i = 0; i < 22; i += 1) {
     const fixture = await createReturn(t, {
       orderRef: `ORD-${String(i).padStart(3, '0')}`,
       bankTransfer: i % 3 !== 0,
+      at: createdAt,
     });
-    await closeReturn(t, fixture.id, i % 4 === 0 ? 'rejected' : 'refunded');
+    await closeReturn(t, fixture.id, i % 4 === 0 ? 'rejected' : 'refunded', closedAt);
   }
-  await createReturn(t, { orderRef: 'ORD-OPEN' });
-  const held = await createReturn(t, { orderRef: 'ORD-HELD' });
-  await closeReturn(t, held.id);
+  await createReturn(t, { orderRef: 'ORD-OPEN', at: createdAt });
+  const held = await createReturn(t, { orderRef: 'ORD-HELD', at: createdAt });
+  await closeReturn(t, held.id, 'refunded', closedAt);
   await placeHold(t, { returnId: held.id });
 }
 
@@ -88,7 +96,7 @@ describe('returnvault retention run', () => {
   });
 
   it('killed with SIGKILL after its first batch, then run again: same final state and totals as an uninterrupted run', async () => {
-    const args = ['retention', 'run', '--as-of', asOf, '--batch-size', '3'];
+    const args = ['retention', 'run', '--batch-size', '3'];
     const uninterrupted = await cli(args, { DATABASE_URL: clean.database.url });
     expect(uninterrupted.code, uninterrupted.stderr).toBe(0);
 
@@ -137,6 +145,14 @@ describe('returnvault retention run', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/dry run \(nothing changed\)/);
     expect(result.stdout).toMatch(/^totals\t\t0\t4\t0$/m);
+  });
+
+  it('refuses a run that changes data as of a future date, with one line', async () => {
+    const result = await cli(['retention', 'run', '--as-of', asOf], { DATABASE_URL: clean.database.url });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trimEnd().split('\n')).toEqual([
+      'returnvault: --as-of: must not be in the future for a run that changes data (a dry run may look ahead)',
+    ]);
   });
 
   it('a bad retention.yaml stops the start naming the file and the path', async () => {
