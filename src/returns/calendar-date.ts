@@ -73,15 +73,22 @@ export function parisDateOf(instant: Date): CalendarDate {
 }
 
 /**
- * The instant `days` calendar days later at the same Paris wall-clock time: a period counted in days
- * that spans a change of clocks lasts an hour more or less than `days` times 24 hours.
+ * The instant at the same Paris wall-clock time on the date `shift` makes of the instant's Paris date.
+ * Periods of the law count Paris calendar days and months: one that spans a change of clocks lasts an
+ * hour more or less than its days times 24 hours.
  */
-export function addParisDays(instant: Date, days: number): Date {
-  const later = new Date(instant.getTime() + days * dayMs);
-  return new Date(later.getTime() + parisClockAt(instant).offsetMs - parisClockAt(later).offsetMs);
+function onParisDate(instant: Date, shift: (date: CalendarDate) => CalendarDate): Date {
+  const { date, offsetMs } = parisClockAt(instant);
+  const wallClock = instant.getTime() + offsetMs + (toUtcMs(shift(date)) - toUtcMs(date));
+  return new Date(wallClock - parisClockAt(new Date(wallClock - offsetMs)).offsetMs);
 }
 
-function toUtcMs(date: CalendarDate): number {
+/** `days` Paris calendar days later, at the same wall-clock time. */
+export function addParisDays(instant: Date, days: number): Date {
+  return onParisDate(instant, (date) => addDays(date, days));
+}
+
+export function toUtcMs(date: CalendarDate): number {
   return Date.UTC(Number(date.slice(0, 4)), Number(date.slice(5, 7)) - 1, Number(date.slice(8, 10)));
 }
 

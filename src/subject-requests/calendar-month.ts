@@ -1,15 +1,22 @@
-import { addIsoDuration } from '../policies/iso-duration';
+import { addMonths, parisDateOf, toUtcMs } from '../returns/calendar-date';
 
 /**
  * GDPR Art. 12(3) counts in calendar months, not in days: a request received on 15 March is due on
- * 15 April, one received on 31 January is due on the last day of February. Dates are computed in
- * UTC and keep the time of day of the receipt.
+ * 15 April, one received on 31 January is due on the last day of February. The months are those of
+ * the Paris calendar: a request received at 00:30 on 1 March in Paris (still 28 February in UTC) is
+ * due on 1 April. The deadline keeps the receipt's time of day in UTC, on that Paris date.
  */
+
+const dayMs = 86_400_000;
 
 /** `date` plus `months` calendar months: the same day, or the month's last day when it has no such day. */
 export function addCalendarMonths(date: Date, months: number): Date {
   if (!Number.isInteger(months) || months < 0) throw new RangeError('months must be a non-negative integer');
-  return addIsoDuration(date, { years: 0, months, weeks: 0, days: 0, hours: 0, minutes: 0, seconds: 0 });
+  const target = addMonths(parisDateOf(date), months);
+  let due = toUtcMs(target) + (((date.getTime() % dayMs) + dayMs) % dayMs);
+  // Paris is less than a day ahead of UTC: that instant falls on the target Paris date or the next.
+  if (parisDateOf(new Date(due)) > target) due -= dayMs;
+  return new Date(due);
 }
 
 /** Art. 12(3): the answer is due one calendar month after receipt. */

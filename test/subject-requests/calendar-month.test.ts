@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { addMonths, parisDateOf } from '../../src/returns/calendar-date';
 import {
   addCalendarMonths,
   effectiveDueAt,
@@ -36,11 +37,21 @@ describe('calendar-month deadlines (Art. 12(3))', () => {
     expect(requestDueAt(at('2000-01-31T00:00:00Z')).toISOString()).toBe('2000-02-29T00:00:00.000Z');
   });
 
-  it('is never earlier than receipt + 28 days nor later than receipt + 31 days', () => {
+  it('counts the months of the Paris calendar, whatever the UTC date', () => {
+    // 00:30 on 1 March in Paris is still 28 February in UTC: due on 1 April in Paris.
+    expect(requestDueAt(at('2025-03-01T00:30:00+01:00')).toISOString()).toBe('2025-03-31T23:30:00.000Z');
+    // 31 January in Paris (23:30 UTC on the 30th): due on 29 February 2024 in Paris.
+    expect(requestDueAt(at('2024-01-30T23:30:00Z')).toISOString()).toBe('2024-02-28T23:30:00.000Z');
+    // 1 May 00:15 in Paris: due on 1 June.
+    expect(requestDueAt(at('2025-04-30T22:15:00Z')).toISOString()).toBe('2025-05-31T22:15:00.000Z');
+  });
+
+  it('is due on the Paris date one calendar month after the Paris date of receipt, at its UTC time of day', () => {
     fc.assert(
-      fc.property(dates, (received) => {
-        const due = requestDueAt(received).getTime() - received.getTime();
-        return due >= 28 * day && due <= 31 * day;
+      fc.property(dates, fc.integer({ min: 0, max: 36 }), (received, months) => {
+        const result = addCalendarMonths(received, months);
+        expect(parisDateOf(result)).toBe(addMonths(parisDateOf(received), months));
+        expect(result.getTime() % day).toBe(received.getTime() % day);
       }),
     );
   });
@@ -50,24 +61,6 @@ describe('calendar-month deadlines (Art. 12(3))', () => {
       fc.property(dates, dates, (a, b) => {
         const [early, late] = a <= b ? [a, b] : [b, a];
         return requestDueAt(early).getTime() <= requestDueAt(late).getTime();
-      }),
-    );
-  });
-
-  it('keeps the day of the month unless the month is too short', () => {
-    fc.assert(
-      fc.property(dates, fc.integer({ min: 0, max: 36 }), (received, months) => {
-        const result = addCalendarMonths(received, months);
-        const monthsApart =
-          (result.getUTCFullYear() - received.getUTCFullYear()) * 12 +
-          result.getUTCMonth() -
-          received.getUTCMonth();
-        const lastDay = new Date(Date.UTC(result.getUTCFullYear(), result.getUTCMonth() + 1, 0)).getUTCDate();
-        return (
-          monthsApart === months &&
-          result.getUTCDate() === Math.min(received.getUTCDate(), lastDay) &&
-          result.getUTCHours() === received.getUTCHours()
-        );
       }),
     );
   });
