@@ -58,23 +58,43 @@ export async function announceErasedReturns(
   await enqueueWebhookEvents(tx, events);
 }
 
-/** Art. 19: a rectified subject is announced so recipients re-read its returns from the feed. */
+/** A webhook payload holds at most this many ids in one list (webhook-payload.ts). */
+const idsPerNotice = 100;
+
+function inChunks<T>(items: T[]): T[][] {
+  const chunks: T[][] = [];
+  for (let start = 0; start < items.length; start += idsPerNotice) {
+    chunks.push(items.slice(start, start + idsPerNotice));
+  }
+  return chunks;
+}
+
+/**
+ * Art. 19: the returns of a rectified subject are announced so their receivers re-read them (the feed
+ * serves them again as well). A merchant gets the ids of its own returns, a recipient their pseudonyms:
+ * never the internal subject id, which no receiver knows and which would link one person across
+ * merchants.
+ */
 export async function announceRectification(
   tx: Executor,
   policies: Policies,
   pseudonymsOf: PseudonymsOf,
-  subjectId: string,
-  merchantIds: string[],
+  rectified: { id: string; merchantId: string }[],
 ): Promise<void> {
-  const events: WebhookEventInput[] = [...new Set(merchantIds)]
-    .filter((merchantId) => listeningMerchant(policies, 'subject.rectified', merchantId))
-    .map((merchantId) => ({ type: 'subject.rectified', merchantId, data: { subject: subjectId } }));
+  const events: WebhookEventInput[] = [];
+  for (const merchantId of new Set(rectified.map((row) => row.merchantId))) {
+    if (!listeningMerchant(policies, 'subject.rectified', merchantId)) continue;
+    const ids = rectified.filter((row) => row.merchantId === merchantId).map((row) => row.id);
+    for (const returnIds of inChunks(ids)) {
+      events.push({ type: 'subject.rectified', merchantId, data: { returnIds } });
+    }
+  }
   for (const recipientId of listeningRecipients(policies, 'subject.rectified')) {
-    events.push({
-      type: 'subject.rectified',
-      recipientId,
-      data: { subject: pseudonymsOf(recipientId).pseudonym('subject', subjectId) },
-    });
+    const keys = pseudonymsOf(recipientId);
+    const pseudonyms = rectified.map((row) => keys.pseudonym('return', row.id));
+    for (const returnIds of inChunks(pseudonyms)) {
+      events.push({ type: 'subject.rectified', recipientId, data: { returnIds } });
+    }
   }
   await enqueueWebhookEvents(tx, events);
 }

@@ -96,8 +96,7 @@ export async function rectifySubject(
     tx,
     deps.policies,
     deps.pseudonymsOf,
-    subjectId,
-    rows.map((row) => row.merchantId),
+    rows.map((row) => ({ id: row.id, merchantId: row.merchantId })),
   );
   return { changedFields: Object.keys(changes).sort(), returns: rows.length, emailIndexMoved };
 }

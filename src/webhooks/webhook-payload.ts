@@ -49,7 +49,7 @@ const requiredFields: Record<WebhookEventType, string[]> = {
   'return.status_changed': ['returnId', 'status'],
   'return.refund_overdue': ['returnId', 'refundDueAt'],
   'return.erased': ['returnId'],
-  'subject.rectified': ['subject'],
+  'subject.rectified': ['returnIds'],
 };
 
 const identifier = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'expected an identifier');

@@ -56,13 +56,13 @@ describe('Art. 19 notices: erasures and rectifications reach subscribed merchant
           type: 'subject.rectified',
           merchant_id: 'm-100',
           recipient_id: null,
-          data: { subject: subject.subjectId },
+          data: { returnIds: [subject.id] },
         },
         {
           type: 'subject.rectified',
           merchant_id: null,
           recipient_id: 'analytics',
-          data: { subject: keys.pseudonym('subject', subject.subjectId) },
+          data: { returnIds: [keys.pseudonym('return', subject.id)] },
         },
         { type: 'return.erased', merchant_id: 'm-100', recipient_id: null, data: { returnId: subject.id } },
         {
@@ -75,6 +75,7 @@ describe('Art. 19 notices: erasures and rectifications reach subscribed merchant
     );
     expect(events).toHaveLength(4);
     expect(JSON.stringify(events)).not.toContain('note1');
+    expect(JSON.stringify(events)).not.toContain(subject.subjectId);
     expect(JSON.stringify(events)).not.toContain('+33698765432');
   });
 
