@@ -71,8 +71,17 @@ export async function rectifySubject(
   subjectId: string,
   changes: ContactChanges,
 ): Promise<RectificationOutcome> {
+  // Held until commit, as an erasure holds it: one waits for the other and then sees what it did,
+  // so a rectification never writes an e-mail index or ciphertext back onto an erased subject.
+  const [subject] = await tx
+    .select({ erasedAt: subjects.erasedAt })
+    .from(subjects)
+    .where(eq(subjects.id, subjectId))
+    .for('update');
+  const nothing = { changedFields: [], returns: 0, emailIndexMoved: false };
+  if (!subject || subject.erasedAt !== null) return nothing;
   const keys = await loadSubjectKeyset(tx, deps.keyring, subjectId);
-  if (keys.isDestroyed('contact')) return { changedFields: [], returns: 0, emailIndexMoved: false };
+  if (keys.isDestroyed('contact')) return nothing;
   const emailIndexMoved = changes.email ? await moveEmailIndex(tx, deps, subjectId, changes.email) : false;
   const rows = (await findReturnsOfSubject(tx, subjectId, {})).filter((row) => row.erasedAt === null);
   for (const row of rows) {

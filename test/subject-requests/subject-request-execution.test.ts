@@ -208,6 +208,38 @@ describe('access, portability, rectification and restriction', () => {
     expect(t.logs.join('\n')).not.toContain('Renommée');
   });
 
+  it('writes nothing back onto a subject an erasure shreds while the rectification waits', async () => {
+    const subject = await returnFor(t, 'race-rect');
+    const { id } = await runRequest(
+      t,
+      {
+        type: 'rectification',
+        email: emailOf('race-rect'),
+        changes: { email: 'moved.race-rect@example.org' },
+      },
+      { execute: false },
+    );
+    let execute: Promise<{ statusCode: number; body: string }> | undefined;
+    await t.database.sql.begin(async (tx) => {
+      // What an erasure does, holding the subject until it commits.
+      await tx`select id from subjects where id = ${subject.subjectId} for update`;
+      await tx`update subjects set erased_at = now(), email_index = null where id = ${subject.subjectId}`;
+      await tx`update subject_data_keys set wrapped_key = null, destroyed_at = now() where subject_id = ${subject.subjectId}`;
+      await tx`update returns set erased_at = now(), customer_name_enc = null, customer_email_enc = null,
+        customer_phone_enc = null, address_line1_enc = null, address_line2_enc = null, postal_code_enc = null,
+        city_enc = null, item_comments_enc = null where subject_id = ${subject.subjectId}`;
+      execute = t.app.inject({ method: 'POST', url: `/v1/subject-requests/${id}/execute`, headers: dpo });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    });
+    const executed = await execute!;
+    expect(executed.statusCode, executed.body).toBeLessThan(500);
+    const [after] = await t.database.sql`select email_index from subjects where id = ${subject.subjectId}`;
+    expect(after!.email_index).toBeNull();
+    const [row] = await t.database.sql`
+      select customer_email_enc is null as gone from returns where id = ${subject.id}`;
+    expect(row!.gone).toBe(true);
+  });
+
   it('refuses a rectification onto an e-mail another subject uses', async () => {
     await returnFor(t, 'rect2');
     await returnFor(t, 'rect3');
