@@ -4,6 +4,7 @@ import fp from 'fastify-plugin';
 import { recordAuditEvent } from '../audit/record-audit-event';
 import type { JwtSettings } from '../config/app-config';
 import { AppError } from '../http/app-error';
+import { AnonymousDenialBudget } from './denial-budget';
 import { type Principal, principalFromClaims, type VerifiedClaims } from './principal';
 import type { Scope } from './scopes';
 import { createVerificationKeys } from './verification-keys';
@@ -26,10 +27,23 @@ export function principalOf(request: FastifyRequest): Principal {
 
 async function recordDenial(
   app: FastifyInstance,
+  budget: AnonymousDenialBudget,
   request: FastifyRequest,
   reason: string,
   principal?: Principal,
 ) {
+  let details: Record<string, unknown> = { reason };
+  if (!principal) {
+    const { write, suppressedBefore, suppressionBegins } = budget.take();
+    if (suppressionBegins) {
+      request.log.warn(
+        { perWindow: budget.perWindow, windowMs: budget.windowMs },
+        'refusals of requests without a valid token are over budget: counted, not written one by one',
+      );
+    }
+    if (!write) return;
+    if (suppressedBefore > 0) details = { ...details, suppressedBefore };
+  }
   await recordAuditEvent(
     app.database.db,
     { principal, requestId: request.id },
@@ -38,7 +52,7 @@ async function recordDenial(
       outcome: 'denied',
       targetType: 'route',
       targetId: `${request.method} ${request.routeOptions.url ?? ''}`,
-      details: { reason },
+      details,
     },
   ).catch((error) => request.log.error({ err: error }, 'could not record an access denial'));
 }
@@ -50,6 +64,7 @@ async function recordDenial(
 export const authPlugin = fp(
   async (app: FastifyInstance, settings: JwtSettings) => {
     const keys = createVerificationKeys(settings);
+    const denialBudget = new AnonymousDenialBudget();
     await app.register(fastifyJwt, {
       secret: (_request: FastifyRequest, token: { header: { alg?: unknown; kid?: unknown } }) =>
         keys.keyFor(token.header),
@@ -83,7 +98,7 @@ export const authPlugin = fp(
       const header = request.headers.authorization;
       // The scheme name is case-insensitive (RFC 9110, 11.1).
       if (!header || !/^bearer [A-Za-z0-9._~+/=-]+$/i.test(header)) {
-        await recordDenial(app, request, 'missing_token');
+        await recordDenial(app, denialBudget, request, 'missing_token');
         throw new AppError('unauthorized', 'Send a bearer access token in the Authorization header.');
       }
       let principal: Principal | undefined;
@@ -93,7 +108,7 @@ export const authPlugin = fp(
         principal = undefined;
       }
       if (!principal) {
-        await recordDenial(app, request, 'invalid_token');
+        await recordDenial(app, denialBudget, request, 'invalid_token');
         throw new AppError(
           'unauthorized',
           'The access token is invalid, expired or not meant for this service.',
@@ -101,7 +116,7 @@ export const authPlugin = fp(
       }
       const missing = required.filter((scope) => !principal.scopes.includes(scope));
       if (missing.length > 0) {
-        await recordDenial(app, request, 'missing_scope', principal);
+        await recordDenial(app, denialBudget, request, 'missing_scope', principal);
         throw new AppError('forbidden', `The token lacks the scope(s): ${missing.join(', ')}.`, {
           requiredScopes: required,
         });
