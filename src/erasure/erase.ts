@@ -11,6 +11,7 @@ import { activeHoldsFor, isActive, returnHeld } from '../legal-holds/active-hold
 import { legalHolds } from '../legal-holds/legal-holds.schema';
 import { addIsoDuration } from '../policies/iso-duration';
 import type { Policies } from '../policies/load-policies';
+import { setReturnsRestricted } from '../returns/return-repository';
 import { returns } from '../returns/returns.schema';
 import type { ErasedData, ErasureOutcome, KeptData } from './erasure-outcome';
 import { announceErasedReturns, type PseudonymsOf } from './recipient-notices';
@@ -137,7 +138,8 @@ async function eraseLockedReturns(
   const toErase = free.filter((row) => holdsClass(row, dataClass) && erasable(row));
   const result: ReturnsErasureResult = {
     erased: toErase.map((row) => row.id),
-    held: locked.filter((row) => row.held).map((row) => row.id),
+    // Only those a hold keeps data of the class on: a held return already erased keeps nothing.
+    held: locked.filter((row) => row.held && holdsClass(row, dataClass)).map((row) => row.id),
     alreadyErased: free.filter((row) => !holdsClass(row, dataClass)).map((row) => row.id),
     subjectsShredded: [],
   };
@@ -287,6 +289,9 @@ export async function eraseSubject(
   // The same core as a retention batch, for one subject: shredded even when no return is left to null.
   const thisSubject = { shredCandidates: [subjectId] };
   const contact = await eraseLockedReturns(tx, locked, 'contact', context, thisSubject);
+  // What a hold keeps after an erasure request is kept for legal claims only: restricted (DOMAIN.md,
+  // Art. 17(3)(e)), no longer readable for everyday purposes. Archived returns already are.
+  await setReturnsRestricted(tx, contact.held, true);
 
   // Payment: erased once its dispute window (13 months after the refund) is over, or when no refund
   // will be paid; kept while the refund is owed or its window runs.

@@ -120,6 +120,8 @@ describe('legal holds', () => {
       returns: 1,
     });
     expect((await readReturn(t, held.id, 'legal_claim')).json().customer.name).toBe('Zoé Vauquelin-hold2');
+    // Kept for legal claims only: restricted, no longer readable for everyday purposes.
+    expect((await readReturn(t, held.id, 'customer_support')).statusCode).toBe(403);
     expect((await readReturn(t, free.id, 'legal_claim')).json().customer.name).toBeNull();
 
     // Released, a new request erases the rest and shreds the key.
