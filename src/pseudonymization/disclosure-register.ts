@@ -114,3 +114,31 @@ export async function recipientsToldOfErasure(executor: Executor, subjectId: str
     .where(eq(recipientErasureNotices.subjectId, subjectId))
     .orderBy(asc(recipientErasureNotices.recipientId), asc(recipientErasureNotices.returnId));
 }
+
+/**
+ * Art. 19 for one subject: every recipient its data was disclosed to, and how far each was told of
+ * the erasures (the tombstones it has read, and when it read the last). A recipient that still has
+ * returns to be told has read fewer tombstones than the subject has erased returns it received.
+ */
+export async function erasureNoticesOfSubject(executor: Executor, subjectId: string) {
+  const [disclosed, told] = await Promise.all([
+    disclosuresForSubject(executor, subjectId),
+    recipientsToldOfErasure(executor, subjectId),
+  ]);
+  const recipientIds = [
+    ...new Set([...disclosed.map((row) => row.recipientId), ...told.map((row) => row.recipientId)]),
+  ];
+  return recipientIds.sort().map((recipientId) => {
+    const notices = told.filter((row) => row.recipientId === recipientId);
+    const lastToldAt = notices.reduce<Date | null>(
+      (latest, row) => (latest === null || row.toldAt > latest ? row.toldAt : latest),
+      null,
+    );
+    return {
+      recipientId,
+      lastDisclosedAt: disclosed.find((row) => row.recipientId === recipientId)?.lastDisclosedAt ?? null,
+      returnsTold: notices.length,
+      lastToldAt,
+    };
+  });
+}

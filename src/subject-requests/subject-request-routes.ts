@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { principalOf } from '../auth/auth-plugin';
 import { rejectMerchantScopedTokens } from '../auth/controller-wide';
 import { problemResponses } from '../http/problem';
+import { erasureNoticesOfSubject } from '../pseudonymization/disclosure-register';
 import { createPseudonymKeys } from '../pseudonymization/pseudonyms';
 import { subjectPackageSchema } from './access-package';
 import { maxExtensionMonths } from './calendar-month';
@@ -133,7 +134,19 @@ export async function subjectRequestRoutes(app: FastifyInstance) {
         response: { 200: subjectRequestSchema, ...problemResponses(400, 401, 403, 404) },
       },
     },
-    async (request) => view(await findSubjectRequest(deps, request.params.id)),
+    async (request) => {
+      const found = await findSubjectRequest(deps, request.params.id);
+      if (found.type !== 'erasure' || found.subjectId === null) return view(found);
+      const notices = await erasureNoticesOfSubject(app.database.db, found.subjectId);
+      return {
+        ...view(found),
+        recipients: notices.map((notice) => ({
+          ...notice,
+          lastDisclosedAt: notice.lastDisclosedAt?.toISOString() ?? null,
+          lastToldAt: notice.lastToldAt?.toISOString() ?? null,
+        })),
+      };
+    },
   );
 
   routes.post(

@@ -33,6 +33,20 @@ export const subjectRequestSchema = z
       .boolean()
       .meta({ description: 'Rectification changes held (encrypted) until execution' }),
     result: z.record(z.string(), z.unknown()).nullable(),
+    recipients: z
+      .array(
+        z.object({
+          recipientId: z.string(),
+          lastDisclosedAt: z.string().nullable(),
+          returnsTold: z.number().int().meta({ description: 'tombstones of erased returns it has read' }),
+          lastToldAt: z.string().nullable(),
+        }),
+      )
+      .optional()
+      .meta({
+        description:
+          'GET of one erasure request: the recipients the subject was disclosed to and how far each was told of the erasure (Art. 19)',
+      }),
     policyVersion: z.string(),
     createdBy: z.string(),
     createdAt: z.string(),
