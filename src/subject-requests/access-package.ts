@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Executor } from '../audit/record-audit-event';
 import type { DataClass } from '../crypto/data-classes';
@@ -14,6 +14,7 @@ import { eventView, returnView, returnViewSchema } from '../returns/return-views
 import type { ReturnEventRow } from '../returns/returns.schema';
 import { buildRecordOfProcessing, retentionStepSchema } from '../ropa/record-of-processing';
 import type { SubjectRequestDeps } from './subject-request-deps';
+import { subjectRequests } from './subject-requests.schema';
 
 const readable: ReadonlySet<DataClass> = new Set(['contact', 'payment']);
 
@@ -80,6 +81,19 @@ export const subjectPackageSchema = z
     rights: z.array(z.object({ right: z.string(), article: z.string(), how: z.string() })).optional(),
     supervisoryAuthority: z.string().optional(),
     transfersOutsideEea: z.string().optional(),
+    requests: z
+      .array(
+        z.object({
+          id: z.uuid(),
+          type: z.string(),
+          status: z.string(),
+          receivedAt: z.string(),
+          dueAt: z.string(),
+          completedAt: z.string().nullable(),
+        }),
+      )
+      .optional()
+      .meta({ description: "the subject's own requests: what was asked, when, and where each stands" }),
     legalHolds: z
       .array(
         z.object({
@@ -176,6 +190,22 @@ export async function buildSubjectPackage(
     };
   }
   const disclosures = subject ? await disclosuresForSubject(executor, subject.id) : [];
+  // The subject's own requests are data held on them too (Art. 15): what they asked and when.
+  const requests = subject
+    ? await executor
+        .select({
+          id: subjectRequests.id,
+          type: subjectRequests.type,
+          status: subjectRequests.status,
+          receivedAt: subjectRequests.receivedAt,
+          dueAt: subjectRequests.dueAt,
+          extendedDueAt: subjectRequests.extendedDueAt,
+          completedAt: subjectRequests.completedAt,
+        })
+        .from(subjectRequests)
+        .where(eq(subjectRequests.subjectId, subject.id))
+        .orderBy(asc(subjectRequests.receivedAt))
+    : [];
   const holds = subject
     ? await activeHoldsFor(executor, { subjectId: subject.id, returnIds: rows.map((row) => row.id) }, now)
     : [];
@@ -216,6 +246,14 @@ export async function buildSubjectPackage(
     rights: record.rights,
     supervisoryAuthority: record.supervisoryAuthority,
     transfersOutsideEea: record.transfersOutsideEea,
+    requests: requests.map((row) => ({
+      id: row.id,
+      type: row.type,
+      status: row.status,
+      receivedAt: row.receivedAt.toISOString(),
+      dueAt: (row.extendedDueAt ?? row.dueAt).toISOString(),
+      completedAt: row.completedAt?.toISOString() ?? null,
+    })),
     legalHolds: holds.map((hold) => ({
       id: hold.id,
       on: hold.returnId ? ('return' as const) : ('subject' as const),

@@ -71,6 +71,10 @@ describe('access, portability, rectification and restriction', () => {
     );
     expect(pack.rights.map((right: { article: string }) => right.article)).toContain('GDPR Art. 17');
     expect(pack.legalHolds).toEqual([]);
+    // The subject's own requests are data held on them: this one is listed, with where it stands.
+    expect(pack.requests).toEqual([
+      expect.objectContaining({ id, type: 'access', status: 'verified', completedAt: null }),
+    ]);
 
     // The values the package shows are nowhere in the database in clear.
     const dump = JSON.stringify(
