@@ -323,6 +323,13 @@ export async function recordReturnEvent(
   const outcome = await deps.db.transaction(async (tx) => {
     const row = await lockReturn(tx, returnId, caller.scope);
     if (!row) throw new AppError('not_found', 'No return with this id.');
+    // Nothing of a return happens before its goods were delivered. An earlier date would start the
+    // retention clocks (and stop the refund clock) in the past: data erased early, lateness hidden.
+    if (body.occurredAt < row.deliveredAt) {
+      throw new AppError('unprocessable', 'occurredAt is before the goods were delivered (deliveredAt).', {
+        errors: [{ path: 'body.occurredAt', message: "must not be before the return's deliveredAt" }],
+      });
+    }
     const existing = await findEventByDedupeKey(tx, key);
     if (existing) return { row, event: existing, duplicate: true, events: await findEvents(tx, [row.id]) };
     if (origin === 'merchant' && !isMerchantTransitionAllowed(row.status as ReturnStatus, type)) {

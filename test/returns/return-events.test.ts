@@ -22,6 +22,20 @@ describe('return events', () => {
   const status = async (id: string) =>
     (await t.database.sql`select status from returns where id = ${id}`)[0]!.status;
 
+  it('refuses an event dated before the delivery, which would start the clocks in the past', async () => {
+    const id = await newReturn('before-delivery');
+    const backdated = await post(id, { type: 'cancelled', occurredAt: '2000-01-02T00:00:00Z' });
+    expect(backdated.statusCode).toBe(422);
+    expect(backdated.json()).toMatchObject({
+      code: 'unprocessable',
+      errors: [{ path: 'body.occurredAt', message: expect.stringContaining('deliveredAt') }],
+    });
+    expect(await status(id)).toBe('created');
+    const [events] = await t.database
+      .sql`select count(*)::int as n from return_events where return_id = ${id}`;
+    expect(events!.n).toBe(0);
+  });
+
   it('keeps no tracking details on an erased return, while a sibling return of the subject does', async () => {
     const erased = await newReturn('erased-sibling');
     const sibling = await newReturn('erased-sibling', { orderRef: 'ORD-erased-sibling-2' });
