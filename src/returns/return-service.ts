@@ -209,10 +209,11 @@ function decryptedView(
 ): ReturnView {
   const clocks = clocksOf(row, events, deps.rules, now);
   const readable = readableData(purpose);
-  const nothing = new Set<DataClass>();
-  const personal = decryptReturnPersonalData(keys, row, row.erasedAt ? nothing : readable.returnClasses);
+  // An erased return's contact columns are null; what an erasure kept (the IBAN of a refund still
+  // owed, or in its dispute window) stays readable for the purposes that cover it.
+  const personal = decryptReturnPersonalData(keys, row, readable.returnClasses);
   const eventViews = events.map((event) =>
-    eventView(event, decryptEventDetails(keys, event, row.erasedAt ? nothing : readable.eventClasses)),
+    eventView(event, decryptEventDetails(keys, event, readable.eventClasses)),
   );
   return returnView(row, personal, clocks, eventViews, readable.withheld);
 }

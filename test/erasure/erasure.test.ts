@@ -199,6 +199,11 @@ describe('erasure by crypto-shredding (Art. 17)', () => {
       [rejected.id]: false,
       [cancelled.id]: false,
     });
+    // Kept to pay the refund: readable for that purpose, not for others; the contact data are gone.
+    const forRefund = (await readReturn(t, owed.id, 'refund_processing')).json();
+    expect(forRefund.refund.iban).toBe('FR1420041010050500013M02606');
+    expect(forRefund.customer.name).toBeNull();
+    expect((await readReturn(t, owed.id, 'customer_support')).json().refund.iban).toBeNull();
   });
 
   it('keeps the IBAN while its 13-month dispute window runs, erases it once over', async () => {
