@@ -34,17 +34,19 @@ const privateRanges = ranges(
 );
 const linkLocal = ranges(['169.254.0.0/16'], ['fe80::/10']);
 // Never a webhook receiver: unspecified, multicast, broadcast and reserved space, plus IPv4 embedded in
-// IPv6 (mapped, NAT64, 6to4), which would otherwise smuggle a private IPv4 address past the checks above.
+// IPv6 (IPv4-compatible, mapped, NAT64 and its local-use prefix, 6to4), which would otherwise smuggle a
+// private IPv4 address past the checks above, and the deprecated site-local prefix.
 const reserved = ranges(
   ['0.0.0.0/8', '192.0.0.0/24', '198.18.0.0/15', '224.0.0.0/4', '240.0.0.0/4'],
-  ['::/128', '::ffff:0:0/96', '64:ff9b::/96', '2002::/16', 'ff00::/8'],
+  ['::/96', '::ffff:0:0/96', '64:ff9b::/96', '64:ff9b:1::/48', '2002::/16', 'fec0::/10', 'ff00::/8'],
 );
 
 function classify(address: string): AddressClass {
   const v6 = isIP(address) === 6;
   const inRange = (list: RangeList) => (v6 ? list.v6.check(address, 'ipv6') : list.v4.check(address, 'ipv4'));
-  if (inRange(reserved)) return 'reserved';
+  // Loopback first: ::1 also lies in the IPv4-compatible ::/96 that `reserved` refuses.
   if (inRange(loopback)) return 'loopback';
+  if (inRange(reserved)) return 'reserved';
   if (inRange(linkLocal)) return 'link-local';
   if (inRange(privateRanges)) return 'private';
   return 'public';

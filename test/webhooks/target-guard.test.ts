@@ -36,13 +36,20 @@ describe('webhook target guard', () => {
     await expect(resolveTarget(url, allowing)).resolves.toBeDefined();
   });
 
-  it.each(['0.0.0.0', '224.0.0.1', '[::ffff:127.0.0.1]', '[::ffff:a00:1]', '[64:ff9b::a00:1]', '[::]'])(
-    'always refuses %s (reserved, or IPv4 hidden in IPv6)',
-    async (host) => {
-      const everything = { allowLoopback: true, allowPrivateNetworks: true };
-      await expect(resolveTarget(new URL(`https://${host}/hooks`), everything)).rejects.toThrow(/reserved/);
-    },
-  );
+  it.each([
+    '0.0.0.0',
+    '224.0.0.1',
+    '[::ffff:127.0.0.1]',
+    '[::ffff:a00:1]',
+    '[64:ff9b::a00:1]',
+    '[::]',
+    '[::127.0.0.1]',
+    '[64:ff9b:1::a00:1]',
+    '[fec0::1]',
+  ])('always refuses %s (reserved, or IPv4 hidden in IPv6)', async (host) => {
+    const everything = { allowLoopback: true, allowPrivateNetworks: true };
+    await expect(resolveTarget(new URL(`https://${host}/hooks`), everything)).rejects.toThrow(/reserved/);
+  });
 
   it('checks every address a name resolves to: localhost is loopback', async () => {
     await expect(resolveTarget(new URL('https://localhost/hooks'), strict)).rejects.toThrow(/loopback/);
