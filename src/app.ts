@@ -28,6 +28,7 @@ import { pseudonymizedFeedRoutes } from './pseudonymization/feed-routes';
 import { retentionRoutes } from './retention/retention-routes';
 import { returnRoutes } from './returns/return-routes';
 import { ropaRoutes } from './ropa/ropa-routes';
+import { publishSigningKey } from './signing/published-keys';
 import type { Signer } from './signing/signing-key';
 import { subjectRequestRoutes } from './subject-requests/subject-request-routes';
 import { webhookRoutes } from './webhooks/webhook-routes';
@@ -86,9 +87,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.decorate('keyring', new MasterKeyring(deps.config.masterKeys));
   app.decorate('emailIndex', new EmailBlindIndex(deps.config.blindIndexKeys));
   // Refuses to start when a personal (bytea *_enc) column is not declared in the encryption map.
-  await verifyEncryptionMap(deps.database.sql, {
-    schemaComplete: (await pendingMigrationCount(deps.database.sql)) === 0,
-  });
+  const schemaComplete = (await pendingMigrationCount(deps.database.sql)) === 0;
+  await verifyEncryptionMap(deps.database.sql, { schemaComplete });
+  // Published for good: what this key signs must verify after SIGNING_KEY changes.
+  if (schemaComplete) await publishSigningKey(deps.database.db, deps.signer);
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -15,5 +15,6 @@ import '../pseudonymization/feed-deletions.schema';
 import '../retention/retention-runs.schema';
 import '../returns/refund-overdue-notices.schema';
 import '../returns/returns.schema';
+import '../signing/published-keys.schema';
 import '../subject-requests/subject-requests.schema';
 import '../webhooks/webhook-outbox.schema';

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { pendingMigrationCount } from '../db/migrations';
+import { publishedKeys } from '../signing/published-keys';
 import { AppError } from './app-error';
 import { problemResponses } from './problem';
 
@@ -47,13 +48,14 @@ export async function healthRoutes(app: FastifyInstance) {
     {
       schema: {
         tags: ['health'],
-        description: 'Public keys that sign erasure certificates and audit checkpoints.',
+        description:
+          'Public keys that sign erasure certificates and audit checkpoints: the current one first, then every earlier one.',
         response: { 200: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }) },
       },
     },
     async (_request, reply) => {
       reply.header('cache-control', 'public, max-age=300');
-      return { keys: [app.signer.publicJwk as Record<string, unknown>] };
+      return { keys: await publishedKeys(app.database.db, app.signer) };
     },
   );
 }

@@ -1,0 +1,11 @@
+import { jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+
+/**
+ * Every public key that has signed for this service (erasure certificates, audit checkpoints), so the
+ * JWKS still verifies what an earlier SIGNING_KEY signed after the key changed. Public halves only.
+ */
+export const publishedSigningKeys = pgTable('published_signing_keys', {
+  kid: text('kid').primaryKey(),
+  publicJwk: jsonb('public_jwk').$type<Record<string, unknown>>().notNull(),
+  firstUsedAt: timestamp('first_used_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+});
