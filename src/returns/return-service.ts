@@ -198,6 +198,22 @@ export async function createReturn(deps: ReturnDependencies, caller: ReturnCalle
   );
 }
 
+const noClasses: ReadonlySet<DataClass> = new Set();
+
+/**
+ * What of an erased return a purpose may still read: only payment data an erasure kept (the IBAN of a
+ * refund still owed, or in its dispute window), and only when the purpose may read the return's data
+ * state. An erased return is otherwise answered to any purpose, with its personal fields null.
+ */
+function keptAfterErasure(
+  row: ReturnRow,
+  classes: ReadonlySet<DataClass>,
+  purpose: Purpose,
+): ReadonlySet<DataClass> {
+  if (!classes.has('payment') || !purposeAllowsState(purpose, row.dataState)) return noClasses;
+  return new Set<DataClass>(['payment']);
+}
+
 /** The view of one return for a purpose whose access was already checked. */
 function decryptedView(
   deps: ReturnDependencies,
@@ -209,12 +225,13 @@ function decryptedView(
 ): ReturnView {
   const clocks = clocksOf(row, events, deps.rules, now);
   const readable = readableData(purpose);
-  // An erased return's contact columns are null; what an erasure kept (the IBAN of a refund still
-  // owed, or in its dispute window) stays readable for the purposes that cover it.
-  const personal = decryptReturnPersonalData(keys, row, readable.returnClasses);
-  const eventViews = events.map((event) =>
-    eventView(event, decryptEventDetails(keys, event, readable.eventClasses)),
-  );
+  const returnClasses = row.erasedAt
+    ? keptAfterErasure(row, readable.returnClasses, purpose)
+    : readable.returnClasses;
+  // Nothing of an erased return's tracking is readable, whatever an older row may still hold.
+  const eventClasses = row.erasedAt ? noClasses : readable.eventClasses;
+  const personal = decryptReturnPersonalData(keys, row, returnClasses);
+  const eventViews = events.map((event) => eventView(event, decryptEventDetails(keys, event, eventClasses)));
   return returnView(row, personal, clocks, eventViews, readable.withheld);
 }
 

@@ -204,6 +204,12 @@ describe('erasure by crypto-shredding (Art. 17)', () => {
     expect(forRefund.refund.iban).toBe('FR1420041010050500013M02606');
     expect(forRefund.customer.name).toBeNull();
     expect((await readReturn(t, owed.id, 'customer_support')).json().refund.iban).toBeNull();
+    // Archived meanwhile: only a purpose allowed on archived data reads the kept IBAN.
+    await t.database.sql`update returns set data_state = 'archived' where id = ${owed.id}`;
+    expect((await readReturn(t, owed.id, 'refund_processing')).json().refund.iban).toBeNull();
+    expect((await readReturn(t, owed.id, 'legal_claim')).json().refund.iban).toBe(
+      'FR1420041010050500013M02606',
+    );
   });
 
   it('keeps the IBAN while its 13-month dispute window runs, erases it once over', async () => {
