@@ -11,7 +11,7 @@ import { activeHoldsFor, isActive, returnHeld } from '../legal-holds/active-hold
 import { legalHolds } from '../legal-holds/legal-holds.schema';
 import { addIsoDuration } from '../policies/iso-duration';
 import type { Policies } from '../policies/load-policies';
-import { setReturnsRestricted } from '../returns/return-repository';
+import { restrictReturns } from '../returns/return-repository';
 import { returns } from '../returns/returns.schema';
 import type { ErasedData, ErasureOutcome, KeptData } from './erasure-outcome';
 import { announceErasedReturns, type PseudonymsOf } from './recipient-notices';
@@ -291,7 +291,7 @@ export async function eraseSubject(
   const contact = await eraseLockedReturns(tx, locked, 'contact', context, thisSubject);
   // What a hold keeps after an erasure request is kept for legal claims only: restricted (DOMAIN.md,
   // Art. 17(3)(e)), no longer readable for everyday purposes. Archived returns already are.
-  await setReturnsRestricted(tx, contact.held, true);
+  await restrictReturns(tx, contact.held);
 
   // Payment: erased once its dispute window (13 months after the refund) is over, or when no refund
   // will be paid; kept while the refund is owed or its window runs.

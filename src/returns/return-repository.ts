@@ -331,17 +331,21 @@ export async function deleteReturns(tx: Executor, ids: string[]): Promise<void> 
   await tx.delete(returns).where(isAnyOf(returns.id, ids));
 }
 
-/** Art. 18: restricted returns are stored only; lifting the restriction makes them active again. */
-export async function setReturnsRestricted(tx: Executor, ids: string[], restricted: boolean): Promise<void> {
+/**
+ * These returns are kept for legal claims only (what a hold keeps after an erasure request): an active
+ * one moves to the `restricted` state, an archived one already is readable for legal claims only, and
+ * both get `restricted_at`, which the pseudonymized feed flags (the update moves them there).
+ */
+export async function restrictReturns(tx: Executor, ids: string[]): Promise<void> {
   if (ids.length === 0) return;
   await tx
     .update(returns)
-    .set(
-      restricted
-        ? { dataState: 'restricted', restrictedAt: sql`now()`, updatedAt: sql`now()` }
-        : { dataState: 'active', restrictedAt: null, updatedAt: sql`now()` },
-    )
-    .where(and(isAnyOf(returns.id, ids), sql`${returns.dataState} <> 'archived'`));
+    .set({
+      dataState: sql`case when ${returns.dataState} = 'active' then 'restricted' else ${returns.dataState} end`,
+      restrictedAt: sql`coalesce(${returns.restrictedAt}, now())`,
+      updatedAt: sql`now()`,
+    })
+    .where(isAnyOf(returns.id, ids));
 }
 
 /**

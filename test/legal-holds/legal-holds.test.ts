@@ -139,6 +139,23 @@ describe('legal holds', () => {
     expect(id).not.toBe(second.id);
   });
 
+  it('lifting an earlier restriction leaves what an erasure kept under a hold restricted', async () => {
+    const held = await returnFor(t, 'hold-lift', { refund: { method: 'original_payment' } });
+    const restriction = await runRequest(t, { type: 'restriction', email: emailOf('hold-lift') });
+    await place({ returnId: held.id, reason: 'litigation' });
+    await runRequest(t, { type: 'erasure', email: emailOf('hold-lift') });
+    const lift = await t.app.inject({
+      method: 'POST',
+      url: `/v1/subject-requests/${restriction.id}/lift-restriction`,
+      headers: dpo,
+    });
+    expect(lift.statusCode, lift.body).toBe(200);
+    expect((await readReturn(t, held.id, 'customer_support')).statusCode).toBe(403);
+    expect((await readReturn(t, held.id, 'legal_claim')).json().customer.name).toBe(
+      'Zoé Vauquelin-hold-lift',
+    );
+  });
+
   it('a hold on the subject keeps everything, even a subject with no return left to erase', async () => {
     const subject = await returnFor(t, 'hold3', { refund: { method: 'original_payment' } });
     await place({ email: emailOf('hold3'), reason: 'police request' });

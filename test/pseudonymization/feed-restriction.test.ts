@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createPseudonymKeys } from '../../src/pseudonymization/pseudonyms';
+import { archiveReturns } from '../../src/returns/return-repository';
 import { runRequest } from '../subject-requests/dsr-fixtures';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 import { createReturn, randomCustomer, syncFeed } from './feed-fixtures';
@@ -43,5 +44,32 @@ describe('the pseudonymized feed and a restriction (GDPR Art. 18 and 19)', () =>
     expect(lifted.items).toHaveLength(1);
     expect(lifted.items[0]).toMatchObject({ id: pseudonym, erased: false, status: 'created' });
     expect(lifted.items[0]).not.toHaveProperty('restricted');
+  });
+
+  it('flags an archived return too, and archiving a restricted return keeps the flag', async () => {
+    const archivedFirst = randomCustomer();
+    const archivedId = await createReturn(t, archivedFirst);
+    await t.database
+      .sql`update returns set data_state = 'archived', archived_at = now() where id = ${archivedId}`;
+    const restrictedFirst = randomCustomer();
+    const restrictedId = await createReturn(t, restrictedFirst);
+    const keys = createPseudonymKeys(t.config.pseudonymSecret)('analytics');
+    const start = await syncFeed(t, analytics);
+
+    await runRequest(t, { type: 'restriction', email: archivedFirst.email });
+    await runRequest(t, { type: 'restriction', email: restrictedFirst.email });
+    const restricted = await syncFeed(t, analytics, { after: start.next });
+    expect(restricted.items).toEqual(
+      expect.arrayContaining([
+        { id: keys.pseudonym('return', archivedId), erased: false, restricted: true },
+        { id: keys.pseudonym('return', restrictedId), erased: false, restricted: true },
+      ]),
+    );
+    // Retention archives the restricted return: it moves, and stays flagged.
+    await archiveReturns(t.database.db, [restrictedId]);
+    const archived = await syncFeed(t, analytics, { after: restricted.next });
+    expect(archived.items).toEqual([
+      { id: keys.pseudonym('return', restrictedId), erased: false, restricted: true },
+    ]);
   });
 });
