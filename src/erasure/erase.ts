@@ -11,6 +11,7 @@ import { activeHoldsFor, isActive, returnHeld } from '../legal-holds/active-hold
 import { legalHolds } from '../legal-holds/legal-holds.schema';
 import { addIsoDuration } from '../policies/iso-duration';
 import type { Policies } from '../policies/load-policies';
+import { returnEndTimes } from '../returns/return-end';
 import { restrictReturns } from '../returns/return-repository';
 import { returns } from '../returns/returns.schema';
 import type { ErasedData, ErasureOutcome, KeptData } from './erasure-outcome';
@@ -396,18 +397,22 @@ async function keptData(
     });
   }
   if (facts.locked.length > 0) {
-    const refundDates = facts.locked.filter((row) => row.refundedAt !== null);
+    // Kept 10 years from the refund, or from the end of a return that ended with none.
+    const noRefund = facts.locked.filter(endedWithoutRefund);
+    const ends = await returnEndTimes(
+      tx,
+      noRefund.map((row) => row.id),
+    );
+    const starts = [
+      ...facts.locked.filter((row) => row.refundedAt !== null).map((row) => row.refundedAt!),
+      ...noRefund.flatMap((row) => ends.get(row.id) ?? []),
+    ];
     const accounting = retentionRule(policies, 'accounting', ['delete', 'redact']);
     kept.push({
       dataClass: 'accounting',
       reason: 'legal_obligation',
       legalBasis: accounting?.legalBasis ?? 'Code de commerce L123-22',
-      until: latestEnd(
-        policies,
-        'accounting',
-        ['delete', 'redact'],
-        refundDates.map((row) => row.refundedAt!),
-      ),
+      until: latestEnd(policies, 'accounting', ['delete', 'redact'], starts),
       returns: facts.locked.length,
     });
   }

@@ -12,6 +12,7 @@ import {
 } from '../erasure/erase';
 import { activeHoldsFor, heldReturnIds } from '../legal-holds/active-holds';
 import type { RetentionRule } from '../policies/retention-policy';
+import { endEventTypes, endedAt, endStatuses } from '../returns/return-end';
 import { archiveReturns, deleteReturns } from '../returns/return-repository';
 import { returnEvents, returns } from '../returns/returns.schema';
 import { subjectRequests } from '../subject-requests/subject-requests.schema';
@@ -27,16 +28,6 @@ function isPast(start: SQLWrapper, rule: RetentionRule, asOf: Date): SQL {
  * order), `scan` for a count over the whole table.
  */
 type DueMode = 'probe' | 'scan';
-
-/** Statuses a return ends in: `closed`, or refunded, rejected or cancelled, which lead only to `closed`. */
-const endStatuses = ['closed', 'refunded', 'rejected', 'cancelled'] as const;
-const endEventTypes = sql.raw(endStatuses.map((status) => `'${status}'`).join(', '));
-/**
- * When a return ended, over its end events: its `closed` event, or, for one that was refunded,
- * rejected or cancelled and never closed, that event (a merchant who never closes a return would
- * otherwise keep its contact data until its accounting period ends, or for ever when no refund is owed).
- */
-const endedAt = sql`coalesce(min(${returnEvents.occurredAt}) filter (where ${returnEvents.type} = 'closed'), min(${returnEvents.occurredAt}))`;
 
 /**
  * A return's clock (`return_closed`) starts when it ended; a return still under way has none. For a

@@ -212,6 +212,25 @@ describe('erasure by crypto-shredding (Art. 17)', () => {
     );
   });
 
+  it('says the accounting record of a return that ended with no refund is kept 10 years from its end', async () => {
+    const cancelled = await returnFor(t, 'er-end', { refund: { method: 'original_payment' } });
+    const endedAt = new Date(Date.now() - 3600_000);
+    endedAt.setUTCMilliseconds(0);
+    const posted = await t.app.inject({
+      method: 'POST',
+      url: `/v1/returns/${cancelled.id}/events`,
+      headers: bearer(await t.token('merchant')),
+      payload: { type: 'cancelled', occurredAt: endedAt.toISOString() },
+    });
+    expect(posted.statusCode, posted.body).toBe(201);
+    const { response } = await runRequest(t, { type: 'erasure', email: emailOf('er-end') });
+    const until = new Date(endedAt);
+    until.setUTCFullYear(until.getUTCFullYear() + 10);
+    expect(response.json().result.kept).toContainEqual(
+      expect.objectContaining({ dataClass: 'accounting', until: until.toISOString(), returns: 1 }),
+    );
+  });
+
   it('keeps the IBAN while its 13-month dispute window runs, erases it once over', async () => {
     const recent = await returnFor(t, 'er2');
     const old = await returnFor(t, 'er2', { orderRef: 'ORD-er2-old' });

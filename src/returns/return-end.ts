@@ -1,0 +1,25 @@
+import { type SQL, sql } from 'drizzle-orm';
+import type { Executor } from '../audit/record-audit-event';
+import { isAnyOf } from '../db/array-param';
+import { returnEvents } from './returns.schema';
+
+/** Statuses a return ends in: `closed`, or refunded, rejected or cancelled, which lead only to `closed`. */
+export const endStatuses = ['closed', 'refunded', 'rejected', 'cancelled'] as const;
+export const endEventTypes = sql.raw(endStatuses.map((status) => `'${status}'`).join(', '));
+
+/**
+ * When a return ended, aggregated over its end events: its `closed` event, or, for one that was
+ * refunded, rejected or cancelled and never closed, that event (a merchant who never closes a return
+ * would otherwise keep its data until its accounting period ends, or for ever when no refund is owed).
+ */
+export const endedAt: SQL = sql`coalesce(min(${returnEvents.occurredAt}) filter (where ${returnEvents.type} = 'closed'), min(${returnEvents.occurredAt}))`;
+
+/** When each of these returns ended; a return still under way is absent. */
+export async function returnEndTimes(executor: Executor, returnIds: string[]): Promise<Map<string, Date>> {
+  if (returnIds.length === 0) return new Map();
+  const rows = (await executor.execute(sql`
+    select ${returnEvents.returnId} as "returnId", ${endedAt} as "endedAt" from ${returnEvents}
+    where ${isAnyOf(returnEvents.returnId, returnIds)} and ${returnEvents.type} in (${endEventTypes})
+    group by ${returnEvents.returnId}`)) as unknown as { returnId: string; endedAt: Date | string }[];
+  return new Map(rows.map((row) => [row.returnId, new Date(row.endedAt)]));
+}
