@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { JSONWebKeySet } from 'jose';
 import { resolveAppConfig } from '../config/app-config';
 import { connectDatabase } from '../db/connect';
+import { publishSigningKey } from '../signing/published-keys';
 import { createSigner } from '../signing/signing-key';
 import { jwksSchema } from './audit-bundle';
 import { latestCheckpoint } from './audit-log-store';
@@ -102,7 +103,11 @@ export function registerAuditCommands(program: Command) {
     .action(async () => {
       const config = resolveAppConfig();
       const signer = await createSigner(config.signingKeyPem);
-      const result = await withDatabase((database) => runSequencerOnce(database, signer));
+      const result = await withDatabase(async (database) => {
+        // What this key signs must verify through the service's JWKS.
+        await publishSigningKey(database.db, signer);
+        return runSequencerOnce(database, signer);
+      });
       console.error(`${result.sequenced} event(s) sequenced; tree size ${result.treeSize}`);
     });
 }

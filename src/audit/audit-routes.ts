@@ -1,11 +1,13 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { JWK } from 'jose';
 import { z } from 'zod';
 import { principalOf } from '../auth/auth-plugin';
 import { rejectMerchantScopedTokens } from '../auth/controller-wide';
 import { AppError } from '../http/app-error';
 import { problemResponses } from '../http/problem';
+import { publishedKeys } from '../signing/published-keys';
 import { bundleSchema, checkpointSchema } from './audit-bundle';
 import { eventsAsCsv, listEvents, prepareExport } from './audit-export';
 import { consistencyProof, inclusionProof, requireLatestCheckpoint } from './audit-proofs';
@@ -192,7 +194,9 @@ export async function auditRoutes(app: FastifyInstance) {
     },
     async (request, reply) => {
       takeStreamSlot(reply);
-      const prepared = await prepareExport(sql, [app.signer.publicJwk], request.query);
+      // Every key the service signed with: the checkpoint, or a kept one, may predate a key change.
+      const keys = await publishedKeys(app.database.db, app.signer);
+      const prepared = await prepareExport(sql, keys as JWK[], request.query);
       const { range, checkpoint } = prepared.header;
       await recordAuditEvent(
         app.database.db,

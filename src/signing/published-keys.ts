@@ -16,10 +16,16 @@ export async function publishSigningKey(db: Database, signer: Signer): Promise<v
  * or checkpoint keeps verifying once SIGNING_KEY has changed.
  */
 export async function publishedKeys(db: Database, signer: Signer): Promise<Record<string, unknown>[]> {
-  const rows = await db
-    .select({ kid: publishedSigningKeys.kid, publicJwk: publishedSigningKeys.publicJwk })
-    .from(publishedSigningKeys)
-    .orderBy(asc(publishedSigningKeys.firstUsedAt));
   const current = signer.publicJwk as Record<string, unknown>;
+  let rows: { kid: string; publicJwk: Record<string, unknown> }[];
+  try {
+    rows = await db
+      .select({ kid: publishedSigningKeys.kid, publicJwk: publishedSigningKeys.publicJwk })
+      .from(publishedSigningKeys)
+      .orderBy(asc(publishedSigningKeys.firstUsedAt));
+  } catch {
+    // No database, or its migrations not applied yet: the signer's key is still right.
+    return [current];
+  }
   return [current, ...rows.filter((row) => row.kid !== signer.kid).map((row) => row.publicJwk)];
 }

@@ -1,7 +1,10 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { compactVerify, createLocalJWKSet } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { createTestApp } from '../support/test-app';
+import { recordAuditEvent } from '../../src/audit/record-audit-event';
+import { runSequencerOnce } from '../../src/audit/sequencer';
+import { verifyBundle } from '../../src/audit/verify-bundle';
+import { bearer, createTestApp } from '../support/test-app';
 import { createTestDatabase } from '../support/test-database';
 
 const newSigningKey = () =>
@@ -23,5 +26,28 @@ describe('/.well-known/jwks.json', () => {
     expect(jwks.keys.every((key: Record<string, unknown>) => !('d' in key))).toBe(true);
     const { payload } = await compactVerify(signed, createLocalJWKSet(jwks));
     expect(JSON.parse(new TextDecoder().decode(payload))).toEqual({ checkpoint: 1 });
+  });
+
+  it('puts every published key in an audit export, so a checkpoint signed before the change verifies', async () => {
+    const database = await createTestDatabase();
+    const before = await createTestApp({ database, env: { SIGNING_KEY: newSigningKey() } });
+    await recordAuditEvent(before.database.db, {}, { action: 'test.before-key-change', outcome: 'success' });
+    await runSequencerOnce(before.database, before.app.signer);
+    await before.app.close();
+
+    const after = await createTestApp({ database, env: { SIGNING_KEY: newSigningKey() } });
+    const bundle = (
+      await after.app.inject({ url: '/v1/audit/export', headers: bearer(await after.token('auditor')) })
+    ).json();
+    const summary = await verifyBundle(bundle);
+    expect(summary.keyId).toBe(before.app.signer.kid);
+  });
+
+  it('still serves the current key when the table of published keys is not there yet', async () => {
+    const t = await createTestApp();
+    await t.database.sql`drop table published_signing_keys`;
+    const jwks = await t.app.inject({ url: '/.well-known/jwks.json' });
+    expect(jwks.statusCode).toBe(200);
+    expect(jwks.json().keys.map((key: { kid: string }) => key.kid)).toEqual([t.app.signer.kid]);
   });
 });
