@@ -12,7 +12,7 @@ import { legalHolds } from '../legal-holds/legal-holds.schema';
 import { addIsoDuration } from '../policies/iso-duration';
 import type { Policies } from '../policies/load-policies';
 import { returnEndTimes } from '../returns/return-end';
-import { restrictReturns } from '../returns/return-repository';
+import { keepReturnsForClaims } from '../returns/return-repository';
 import { returns } from '../returns/returns.schema';
 import type { ErasedData, ErasureOutcome, KeptData } from './erasure-outcome';
 import { announceErasedReturns, type PseudonymsOf } from './recipient-notices';
@@ -292,7 +292,7 @@ export async function eraseSubject(
   const contact = await eraseLockedReturns(tx, locked, 'contact', context, thisSubject);
   // What a hold keeps after an erasure request is kept for legal claims only: restricted (DOMAIN.md,
   // Art. 17(3)(e)), no longer readable for everyday purposes. Archived returns already are.
-  await restrictReturns(tx, contact.held);
+  await keepReturnsForClaims(tx, contact.held);
 
   // Payment: erased once its dispute window (13 months after the refund) is over, or when no refund
   // will be paid; kept while the refund is owed or its window runs.
@@ -403,16 +403,18 @@ async function keptData(
       tx,
       noRefund.map((row) => row.id),
     );
-    const starts = [
-      ...facts.locked.filter((row) => row.refundedAt !== null).map((row) => row.refundedAt!),
-      ...noRefund.flatMap((row) => ends.get(row.id) ?? []),
-    ];
+    const startOf = (row: LockedReturn) => row.refundedAt ?? ends.get(row.id);
+    const starts = facts.locked.map(startOf).filter((start): start is Date => start !== undefined);
     const accounting = retentionRule(policies, 'accounting', ['delete', 'redact']);
     kept.push({
       dataClass: 'accounting',
       reason: 'legal_obligation',
       legalBasis: accounting?.legalBasis ?? 'Code de commerce L123-22',
-      until: latestEnd(policies, 'accounting', ['delete', 'redact'], starts),
+      // A return still under way, or still owing its refund, has no end date yet: then none is known.
+      until:
+        starts.length === facts.locked.length
+          ? latestEnd(policies, 'accounting', ['delete', 'redact'], starts)
+          : null,
       returns: facts.locked.length,
     });
   }

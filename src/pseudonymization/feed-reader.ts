@@ -154,7 +154,8 @@ export async function readFeedRows(
     from (
       (select r.id::text as "returnId", r.subject_id::text as "subjectId", ${merchantId} as "merchantId",
         ${orderRef} as "orderRef",
-        ${plainMembers(options.fields)} as plain, r.restricted_at is not null as restricted,
+        ${plainMembers(options.fields)} as plain,
+        (r.restricted_at is not null or r.kept_for_claims_at is not null) as restricted,
         r.feed_xid, r.feed_seq ${hours('returns')}
       from returns r
       where ${comparePosition('r', '>', options.after)}

@@ -333,16 +333,17 @@ export async function deleteReturns(tx: Executor, ids: string[]): Promise<void> 
 
 /**
  * These returns are kept for legal claims only (what a hold keeps after an erasure request): an active
- * one moves to the `restricted` state, an archived one already is readable for legal claims only, and
- * both get `restricted_at`, which the pseudonymized feed flags (the update moves them there).
+ * one moves to the `restricted` state (an archived one already is readable for legal claims only),
+ * and `kept_for_claims_at` records why, so lifting an Art. 18 restriction leaves them so and the
+ * pseudonymized feed flags them (the update moves them there).
  */
-export async function restrictReturns(tx: Executor, ids: string[]): Promise<void> {
+export async function keepReturnsForClaims(tx: Executor, ids: string[]): Promise<void> {
   if (ids.length === 0) return;
   await tx
     .update(returns)
     .set({
       dataState: sql`case when ${returns.dataState} = 'active' then 'restricted' else ${returns.dataState} end`,
-      restrictedAt: sql`coalesce(${returns.restrictedAt}, now())`,
+      keptForClaimsAt: sql`coalesce(${returns.keptForClaimsAt}, now())`,
       updatedAt: sql`now()`,
     })
     .where(isAnyOf(returns.id, ids));

@@ -81,7 +81,13 @@ export const returns = pgTable(
     ibanEnc: bytea('iban_enc'),
     createdAt: instant('created_at').notNull().defaultNow(),
     updatedAt: instant('updated_at').notNull().defaultNow(),
+    /** Art. 18: the subject restricted processing (cleared when the restriction is lifted). */
     restrictedAt: instant('restricted_at'),
+    /**
+     * An erasure request found this return under a legal hold: what the hold keeps is for legal claims
+     * only from then on, whatever becomes of an Art. 18 restriction.
+     */
+    keptForClaimsAt: instant('kept_for_claims_at'),
     archivedAt: instant('archived_at'),
     erasedAt: instant('erased_at'),
   },

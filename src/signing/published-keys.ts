@@ -1,14 +1,22 @@
 import { asc } from 'drizzle-orm';
 import type { Database } from '../db/database';
+import { driverCodeOf } from '../db/database-errors';
 import { publishedSigningKeys } from './published-keys.schema';
 import type { Signer } from './signing-key';
 
-/** Records the signer's public key once, when an instance starts with it. */
+/** The table is not there yet: its migration is pending (the instance answers /ready with 503). */
+const isMissingTable = (error: unknown) => driverCodeOf(error) === '42P01';
+
+/** Records the signer's public key once, when an instance starts with it (or the CLI signs with it). */
 export async function publishSigningKey(db: Database, signer: Signer): Promise<void> {
-  await db
-    .insert(publishedSigningKeys)
-    .values({ kid: signer.kid, publicJwk: signer.publicJwk as Record<string, unknown> })
-    .onConflictDoNothing();
+  try {
+    await db
+      .insert(publishedSigningKeys)
+      .values({ kid: signer.kid, publicJwk: signer.publicJwk as Record<string, unknown> })
+      .onConflictDoNothing();
+  } catch (error) {
+    if (!isMissingTable(error)) throw error;
+  }
 }
 
 /**
@@ -23,9 +31,11 @@ export async function publishedKeys(db: Database, signer: Signer): Promise<Recor
       .select({ kid: publishedSigningKeys.kid, publicJwk: publishedSigningKeys.publicJwk })
       .from(publishedSigningKeys)
       .orderBy(asc(publishedSigningKeys.firstUsedAt));
-  } catch {
-    // No database, or its migrations not applied yet: the signer's key is still right.
-    return [current];
+  } catch (error) {
+    // Migrations not applied yet: the signer's key is still right. Any other failure is an error (a
+    // partial list, cached by clients, would make older signatures look forged).
+    if (isMissingTable(error)) return [current];
+    throw error;
   }
   return [current, ...rows.filter((row) => row.kid !== signer.kid).map((row) => row.publicJwk)];
 }

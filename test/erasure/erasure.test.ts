@@ -192,6 +192,10 @@ describe('erasure by crypto-shredding (Art. 17)', () => {
     expect(result.kept).toContainEqual(
       expect.objectContaining({ dataClass: 'payment', reason: 'legal_obligation', returns: 1 }),
     );
+    // One return still owes its refund: when its accounting record goes is not known yet.
+    expect(result.kept).toContainEqual(
+      expect.objectContaining({ dataClass: 'accounting', until: null, returns: 3 }),
+    );
     const ibans = await t.database.sql`
       select id, iban_enc is not null as kept from returns where subject_id = ${owed.subjectId}`;
     expect(Object.fromEntries(ibans.map((row) => [row.id, row.kept]))).toEqual({
@@ -210,6 +214,40 @@ describe('erasure by crypto-shredding (Art. 17)', () => {
     expect((await readReturn(t, owed.id, 'legal_claim')).json().refund.iban).toBe(
       'FR1420041010050500013M02606',
     );
+  });
+
+  it('restricts a kept IBAN with its subject, and gives it back when the restriction is lifted', async () => {
+    const owed = await returnFor(t, 'er-restr');
+    const dpo = bearer(await t.token('dpo'));
+    // Restricted first, then erased: the IBAN of the refund still owed is kept, and stays restricted.
+    const restriction = await runRequest(t, { type: 'restriction', email: emailOf('er-restr') });
+    await runRequest(t, { type: 'erasure', email: emailOf('er-restr') });
+    expect((await readReturn(t, owed.id, 'refund_processing')).json().refund.iban).toBeNull();
+    const lift = await t.app.inject({
+      method: 'POST',
+      url: `/v1/subject-requests/${restriction.id}/lift-restriction`,
+      headers: dpo,
+    });
+    expect(lift.statusCode, lift.body).toBe(200);
+    expect((await readReturn(t, owed.id, 'refund_processing')).json().refund.iban).toBe(
+      'FR1420041010050500013M02606',
+    );
+
+    // Erased first, then restricted (the restriction request was received before the erasure ran).
+    const other = await returnFor(t, 'er-restr2');
+    const late = await runRequest(
+      t,
+      { type: 'restriction', email: emailOf('er-restr2') },
+      { execute: false },
+    );
+    await runRequest(t, { type: 'erasure', email: emailOf('er-restr2') });
+    const executed = await t.app.inject({
+      method: 'POST',
+      url: `/v1/subject-requests/${late.id}/execute`,
+      headers: dpo,
+    });
+    expect(executed.statusCode, executed.body).toBe(200);
+    expect((await readReturn(t, other.id, 'refund_processing')).json().refund.iban).toBeNull();
   });
 
   it('says the accounting record of a return that ended with no refund is kept 10 years from its end', async () => {

@@ -1,0 +1,1 @@
+ALTER TABLE "returns" ADD COLUMN "kept_for_claims_at" timestamp with time zone;
