@@ -1,7 +1,6 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { JWK } from 'jose';
 import { z } from 'zod';
 import { principalOf } from '../auth/auth-plugin';
 import { rejectMerchantScopedTokens } from '../auth/controller-wide';
@@ -196,7 +195,7 @@ export async function auditRoutes(app: FastifyInstance) {
       takeStreamSlot(reply);
       // Every key the service signed with: the checkpoint, or a kept one, may predate a key change.
       const keys = await publishedKeys(app.database.db, app.signer);
-      const prepared = await prepareExport(sql, keys as JWK[], request.query);
+      const prepared = await prepareExport(sql, keys, request.query);
       const { range, checkpoint } = prepared.header;
       await recordAuditEvent(
         app.database.db,

@@ -11,7 +11,7 @@ import { activeHoldsFor, isActive, returnHeld } from '../legal-holds/active-hold
 import { legalHolds } from '../legal-holds/legal-holds.schema';
 import { addIsoDuration } from '../policies/iso-duration';
 import type { Policies } from '../policies/load-policies';
-import { returnEndTimes } from '../returns/return-end';
+import { endedWithoutRefundStatuses, returnEndTimes } from '../returns/return-end';
 import { keepReturnsForClaims } from '../returns/return-repository';
 import { returns } from '../returns/returns.schema';
 import type { ErasedData, ErasureOutcome, KeptData } from './erasure-outcome';
@@ -53,11 +53,6 @@ interface LockedReturn {
   held: boolean;
 }
 
-/**
- * Statuses of a return that ended with no refund when `refunded_at` is null: rejected or cancelled, or
- * closed after one of these (a refund sets `refunded_at`). Any other return with none still owes one.
- */
-export const endedWithoutRefundStatuses = ['rejected', 'cancelled', 'closed'] as const;
 function endedWithoutRefund(row: LockedReturn): boolean {
   return row.refundedAt === null && (endedWithoutRefundStatuses as readonly string[]).includes(row.status);
 }

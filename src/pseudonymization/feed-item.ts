@@ -25,7 +25,7 @@ export const feedItemSchema = z
       .literal(true)
       .optional()
       .describe(
-        'the subject restricted processing (GDPR Art. 18): only id is sent; stop processing the return until it re-appears without this flag',
+        'the subject restricted processing (GDPR Art. 18), or an erasure request kept the return for legal claims: only id is sent; stop processing the return until it re-appears without this flag',
       ),
     subject: z.string().optional().describe('pseudonym of the data subject, stable for this recipient'),
     orderRef: z.string().optional().describe('pseudonym of the order reference'),

@@ -34,8 +34,9 @@ export type FeedSourceRow = Partial<Record<DateField, number>> & {
   orderRef: string | null;
   plain: string | null;
   /**
-   * The subject restricted processing (Art. 18): the recipient gets only the return's pseudonym and
-   * the flag, and must stop processing it until it re-appears unrestricted (Art. 19).
+   * The subject restricted processing (Art. 18), or an erasure request kept the return for legal
+   * claims: the recipient gets only the return's pseudonym and the flag, and must stop processing it
+   * until it re-appears unrestricted (Art. 19).
    */
   restricted: boolean;
   xid: string;

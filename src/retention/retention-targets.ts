@@ -4,15 +4,10 @@ import { auditEvents } from '../audit/audit-events.schema';
 import type { Executor } from '../audit/record-audit-event';
 import { arrayParam, isAnyOf } from '../db/array-param';
 import { timestampParam } from '../db/sql-timestamp';
-import {
-  type ErasureContext,
-  endedWithoutRefundStatuses,
-  eraseReturnsContactData,
-  eraseReturnsPaymentData,
-} from '../erasure/erase';
+import { type ErasureContext, eraseReturnsContactData, eraseReturnsPaymentData } from '../erasure/erase';
 import { activeHoldsFor, heldReturnIds } from '../legal-holds/active-holds';
 import type { RetentionRule } from '../policies/retention-policy';
-import { endEventTypes, endedAt, endStatuses } from '../returns/return-end';
+import { endEventTypes, endedAt, endedWithoutRefundStatuses, endStatuses } from '../returns/return-end';
 import { archiveReturns, deleteReturns } from '../returns/return-repository';
 import { returnEvents, returns } from '../returns/returns.schema';
 import { subjectRequests } from '../subject-requests/subject-requests.schema';

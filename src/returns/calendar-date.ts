@@ -73,19 +73,13 @@ export function parisDateOf(instant: Date): CalendarDate {
 }
 
 /**
- * The instant at the same Paris wall-clock time on the date `shift` makes of the instant's Paris date.
- * Periods of the law count Paris calendar days and months: one that spans a change of clocks lasts an
- * hour more or less than its days times 24 hours.
+ * `days` Paris calendar days later, at the same wall-clock time. Periods of the law count Paris
+ * calendar days: one that spans a change of clocks lasts an hour more or less than `days` times 24 hours.
  */
-function onParisDate(instant: Date, shift: (date: CalendarDate) => CalendarDate): Date {
-  const { date, offsetMs } = parisClockAt(instant);
-  const wallClock = instant.getTime() + offsetMs + (toUtcMs(shift(date)) - toUtcMs(date));
-  return new Date(wallClock - parisClockAt(new Date(wallClock - offsetMs)).offsetMs);
-}
-
-/** `days` Paris calendar days later, at the same wall-clock time. */
 export function addParisDays(instant: Date, days: number): Date {
-  return onParisDate(instant, (date) => addDays(date, days));
+  const { offsetMs } = parisClockAt(instant);
+  const wallClock = instant.getTime() + offsetMs + days * dayMs;
+  return new Date(wallClock - parisClockAt(new Date(wallClock - offsetMs)).offsetMs);
 }
 
 export function toUtcMs(date: CalendarDate): number {

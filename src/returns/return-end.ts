@@ -8,6 +8,12 @@ export const endStatuses = ['closed', 'refunded', 'rejected', 'cancelled'] as co
 export const endEventTypes = sql.raw(endStatuses.map((status) => `'${status}'`).join(', '));
 
 /**
+ * Statuses of a return that ended with no refund when `refunded_at` is null: rejected or cancelled, or
+ * closed after one of these (a refund sets `refunded_at`). Any other return with none still owes one.
+ */
+export const endedWithoutRefundStatuses = ['rejected', 'cancelled', 'closed'] as const;
+
+/**
  * When a return ended, aggregated over its end events: its `closed` event, or, for one that was
  * refunded, rejected or cancelled and never closed, that event (a merchant who never closes a return
  * would otherwise keep its data until its accounting period ends, or for ever when no refund is owed).

@@ -331,6 +331,9 @@ export async function deleteReturns(tx: Executor, ids: string[]): Promise<void> 
   await tx.delete(returns).where(isAnyOf(returns.id, ids));
 }
 
+/** An active return's data state once restricted; an archived one is already for legal claims only. */
+export const restrictedDataState = sql`case when ${returns.dataState} = 'active' then 'restricted' else ${returns.dataState} end`;
+
 /**
  * These returns are kept for legal claims only (what a hold keeps after an erasure request): an active
  * one moves to the `restricted` state (an archived one already is readable for legal claims only),
@@ -342,7 +345,7 @@ export async function keepReturnsForClaims(tx: Executor, ids: string[]): Promise
   await tx
     .update(returns)
     .set({
-      dataState: sql`case when ${returns.dataState} = 'active' then 'restricted' else ${returns.dataState} end`,
+      dataState: restrictedDataState,
       keptForClaimsAt: sql`coalesce(${returns.keptForClaimsAt}, now())`,
       updatedAt: sql`now()`,
     })

@@ -1,4 +1,5 @@
 import { jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import type { JWK } from 'jose';
 
 /**
  * Every public key that has signed for this service (erasure certificates, audit checkpoints), so the
@@ -6,6 +7,6 @@ import { jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
  */
 export const publishedSigningKeys = pgTable('published_signing_keys', {
   kid: text('kid').primaryKey(),
-  publicJwk: jsonb('public_jwk').$type<Record<string, unknown>>().notNull(),
+  publicJwk: jsonb('public_jwk').$type<JWK>().notNull(),
   firstUsedAt: timestamp('first_used_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
 });

@@ -1,4 +1,5 @@
 import { asc } from 'drizzle-orm';
+import type { JWK } from 'jose';
 import type { Database } from '../db/database';
 import { driverCodeOf } from '../db/database-errors';
 import { publishedSigningKeys } from './published-keys.schema';
@@ -12,7 +13,7 @@ export async function publishSigningKey(db: Database, signer: Signer): Promise<v
   try {
     await db
       .insert(publishedSigningKeys)
-      .values({ kid: signer.kid, publicJwk: signer.publicJwk as Record<string, unknown> })
+      .values({ kid: signer.kid, publicJwk: signer.publicJwk })
       .onConflictDoNothing();
   } catch (error) {
     if (!isMissingTable(error)) throw error;
@@ -23,9 +24,9 @@ export async function publishSigningKey(db: Database, signer: Signer): Promise<v
  * The JWKS: the signer's key first, then every key that signed before it, oldest first. A certificate
  * or checkpoint keeps verifying once SIGNING_KEY has changed.
  */
-export async function publishedKeys(db: Database, signer: Signer): Promise<Record<string, unknown>[]> {
-  const current = signer.publicJwk as Record<string, unknown>;
-  let rows: { kid: string; publicJwk: Record<string, unknown> }[];
+export async function publishedKeys(db: Database, signer: Signer): Promise<JWK[]> {
+  const current = signer.publicJwk;
+  let rows: { kid: string; publicJwk: JWK }[];
   try {
     rows = await db
       .select({ kid: publishedSigningKeys.kid, publicJwk: publishedSigningKeys.publicJwk })

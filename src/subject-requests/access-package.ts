@@ -13,6 +13,7 @@ import type { EventType } from '../returns/return-status';
 import { eventView, returnView, returnViewSchema } from '../returns/return-views';
 import type { ReturnEventRow } from '../returns/returns.schema';
 import { buildRecordOfProcessing, retentionStepSchema } from '../ropa/record-of-processing';
+import { effectiveDueAt } from './calendar-month';
 import type { SubjectRequestDeps } from './subject-request-deps';
 import { subjectRequests } from './subject-requests.schema';
 
@@ -251,7 +252,7 @@ export async function buildSubjectPackage(
       type: row.type,
       status: row.status,
       receivedAt: row.receivedAt.toISOString(),
-      dueAt: (row.extendedDueAt ?? row.dueAt).toISOString(),
+      dueAt: effectiveDueAt(row).toISOString(),
       completedAt: row.completedAt?.toISOString() ?? null,
     })),
     legalHolds: holds.map((hold) => ({

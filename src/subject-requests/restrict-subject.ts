@@ -2,6 +2,7 @@ import { and, eq, isNotNull, isNull, sql } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
 import { subjects } from '../crypto/subjects.schema';
 import { timestampParam } from '../db/sql-timestamp';
+import { restrictedDataState } from '../returns/return-repository';
 import { returns } from '../returns/returns.schema';
 
 /**
@@ -19,7 +20,7 @@ export async function restrictSubject(tx: Executor, subjectId: string, now: Date
   const restricted = await tx
     .update(returns)
     .set({
-      dataState: sql`case when ${returns.dataState} = 'active' then 'restricted' else ${returns.dataState} end`,
+      dataState: restrictedDataState,
       restrictedAt: now,
       updatedAt: sql`now()`,
     })
