@@ -209,7 +209,13 @@ function buildReadStatement(executor: Executor, byMerchant: boolean) {
   const target = byMerchant
     ? and(eq(returns.id, sql.placeholder('id')), eq(returns.merchantId, sql.placeholder('merchantId')))
     : eq(returns.id, sql.placeholder('id'));
-  const readable = sql`(${returns.erasedAt} is not null or ${returns.dataState} = any(${sql.placeholder('allowedStates')}::text[]))`;
+  const stateAllowed = sql`${returns.dataState} = any(${sql.placeholder('allowedStates')}::text[])`;
+  const readable = sql`(${returns.erasedAt} is not null or ${stateAllowed})`;
+  // As the view says: an IBAN an erasure kept, in a data state the purpose may not read, is withheld.
+  const purposeWithheld = sql`${sql.placeholder('withheld')}::jsonb`;
+  const withheld = sql`case when ${returns.erasedAt} is not null and ${returns.ibanEnc} is not null
+      and not ${stateAllowed} and not ${purposeWithheld} @> '["payment"]'
+    then ${purposeWithheld} || '["payment"]' else ${purposeWithheld} end`;
   const readAudit = executor.$with('read_audit', { eventId: sql<string>`event_id` }).as(
     auditEventPerRow(
       auditWhoPlaceholders,
@@ -220,7 +226,7 @@ function buildReadStatement(executor: Executor, byMerchant: boolean) {
         subjectRef: sql`${returns.subjectId}::text`,
         outcome: sql`case when ${readable} then 'success' else 'denied' end`,
         details: sql`case when ${readable}
-          then jsonb_build_object('withheld', ${sql.placeholder('withheld')}::jsonb, 'erased', ${returns.erasedAt} is not null)
+          then jsonb_build_object('withheld', ${withheld}, 'erased', ${returns.erasedAt} is not null)
           else jsonb_build_object('dataState', ${returns.dataState}) end`,
       },
       sql`from ${returns} where ${target}`,

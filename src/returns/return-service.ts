@@ -232,7 +232,11 @@ function decryptedView(
   const eventClasses = row.erasedAt ? noClasses : readable.eventClasses;
   const personal = decryptReturnPersonalData(keys, row, returnClasses);
   const eventViews = events.map((event) => eventView(event, decryptEventDetails(keys, event, eventClasses)));
-  return returnView(row, personal, clocks, eventViews, readable.withheld);
+  // The purpose may read payment data, but not in this data state: the kept IBAN is withheld, and says so.
+  const hidesKeptIban =
+    row.ibanEnc !== null && readable.returnClasses.has('payment') && !returnClasses.has('payment');
+  const withheld = hidesKeptIban ? [...readable.withheld, 'payment'] : readable.withheld;
+  return returnView(row, personal, clocks, eventViews, withheld);
 }
 
 /**

@@ -208,9 +208,17 @@ describe('erasure by crypto-shredding (Art. 17)', () => {
     expect(forRefund.refund.iban).toBe('FR1420041010050500013M02606');
     expect(forRefund.customer.name).toBeNull();
     expect((await readReturn(t, owed.id, 'customer_support')).json().refund.iban).toBeNull();
-    // Archived meanwhile: only a purpose allowed on archived data reads the kept IBAN.
+    expect(forRefund.withheldCategories).not.toContain('payment');
+    // Archived meanwhile: only a purpose allowed on archived data reads the kept IBAN. To another that
+    // may read payment data, the answer and the read's audit event say the IBAN was withheld.
     await t.database.sql`update returns set data_state = 'archived' where id = ${owed.id}`;
-    expect((await readReturn(t, owed.id, 'refund_processing')).json().refund.iban).toBeNull();
+    const archivedForRefund = (await readReturn(t, owed.id, 'refund_processing')).json();
+    expect(archivedForRefund.refund.iban).toBeNull();
+    expect(archivedForRefund.withheldCategories).toContain('payment');
+    const [readEvent] = await t.database.sql`
+      select details from audit_events where action = 'return.read' and target_id = ${owed.id}
+      order by occurred_at desc, id desc limit 1`;
+    expect(readEvent!.details.withheld).toContain('payment');
     expect((await readReturn(t, owed.id, 'legal_claim')).json().refund.iban).toBe(
       'FR1420041010050500013M02606',
     );
