@@ -7,7 +7,10 @@ import { loggedEventSchema } from './canonical-event';
  * checkpoint, the range proof that ties those leaves to the checkpoint's root, optionally a
  * consistency proof from an earlier checkpoint, and the public keys.
  */
-export const bundleFormat = 'returnvault-audit-bundle/1';
+export const bundleFormat = 'returnvault-audit-bundle/2';
+
+/** Names what an export statement JWS is, so it cannot pass for a checkpoint or a certificate. */
+export const exportStatementType = 'returnvault-audit-export+jws';
 
 const hexHash = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 hash in lower-case hex');
 const size = z.number().int().nonnegative();
@@ -45,7 +48,25 @@ export const bundleHeaderSchema = z.object({
   /** Hashes of the tree nodes outside the range, in the order rootFromRangeProof consumes them. */
   rangeProof: z.array(hexHash),
   consistency: consistencySchema.optional(),
+  /**
+   * A JWS of the service over what was exported (ExportStatement): the range and the time window are
+   * not covered by the checkpoint, so without it a bundle cut short at either end would still verify.
+   */
+  exportStatement: z.string(),
 });
+
+/** What an export statement signs: the checkpoint it is cut from, the range, the window asked for. */
+export const exportStatementSchema = z.strictObject({
+  log: z.string(),
+  exportedAt: z.string(),
+  treeSize: size,
+  rootHash: hexHash,
+  range: z.strictObject({ start: size, end: size }),
+  /** The time window the export was asked for; null bounds: the whole log up to the checkpoint. */
+  window: z.strictObject({ from: z.string().nullable(), to: z.string().nullable() }),
+});
+
+export type ExportStatement = z.infer<typeof exportStatementSchema>;
 
 export const bundleSchema = bundleHeaderSchema.extend({ events: z.array(bundledEventSchema) });
 

@@ -64,9 +64,15 @@ export function registerAuditCommands(program: Command) {
       const since = options.since ? await readJson(options.since, 'checkpoint') : undefined;
       const summary = await verifyBundle(bundle, { jwks, since });
       const { start, end } = summary.range;
+      const { from, to } = summary.window;
+      const exported =
+        from === null && to === null
+          ? 'the whole log'
+          : `the time window ${from ?? 'start'} to ${to ?? 'end'}`;
       const lines = [
         `OK: ${summary.events} event(s) at positions ${end > start ? `${start}..${end - 1}` : '(none)'} match the checkpoint of tree size ${summary.treeSize}`,
         `    root ${summary.rootHash}, signed ${summary.signedAt} by key ${summary.keyId}${options.jwks ? '' : ' (keys taken from the bundle; pass --jwks to pin them)'}`,
+        `    the service signed that it exported ${exported}, positions ${start} to ${end} (end excluded)`,
       ];
       if (summary.consistentWith !== undefined) {
         lines.push(`    extends the kept checkpoint of tree size ${summary.consistentWith}`);

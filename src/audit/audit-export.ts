@@ -1,10 +1,17 @@
 import type { JWK } from 'jose';
 import type postgres from 'postgres';
 import type { Sql } from '../db/database';
-import { type AuditBundleHeader, bundleFormat } from './audit-bundle';
+import type { Signer } from '../signing/signing-key';
+import {
+  type AuditBundleHeader,
+  bundleFormat,
+  type ExportStatement,
+  exportStatementType,
+} from './audit-bundle';
 import { rangeHashes } from './audit-log-store';
 import { consistencyProof, requireLatestCheckpoint } from './audit-proofs';
 import { loggedEventColumns } from './canonical-event';
+import { logName } from './checkpoint';
 import { rangeProofRanges } from './merkle';
 
 /**
@@ -176,6 +183,7 @@ export interface PreparedExport {
  */
 export async function prepareExport(
   sql: Sql,
+  signer: Signer,
   publicKeys: JWK[],
   options: { from?: string; to?: string; since?: number },
 ): Promise<PreparedExport> {
@@ -185,9 +193,17 @@ export async function prepareExport(
     range.end > range.start ? await rangeHashes(sql, rangeProofRanges(range, checkpoint.treeSize)) : [];
   const consistency =
     options.since === undefined ? undefined : await consistencyProof(sql, options.since, checkpoint.treeSize);
+  const statement: ExportStatement = {
+    log: logName,
+    exportedAt: new Date().toISOString(),
+    treeSize: checkpoint.treeSize,
+    rootHash: checkpoint.rootHash,
+    range,
+    window: { from: options.from ?? null, to: options.to ?? null },
+  };
   const header: AuditBundleHeader = {
     format: bundleFormat,
-    exportedAt: new Date().toISOString(),
+    exportedAt: statement.exportedAt,
     checkpoint,
     jwks: { keys: publicKeys as Record<string, unknown>[] },
     range,
@@ -197,6 +213,7 @@ export async function prepareExport(
       toTreeSize: consistency.toTreeSize,
       proof: consistency.proof,
     },
+    exportStatement: await signer.sign(statement, exportStatementType),
   };
 
   // Positions are contiguous, so pages are plain position intervals, known before the first is read.

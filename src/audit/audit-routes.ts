@@ -195,7 +195,7 @@ export async function auditRoutes(app: FastifyInstance) {
       takeStreamSlot(reply);
       // Every key the service signed with: the checkpoint, or a kept one, may predate a key change.
       const keys = await publishedKeys(app.database.db, app.signer);
-      const prepared = await prepareExport(sql, keys, request.query);
+      const prepared = await prepareExport(sql, app.signer, keys, request.query);
       const { range, checkpoint } = prepared.header;
       await recordAuditEvent(
         app.database.db,

@@ -5,8 +5,11 @@ import {
   bundledEventSchema,
   bundleHeaderSchema,
   checkpointSchema,
+  type ExportStatement,
+  exportStatementSchema,
+  exportStatementType,
 } from './audit-bundle';
-import { canonicalLeaf } from './canonical-event';
+import { canonicalLeaf, type LoggedEvent } from './canonical-event';
 import { type CheckpointPayload, checkpointType, logName } from './checkpoint';
 import { leafHash, rootFromRangeProof, verifyConsistency } from './merkle';
 
@@ -30,6 +33,8 @@ export interface VerificationSummary {
   signedAt: string;
   keyId: string;
   range: { start: number; end: number };
+  /** The time window the service says it exported (null bounds: the whole log). */
+  window: ExportStatement['window'];
   events: number;
   /** Tree size of the kept checkpoint the log was shown to extend, when one was given. */
   consistentWith?: number;
@@ -44,6 +49,34 @@ const payloadSchema = z.object({
 
 const hashes = (hex: readonly string[]) => hex.map((value) => Buffer.from(value, 'hex'));
 
+/** Checks a JWS of `typ` against the keys and returns its payload as parsed by `schema`, and its key id. */
+async function verifySigned<T>(
+  jws: string,
+  jwks: JSONWebKeySet,
+  typ: string,
+  schema: z.ZodType<T>,
+  what: { name: string; kind: string },
+): Promise<{ payload: T; keyId: string }> {
+  let verified: Awaited<ReturnType<typeof compactVerify>>;
+  try {
+    verified = await compactVerify(jws, createLocalJWKSet(jwks), { algorithms: ['EdDSA'] });
+  } catch {
+    throw new VerificationError(`the ${what.name} signature does not verify with the given keys`);
+  }
+  if (verified.protectedHeader.typ !== typ) {
+    throw new VerificationError(`the ${what.name} signature is not over an ${what.kind}`);
+  }
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(new TextDecoder().decode(verified.payload));
+  } catch {
+    decoded = undefined;
+  }
+  const payload = schema.safeParse(decoded);
+  if (!payload.success) throw new VerificationError(`the ${what.name} signed payload is not an ${what.kind}`);
+  return { payload: payload.data, keyId: String(verified.protectedHeader.kid ?? '') };
+}
+
 /** Checks a checkpoint's signature and returns what it signs; the unsigned fields must agree with it. */
 export async function verifyCheckpoint(
   checkpoint: unknown,
@@ -52,21 +85,50 @@ export async function verifyCheckpoint(
 ): Promise<CheckpointPayload & { keyId: string }> {
   const parsed = checkpointSchema.safeParse(checkpoint);
   if (!parsed.success) throw new VerificationError(`the ${name} is not a checkpoint`);
-  let verified: Awaited<ReturnType<typeof compactVerify>>;
-  try {
-    verified = await compactVerify(parsed.data.jws, createLocalJWKSet(jwks), { algorithms: ['EdDSA'] });
-  } catch {
-    throw new VerificationError(`the ${name} signature does not verify with the given keys`);
-  }
-  if (verified.protectedHeader.typ !== checkpointType) {
-    throw new VerificationError(`the ${name} signature is not over an audit checkpoint`);
-  }
-  const payload = payloadSchema.safeParse(JSON.parse(new TextDecoder().decode(verified.payload)));
-  if (!payload.success) throw new VerificationError(`the ${name} signed payload is not a checkpoint`);
-  if (payload.data.treeSize !== parsed.data.treeSize || payload.data.rootHash !== parsed.data.rootHash) {
+  const { payload, keyId } = await verifySigned(parsed.data.jws, jwks, checkpointType, payloadSchema, {
+    name,
+    kind: 'audit checkpoint',
+  });
+  if (payload.treeSize !== parsed.data.treeSize || payload.rootHash !== parsed.data.rootHash) {
     throw new VerificationError(`the ${name} tree size or root hash differs from what is signed`);
   }
-  return { ...payload.data, keyId: String(verified.protectedHeader.kid ?? '') };
+  return { ...payload, keyId };
+}
+
+/**
+ * The service's statement of what it exported must be signed by a trusted key and match the bundle:
+ * the same checkpoint, the same range. A bundle cut short (events dropped at either end, the range and
+ * its proof rebuilt from the leaf hashes) no longer matches it.
+ */
+async function verifyExportStatement(
+  header: AuditBundleHeader,
+  signed: CheckpointPayload,
+  jwks: JSONWebKeySet,
+): Promise<ExportStatement> {
+  const { payload } = await verifySigned(
+    header.exportStatement,
+    jwks,
+    exportStatementType,
+    exportStatementSchema,
+    {
+      name: 'export statement',
+      kind: 'audit export statement',
+    },
+  );
+  if (
+    payload.log !== signed.log ||
+    payload.treeSize !== signed.treeSize ||
+    payload.rootHash !== signed.rootHash ||
+    payload.exportedAt !== header.exportedAt
+  ) {
+    throw new VerificationError('the export statement was signed for another checkpoint or export');
+  }
+  if (payload.range.start !== header.range.start || payload.range.end !== header.range.end) {
+    throw new VerificationError(
+      `the bundle claims positions ${header.range.start}..${header.range.end} but the service exported ${payload.range.start}..${payload.range.end}: events were cut off`,
+    );
+  }
+  return payload;
 }
 
 async function verifyConsistencyWithKept(
@@ -124,6 +186,7 @@ export async function verifyBundle(
       ? undefined
       : await verifyConsistencyWithKept(header, signed, options.since, jwks);
 
+  const statement = await verifyExportStatement(header, signed, jwks);
   const { start, end } = header.range;
   if (start > end || end > signed.treeSize) {
     throw new VerificationError(
@@ -139,12 +202,15 @@ export async function verifyBundle(
     if (expected >= end) throw new VerificationError('an event beyond the range of the bundle', expected);
     const parsed = bundledEventSchema.safeParse(raw);
     if (!parsed.success) throw new VerificationError('the event is malformed', expected);
-    const { position, event } = parsed.data;
+    const { position } = parsed.data;
     if (position > expected) throw new VerificationError('the event is missing (removed)', expected);
     if (position < expected)
       throw new VerificationError(`out of order: found position ${position} here`, expected);
     const logged = Buffer.from(parsed.data.leafHash, 'hex');
-    if (!leafHash(canonicalLeaf(event)).equals(logged)) {
+    // The event as it stands in the file, not as parsed: parsing drops members such as a `__proto__`
+    // key inside details, which would then escape the hash.
+    const asWritten = (raw as { event: LoggedEvent }).event;
+    if (!leafHash(canonicalLeaf(asWritten)).equals(logged)) {
       throw new VerificationError('the event differs from the one logged (edited)', position);
     }
     loggedLeaves.push(logged);
@@ -167,6 +233,7 @@ export async function verifyBundle(
     signedAt: signed.signedAt,
     keyId: signed.keyId,
     range: header.range,
+    window: statement.window,
     events: rawEvents.length,
     consistentWith,
   };

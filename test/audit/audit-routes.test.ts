@@ -3,10 +3,17 @@ import type { JSONWebKeySet } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { AuditBundle } from '../../src/audit/audit-bundle';
 import { canonicalLeaf } from '../../src/audit/canonical-event';
-import { leafHash, verifyConsistency, verifyInclusion } from '../../src/audit/merkle';
+import {
+  leafHash,
+  rangeProofRanges,
+  rootFromLeafHashes,
+  verifyConsistency,
+  verifyInclusion,
+} from '../../src/audit/merkle';
 import { recordAuditEvent } from '../../src/audit/record-audit-event';
 import { runSequencerOnce } from '../../src/audit/sequencer';
 import { VerificationError, verifyBundle } from '../../src/audit/verify-bundle';
+import { createSigner } from '../../src/signing/signing-key';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
 describe('audit routes', () => {
@@ -174,7 +181,10 @@ describe('audit routes', () => {
     const windowed = await exportBundle(`?from=${encodeURIComponent(window?.from)}`);
     expect(windowed.range.start).toBeGreaterThan(0);
     expect(windowed.rangeProof.length).toBeGreaterThan(0);
-    expect(await verifyBundle(windowed, { jwks })).toMatchObject({ range: windowed.range });
+    expect(await verifyBundle(windowed, { jwks })).toMatchObject({
+      range: windowed.range,
+      window: { from: window?.from, to: null },
+    });
 
     const [exported] = await t.database
       .sql`select count(*)::int as n from audit_events where action = 'audit.exported'`;
@@ -377,7 +387,8 @@ describe('audit bundle verification (properties)', () => {
     const windowed = copy();
     windowed.range = { start: 2, end: 23 };
     windowed.events = windowed.events.slice(2);
-    await expect(verifyBundle(windowed, { jwks })).rejects.toThrow(/positions 2\.\.22 do not rebuild/);
+    // The range is not the one the service signed that it exported.
+    await expect(verifyBundle(windowed, { jwks })).rejects.toThrow(/events were cut off/);
 
     const resigned = copy();
     resigned.checkpoint.rootHash = 'a'.repeat(64);
@@ -388,6 +399,69 @@ describe('audit bundle verification (properties)', () => {
     await expect(verifyBundle(badSignature, { jwks })).rejects.toThrow(/signature does not verify/);
     const otherKeys = { keys: [{ ...jwks.keys[0], x: Buffer.alloc(32, 7).toString('base64url') }] };
     await expect(verifyBundle(bundle, { jwks: otherKeys })).rejects.toThrow(/signature does not verify/);
+  });
+
+  it('detects a bundle cut short at either end with its range proof rebuilt from the leaf hashes', async () => {
+    const leaves = bundle.events.map((item) => Buffer.from(item.leafHash, 'hex'));
+    const cutTo = (start: number, end: number) => {
+      const cut = copy();
+      cut.range = { start, end };
+      cut.events = cut.events.slice(start, end);
+      // Everything the range proof needs is in an unfiltered bundle: the cut is consistent on its own.
+      cut.rangeProof =
+        end > start
+          ? rangeProofRanges(cut.range, bundle.checkpoint.treeSize).map((range) =>
+              rootFromLeafHashes(leaves, range.start, range.end).toString('hex'),
+            )
+          : [];
+      return cut;
+    };
+    for (const [start, end] of [
+      [0, 20],
+      [3, 23],
+      [5, 9],
+    ] as const) {
+      await expect(verifyBundle(cutTo(start, end), { jwks })).rejects.toThrow(/events were cut off/);
+    }
+    const emptied = cutTo(0, 0);
+    await expect(verifyBundle(emptied, { jwks })).rejects.toThrow(/events were cut off/);
+
+    // The statement signed again by a key the auditor does not trust, or taken from another export.
+    const stranger = await createSigner(
+      (await import('node:crypto'))
+        .generateKeyPairSync('ed25519')
+        .privateKey.export({ format: 'pem', type: 'pkcs8' })
+        .toString(),
+    );
+    const [, payload] = bundle.exportStatement.split('.');
+    const statement = JSON.parse(Buffer.from(payload!, 'base64url').toString());
+    const resigned = cutTo(0, 20);
+    resigned.exportStatement = await stranger.sign(
+      { ...statement, range: resigned.range },
+      'returnvault-audit-export+jws',
+    );
+    await expect(verifyBundle(resigned, { jwks })).rejects.toThrow(
+      /export statement signature does not verify/,
+    );
+    const relabelled = copy();
+    relabelled.exportedAt = new Date().toISOString();
+    await expect(verifyBundle(relabelled, { jwks })).rejects.toThrow(
+      /signed for another checkpoint or export/,
+    );
+    const checkpointSigned = copy();
+    checkpointSigned.exportStatement = checkpointSigned.checkpoint.jws;
+    await expect(verifyBundle(checkpointSigned, { jwks })).rejects.toThrow(
+      /not over an audit export statement/,
+    );
+  });
+
+  it('refuses a member hidden in the details as __proto__, which parsing would drop', async () => {
+    const text = JSON.stringify(bundle).replace(
+      '"details":{"i":3}',
+      '"details":{"i":3,"__proto__":{"purpose":"legal_claims"}}',
+    );
+    expect(text).toContain('__proto__');
+    expect(await fails(JSON.parse(text))).toBe(3);
   });
 
   it('detects a log truncated below a checkpoint the auditor kept', async () => {
