@@ -1,4 +1,4 @@
-import { asc, eq, type SQL, sql } from 'drizzle-orm';
+import { and, asc, eq, isNotNull, type SQL, sql } from 'drizzle-orm';
 import type { AuditContext, Executor } from '../audit/record-audit-event';
 import { recordAuditEvent } from '../audit/record-audit-event';
 import type { DataClass } from '../crypto/data-classes';
@@ -24,7 +24,8 @@ export interface ErasureContext {
   policies: Policies;
   /** "As of": retention passes its asOf, requests pass the current time. */
   now: Date;
-  origin: 'subject_request' | 'retention';
+  /** `deferred_request`: what a hold kept from an erasure request, erased once no hold covers it. */
+  origin: 'subject_request' | 'deferred_request' | 'retention';
   /** When given, subscribed merchants and recipients get a `return.erased` webhook (Art. 19). */
   pseudonymsOf?: PseudonymsOf;
 }
@@ -266,22 +267,12 @@ function latestEnd(policies: Policies, dataClass: string, actions: string[], sta
 }
 
 /**
- * Art. 17 for one subject (see README.md). The subject row is locked first: a concurrent intake for
- * the same e-mail either committed before (its return is erased here) or waits and then fails into a
- * new subject (migration returns-refuse-erased-subject).
+ * The erasure an Art. 17 request asks for, on those returns (`where`) of one subject, whose row the
+ * caller locked: contact data of the returns no hold covers, payment data once no refund needs it, the
+ * subject shredded when left empty; what a hold keeps is kept for legal claims only.
  */
-export async function eraseSubject(
-  tx: Executor,
-  subjectId: string,
-  context: ErasureContext,
-): Promise<ErasureOutcome> {
-  const [subject] = await tx
-    .select({ id: subjects.id })
-    .from(subjects)
-    .where(eq(subjects.id, subjectId))
-    .for('update');
-  if (!subject) throw new AppError('not_found', 'No subject has this id.');
-  const locked = await lockReturns(tx, eq(returns.subjectId, subjectId), context.now);
+async function eraseReturnsOfSubject(tx: Executor, subjectId: string, where: SQL, context: ErasureContext) {
+  const locked = await lockReturns(tx, where, context.now);
   // The same core as a retention batch, for one subject: shredded even when no return is left to null.
   const thisSubject = { shredCandidates: [subjectId] };
   const contact = await eraseLockedReturns(tx, locked, 'contact', context, thisSubject);
@@ -300,6 +291,69 @@ export async function eraseSubject(
     ...thisSubject,
     erasable: (row) => windowOver(row) || endedWithoutRefund(row),
   });
+  return { locked, contact, payment, windowOver };
+}
+
+/**
+ * Completes the erasure requests a legal hold deferred: returns an erasure kept for claims
+ * (`kept_for_claims_at`) that still hold data and that no active hold covers any more are erased as
+ * the request asked, one subject at a time (its row locked first, as an erasure request locks it).
+ * Run when a hold is released (`subjectIds`: those it covered) and by every retention run, for holds
+ * that ended on their `until`. Answers how many returns had data erased.
+ */
+export async function completeDeferredErasures(
+  tx: Executor,
+  context: ErasureContext,
+  subjectIds?: string[],
+): Promise<{ subjects: number; returns: number }> {
+  const paymentColumns = columnsOfClass('payment', 'returns').get('returns') ?? [];
+  const deferred = and(
+    isNotNull(returns.keptForClaimsAt),
+    sql`(${returns.erasedAt} is null or ${holdsAny(paymentColumns)})`,
+    sql`not ${returnHeld(context.now)}`,
+    subjectIds === undefined ? undefined : isAnyOf(returns.subjectId, subjectIds),
+  );
+  const candidates = await tx
+    .selectDistinct({ subjectId: returns.subjectId })
+    .from(returns)
+    .where(deferred)
+    .orderBy(returns.subjectId);
+  let erased = 0;
+  for (const { subjectId } of candidates) {
+    await tx.select({ id: subjects.id }).from(subjects).where(eq(subjects.id, subjectId)).for('update');
+    const done = await eraseReturnsOfSubject(
+      tx,
+      subjectId,
+      and(eq(returns.subjectId, subjectId), isNotNull(returns.keptForClaimsAt))!,
+      context,
+    );
+    erased += new Set([...done.contact.erased, ...done.payment.erased]).size;
+  }
+  return { subjects: candidates.length, returns: erased };
+}
+
+/**
+ * Art. 17 for one subject (see README.md). The subject row is locked first: a concurrent intake for
+ * the same e-mail either committed before (its return is erased here) or waits and then fails into a
+ * new subject (migration returns-refuse-erased-subject).
+ */
+export async function eraseSubject(
+  tx: Executor,
+  subjectId: string,
+  context: ErasureContext,
+): Promise<ErasureOutcome> {
+  const [subject] = await tx
+    .select({ id: subjects.id })
+    .from(subjects)
+    .where(eq(subjects.id, subjectId))
+    .for('update');
+  if (!subject) throw new AppError('not_found', 'No subject has this id.');
+  const { locked, contact, payment, windowOver } = await eraseReturnsOfSubject(
+    tx,
+    subjectId,
+    eq(returns.subjectId, subjectId),
+    context,
+  );
   const contactShredded = contact.subjectsShredded.includes(subjectId);
   const paymentShredded = payment.subjectsShredded.includes(subjectId);
 

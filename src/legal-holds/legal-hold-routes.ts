@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { principalOf } from '../auth/auth-plugin';
 import { rejectMerchantScopedTokens } from '../auth/controller-wide';
 import { problemResponses } from '../http/problem';
+import { createPseudonymKeys } from '../pseudonymization/pseudonyms';
 import type { LegalHoldRow } from './legal-holds.schema';
 import { createLegalHold, listLegalHolds, releaseLegalHold } from './manage-legal-holds';
 
@@ -65,6 +66,10 @@ export async function legalHoldRoutes(app: FastifyInstance) {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   app.addHook('onRequest', rejectMerchantScopedTokens);
   const common = { tags: ['legal-holds'], security: [{ bearerAuth: [] }] };
+  const releaseDeps = {
+    policies: app.policies,
+    pseudonymsOf: createPseudonymKeys(app.config.pseudonymSecret),
+  };
 
   routes.post(
     '/v1/legal-holds',
@@ -121,6 +126,6 @@ export async function legalHoldRoutes(app: FastifyInstance) {
       },
     },
     async (request) =>
-      toView(await releaseLegalHold(app.database.db, auditContext(request), request.params.id)),
+      toView(await releaseLegalHold(app.database.db, releaseDeps, auditContext(request), request.params.id)),
   );
 }

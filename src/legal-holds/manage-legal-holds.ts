@@ -4,7 +4,10 @@ import { recordAuditEvent } from '../audit/record-audit-event';
 import type { EmailBlindIndex } from '../crypto/blind-index';
 import { findSubjectIdByEmail } from '../crypto/subjects';
 import type { Database } from '../db/database';
+import { completeDeferredErasures } from '../erasure/erase';
+import type { PseudonymsOf } from '../erasure/recipient-notices';
 import { AppError } from '../http/app-error';
+import type { Policies } from '../policies/load-policies';
 import { returns } from '../returns/returns.schema';
 import { type LegalHoldRow, legalHolds } from './legal-holds.schema';
 
@@ -68,12 +71,28 @@ export async function createLegalHold(
   });
 }
 
-/** Releases a hold; releasing a released hold changes nothing and answers the same. */
-export async function releaseLegalHold(db: Database, audit: AuditContext, id: string): Promise<LegalHoldRow> {
+/** What completing a deferred erasure needs: the retention periods and the recipients' pseudonyms. */
+export interface HoldReleaseDeps {
+  policies: Policies;
+  pseudonymsOf: PseudonymsOf;
+}
+
+/**
+ * Releases a hold; releasing a released hold changes nothing and answers the same. What the hold kept
+ * from an erasure request, and no other hold covers, is erased in the same transaction (Art. 17: the
+ * hold only deferred it).
+ */
+export async function releaseLegalHold(
+  db: Database,
+  deps: HoldReleaseDeps,
+  audit: AuditContext,
+  id: string,
+): Promise<LegalHoldRow> {
   return db.transaction(async (tx) => {
+    const now = new Date();
     const [released] = await tx
       .update(legalHolds)
-      .set({ releasedAt: new Date(), releasedBy: audit.principal?.sub ?? 'anonymous' })
+      .set({ releasedAt: now, releasedBy: audit.principal?.sub ?? 'anonymous' })
       .where(and(eq(legalHolds.id, id), isNull(legalHolds.releasedAt)))
       .returning();
     if (!released) {
@@ -81,13 +100,37 @@ export async function releaseLegalHold(db: Database, audit: AuditContext, id: st
       if (!existing) throw new AppError('not_found', 'No legal hold has this id.');
       return existing;
     }
+    const [heldReturn] = released.returnId
+      ? await tx
+          .select({ subjectId: returns.subjectId })
+          .from(returns)
+          .where(eq(returns.id, released.returnId))
+      : [];
+    const subjectId = released.subjectId ?? heldReturn?.subjectId;
+    const completed = subjectId
+      ? await completeDeferredErasures(
+          tx,
+          {
+            audit,
+            policies: deps.policies,
+            now,
+            origin: 'deferred_request',
+            pseudonymsOf: deps.pseudonymsOf,
+          },
+          [subjectId],
+        )
+      : { subjects: 0, returns: 0 };
     await recordAuditEvent(tx, audit, {
       action: 'legal_hold.release',
       outcome: 'success',
       targetType: 'legal_hold',
       targetId: id,
-      subjectRef: released.subjectId,
-      details: { on: released.returnId ? 'return' : 'subject', returnId: released.returnId },
+      subjectRef: subjectId ?? null,
+      details: {
+        on: released.returnId ? 'return' : 'subject',
+        returnId: released.returnId,
+        deferredErasures: completed.returns,
+      },
     });
     return released;
   });

@@ -124,19 +124,44 @@ describe('legal holds', () => {
     expect((await readReturn(t, held.id, 'customer_support')).statusCode).toBe(403);
     expect((await readReturn(t, free.id, 'legal_claim')).json().customer.name).toBeNull();
 
-    // Released, a new request erases the rest and shreds the key.
-    await release(hold.id);
-    const second = await runRequest(t, { type: 'erasure', email: emailOf('hold2') });
-    expect(second.response.json().result.erased[0]).toEqual({
-      dataClass: 'contact',
-      returns: 1,
-      keyDestroyed: true,
-      emailIndexRemoved: true,
-    });
+    // Released: the hold only deferred the request, which is completed at once and shreds the key.
+    expect((await release(hold.id)).statusCode).toBe(200);
+    expect((await readReturn(t, held.id, 'legal_claim')).json().customer.name).toBeNull();
     const [key] = await t.database.sql`
       select wrapped_key from subject_data_keys where subject_id = ${held.subjectId} and data_class = 'contact'`;
     expect(key!.wrapped_key).toBeNull();
-    expect(id).not.toBe(second.id);
+    const [subject] = await t.database.sql`select email_index from subjects where id = ${held.subjectId}`;
+    expect(subject!.email_index).toBeNull();
+    const [released] = await t.database.sql`
+      select details from audit_events where action = 'legal_hold.release' and target_id = ${hold.id}`;
+    expect(released!.details.deferredErasures).toBe(1);
+    const [erasure] = await t.database.sql`
+      select details from audit_events where action = 'erasure.contact' and details->>'origin' = 'deferred_request'
+        and subject_ref = ${held.subjectId}`;
+    expect(erasure!.details.erased).toEqual([held.id]);
+    // Nothing is left for a new request to find.
+    expect((await runRequest(t, { type: 'erasure', email: emailOf('hold2') })).id).not.toBe(id);
+  });
+
+  it('completes a deferred erasure only once no hold covers the kept data', async () => {
+    const held = await returnFor(t, 'hold4', { refund: { method: 'original_payment' } });
+    const onReturn = (await place({ returnId: held.id, reason: 'carrier dispute' })).json();
+    const onSubject = (await place({ email: emailOf('hold4'), reason: 'police request' })).json();
+    await runRequest(t, { type: 'erasure', email: emailOf('hold4') });
+    // Created after the request, by the same person: no erasure request covers it.
+    const later = await returnFor(t, 'hold4', {
+      orderRef: 'ORD-hold4-later',
+      refund: { method: 'original_payment' },
+    });
+    expect(later.subjectId).toBe(held.subjectId);
+    await release(onReturn.id);
+    // The subject's hold still covers it.
+    expect((await readReturn(t, held.id, 'legal_claim')).json().customer.name).toBe('Zoé Vauquelin-hold4');
+    await release(onSubject.id);
+    expect((await readReturn(t, held.id, 'legal_claim')).json().customer.name).toBeNull();
+    expect((await readReturn(t, later.id, 'customer_support')).json().customer.name).toBe(
+      'Zoé Vauquelin-hold4',
+    );
   });
 
   it('lifting an earlier restriction leaves what an erasure kept under a hold restricted', async () => {
