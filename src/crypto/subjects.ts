@@ -8,8 +8,9 @@ export async function findSubjectIdByEmail(
   executor: Executor,
   index: EmailBlindIndex,
   email: string,
+  options: { lock?: boolean } = {},
 ): Promise<string | undefined> {
-  return (await findSubjectIds(executor, index, [email])).get(normalizeEmail(email));
+  return (await findSubjectIds(executor, index, [email], options)).get(normalizeEmail(email));
 }
 
 /**

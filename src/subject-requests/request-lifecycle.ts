@@ -47,7 +47,9 @@ export async function createSubjectRequest(
     });
   }
   return deps.db.transaction(async (tx) => {
-    const subjectId = (await findSubjectIdByEmail(tx, deps.emailIndex, input.email)) ?? null;
+    // Locked (key share) until commit: an erasure of the subject either ends first, and the e-mail no
+    // longer finds it, or waits; rectified values are never encrypted under a key it destroyed.
+    const subjectId = (await findSubjectIdByEmail(tx, deps.emailIndex, input.email, { lock: true })) ?? null;
     const digest = subjectId ? null : deps.emailIndex.compute(input.email);
     const id = crypto.randomUUID();
     // Changes for a subject we hold nothing on are not kept: there is nothing to rectify.

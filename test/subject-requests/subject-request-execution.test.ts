@@ -244,6 +244,36 @@ describe('access, portability, rectification and restriction', () => {
     expect(row!.gone).toBe(true);
   });
 
+  it('keeps no new key or changes for a subject an erasure shreds while a rectification is received', async () => {
+    const subject = await returnFor(t, 'race-rect-new');
+    let created: Promise<{ statusCode: number; body: string; json(): { id: string } }> | undefined;
+    await t.database.sql.begin(async (tx) => {
+      // What an erasure does, holding the subject until it commits.
+      await tx`select id from subjects where id = ${subject.subjectId} for update`;
+      await tx`update subjects set erased_at = now(), email_index = null where id = ${subject.subjectId}`;
+      await tx`update subject_data_keys set wrapped_key = null, destroyed_at = now() where subject_id = ${subject.subjectId}`;
+      created = t.app.inject({
+        method: 'POST',
+        url: '/v1/subject-requests',
+        headers: dpo,
+        payload: {
+          type: 'rectification',
+          email: emailOf('race-rect-new'),
+          changes: { name: 'Zoé Renommée' },
+        },
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    });
+    const response = await created!;
+    expect(response.statusCode, response.body).toBe(201);
+    const keys = await t.database.sql`
+      select data_class from subject_data_keys where subject_id = ${subject.subjectId} and wrapped_key is not null`;
+    expect(keys).toEqual([]);
+    const [request] = await t.database.sql`
+      select subject_id, changes_enc from subject_requests where id = ${response.json().id}`;
+    expect(request).toEqual({ subject_id: null, changes_enc: null });
+  });
+
   it('refuses a rectification onto an e-mail another subject uses', async () => {
     await returnFor(t, 'rect2');
     await returnFor(t, 'rect3');
