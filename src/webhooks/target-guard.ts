@@ -6,7 +6,7 @@ export interface TargetRules {
   allowPrivateNetworks: boolean;
 }
 
-type AddressClass = 'public' | 'loopback' | 'private' | 'link-local' | 'reserved';
+type AddressClass = 'public' | 'loopback' | 'private' | 'link-local' | 'metadata' | 'reserved';
 
 interface RangeList {
   v4: BlockList;
@@ -33,6 +33,13 @@ const privateRanges = ranges(
   ['fc00::/7'],
 );
 const linkLocal = ranges(['169.254.0.0/16'], ['fe80::/10']);
+// Cloud instance metadata services (credentials, user data): never a receiver, even where private and
+// link-local targets are allowed. AWS (also its ECS task endpoint and IPv6 address), GCP and Azure
+// share 169.254.169.254; Alibaba uses 100.100.100.200.
+const metadataServices = ranges(
+  ['169.254.169.254/32', '169.254.170.2/32', '100.100.100.200/32'],
+  ['fd00:ec2::254/128'],
+);
 // Never a webhook receiver: unspecified, multicast, broadcast and reserved space, plus IPv4 embedded in
 // IPv6 (IPv4-compatible, mapped, NAT64 and its local-use prefix, 6to4), which would otherwise smuggle a
 // private IPv4 address past the checks above, and the deprecated site-local prefix.
@@ -47,6 +54,7 @@ function classify(address: string): AddressClass {
   // Loopback first: ::1 also lies in the IPv4-compatible ::/96 that `reserved` refuses.
   if (inRange(loopback)) return 'loopback';
   if (inRange(reserved)) return 'reserved';
+  if (inRange(metadataServices)) return 'metadata';
   if (inRange(linkLocal)) return 'link-local';
   if (inRange(privateRanges)) return 'private';
   return 'public';
@@ -67,6 +75,7 @@ function refusal(addressClass: AddressClass, rules: TargetRules): string | undef
   if (addressClass === 'public') return undefined;
   if (addressClass === 'loopback') return rules.allowLoopback ? undefined : 'resolves to loopback';
   if (addressClass === 'reserved') return 'resolves to a reserved address';
+  if (addressClass === 'metadata') return 'resolves to a cloud metadata service';
   return rules.allowPrivateNetworks ? undefined : `resolves to a ${addressClass} address`;
 }
 

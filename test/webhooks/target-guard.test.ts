@@ -25,7 +25,7 @@ describe('webhook target guard', () => {
     ['192.168.1.10', 'private'],
     ['100.64.0.1', 'private'],
     ['[fd00::1]', 'private'],
-    ['169.254.169.254', 'link-local'],
+    ['169.254.10.1', 'link-local'],
     ['[fe80::1]', 'link-local'],
     ['127.0.0.1', 'loopback'],
     ['[::1]', 'loopback'],
@@ -50,6 +50,17 @@ describe('webhook target guard', () => {
     const everything = { allowLoopback: true, allowPrivateNetworks: true };
     await expect(resolveTarget(new URL(`https://${host}/hooks`), everything)).rejects.toThrow(/reserved/);
   });
+
+  it.each(['169.254.169.254', '169.254.170.2', '100.100.100.200', '[fd00:ec2::254]'])(
+    'always refuses the cloud metadata service %s, even where private networks are allowed',
+    async (host) => {
+      const everything = { allowLoopback: true, allowPrivateNetworks: true };
+      await expect(resolveTarget(new URL(`https://${host}/hooks`), everything)).rejects.toThrow(
+        /cloud metadata service/,
+      );
+      expect(staticTargetProblem(new URL(`https://${host}/hooks`), everything)).toMatch(/metadata/);
+    },
+  );
 
   it('checks every address a name resolves to: localhost is loopback', async () => {
     await expect(resolveTarget(new URL('https://localhost/hooks'), strict)).rejects.toThrow(/loopback/);
