@@ -73,7 +73,7 @@ function inChunks<T>(items: T[]): T[][] {
  * Art. 19: the returns of a rectified subject are announced so their receivers re-read them (the feed
  * serves them again as well). A merchant gets the ids of its own returns, a recipient their pseudonyms:
  * never the internal subject id, which no receiver knows and which would link one person across
- * merchants.
+ * merchants; grouped in one notice only for a recipient allowed the `subject` field.
  */
 export async function announceRectification(
   tx: Executor,
@@ -92,7 +92,13 @@ export async function announceRectification(
   for (const recipientId of listeningRecipients(policies, 'subject.rectified')) {
     const keys = pseudonymsOf(recipientId);
     const pseudonyms = rectified.map((row) => keys.pseudonym('return', row.id));
-    for (const returnIds of inChunks(pseudonyms)) {
+    // A recipient whose fields leave out `subject` must not learn which returns are one person's: a
+    // notice per return. One that receives `subject` links them anyway.
+    const linksReturns = policies.recipients.some(
+      (recipient) => recipient.id === recipientId && recipient.fields.includes('subject'),
+    );
+    const notices = linksReturns ? inChunks(pseudonyms) : pseudonyms.map((pseudonym) => [pseudonym]);
+    for (const returnIds of notices) {
       events.push({ type: 'subject.rectified', recipientId, data: { returnIds } });
     }
   }

@@ -31,6 +31,14 @@ describe('Art. 19 notices: erasures and rectifications reach subscribed merchant
             maxAttempts: 3,
             timeoutMs: 1000,
           },
+          {
+            id: 'wms',
+            url: 'http://127.0.0.1:9/wms',
+            recipientId: 'warehouse',
+            events: ['subject.rectified'],
+            maxAttempts: 3,
+            timeoutMs: 1000,
+          },
         ],
       },
     });
@@ -64,6 +72,16 @@ describe('Art. 19 notices: erasures and rectifications reach subscribed merchant
           recipient_id: 'analytics',
           data: { returnIds: [keys.pseudonym('return', subject.id)] },
         },
+        {
+          type: 'subject.rectified',
+          merchant_id: null,
+          recipient_id: 'warehouse',
+          data: {
+            returnIds: [
+              createPseudonymKeys(t.config.pseudonymSecret)('warehouse').pseudonym('return', subject.id),
+            ],
+          },
+        },
         { type: 'return.erased', merchant_id: 'm-100', recipient_id: null, data: { returnId: subject.id } },
         {
           type: 'return.erased',
@@ -73,10 +91,41 @@ describe('Art. 19 notices: erasures and rectifications reach subscribed merchant
         },
       ]),
     );
-    expect(events).toHaveLength(4);
+    expect(events).toHaveLength(5);
     expect(JSON.stringify(events)).not.toContain('note1');
     expect(JSON.stringify(events)).not.toContain(subject.subjectId);
     expect(JSON.stringify(events)).not.toContain('+33698765432');
+  });
+
+  it('tells a recipient that may not link returns to one person of each rectified return apart', async () => {
+    const first = await returnFor(t, 'note4', { refund: { method: 'original_payment' } });
+    const second = await returnFor(t, 'note4', {
+      orderRef: 'ORD-note4-b',
+      refund: { method: 'original_payment' },
+    });
+    await t.database.sql`delete from webhook_events`;
+    await runRequest(t, {
+      type: 'rectification',
+      email: emailOf('note4'),
+      changes: { name: 'Zoé Renommée' },
+    });
+    const rectified = await t.database.sql`
+      select recipient_id, data from webhook_events where type = 'subject.rectified' and recipient_id is not null
+      order by recipient_id, data::text`;
+    const pseudonymsFor = (recipient: string) =>
+      [first.id, second.id].map((id) =>
+        createPseudonymKeys(t.config.pseudonymSecret)(recipient).pseudonym('return', id),
+      );
+    // analytics receives `subject` in the feed: one notice may group the person's returns.
+    const analytics = rectified.filter((row) => row.recipient_id === 'analytics');
+    expect(analytics).toHaveLength(1);
+    expect([...analytics[0]!.data.returnIds].sort()).toEqual(pseudonymsFor('analytics').sort());
+    // warehouse does not: one notice per return, so the notices do not say which returns are one person's.
+    const warehouse = rectified.filter((row) => row.recipient_id === 'warehouse');
+    expect(warehouse.map((row) => row.data.returnIds)).toEqual(
+      expect.arrayContaining(pseudonymsFor('warehouse').map((pseudonym) => [pseudonym])),
+    );
+    expect(warehouse).toHaveLength(2);
   });
 
   it('announces each return a retention run erases, and none that a legal hold keeps', async () => {
