@@ -7,7 +7,7 @@ import { subjects } from '../crypto/subjects.schema';
 import { isAnyOf, uuidArray } from '../db/array-param';
 import { timestampParam } from '../db/sql-timestamp';
 import { AppError } from '../http/app-error';
-import { activeHoldsFor, isActive, returnHeld } from '../legal-holds/active-holds';
+import { activeHoldsFor, heldReturnIds, isActive, returnHeld } from '../legal-holds/active-holds';
 import { legalHolds } from '../legal-holds/legal-holds.schema';
 import { addIsoDuration } from '../policies/iso-duration';
 import type { Policies } from '../policies/load-policies';
@@ -64,12 +64,25 @@ function holdsClass(row: LockedReturn, dataClass: DataClass): boolean {
 }
 
 /**
- * Locks the returns (in id order) with their subjects, and reads in the same statement what each
- * return still holds and whether a legal hold covers it. The subjects are locked before any check of
- * what they still hold: an intake that found one of them (FOR KEY SHARE) commits first and its return
- * is seen by the check; a later one waits, then starts a new subject (the returns_check_subject trigger).
+ * Locks the returns (in id order) with their subjects, and reads what each return still holds and,
+ * in a statement of its own, whether a legal hold covers it. The subjects are locked before any check
+ * of what they still hold: an intake that found one of them (FOR KEY SHARE) commits first and its
+ * return is seen by the check; a later one waits, then starts a new subject (the
+ * returns_check_subject trigger). A hold being placed locks its return or subject too (manage-legal-
+ * holds.ts): when it commits while this waits for the lock, the locking statement's snapshot, taken
+ * before the wait, would not show it; the next statement's does.
  */
 async function lockReturns(tx: Executor, where: SQL, asOf: Date): Promise<LockedReturn[]> {
+  const locked = await lockedReturnRows(tx, where);
+  const held = await heldReturnIds(
+    tx,
+    locked.map((row) => row.id),
+    asOf,
+  );
+  return locked.map((row) => ({ ...row, held: held.has(row.id) }));
+}
+
+function lockedReturnRows(tx: Executor, where: SQL): Promise<Omit<LockedReturn, 'held'>[]> {
   const paymentColumns = columnsOfClass('payment', 'returns').get('returns') ?? [];
   return tx
     .select({
@@ -80,7 +93,6 @@ async function lockReturns(tx: Executor, where: SQL, asOf: Date): Promise<Locked
       refundedAt: returns.refundedAt,
       status: returns.status,
       holdsPayment: sql<boolean>`${holdsAny(paymentColumns, 'returns')}`,
-      held: sql<boolean>`${returnHeld(asOf)}`,
     })
     .from(returns)
     .innerJoin(subjects, eq(subjects.id, returns.subjectId))

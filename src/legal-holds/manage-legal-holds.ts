@@ -23,15 +23,18 @@ async function holdTarget(
   emailIndex: EmailBlindIndex,
   input: NewLegalHold,
 ): Promise<{ subjectId: string | null; returnId: string | null; subjectRef: string }> {
+  // The target is locked until the hold commits, against an erasure or a retention batch that locks
+  // it FOR UPDATE: one waits for the other, so a batch never acts on data a hold committed meanwhile.
   if (input.returnId) {
     const [row] = await tx
       .select({ subjectId: returns.subjectId })
       .from(returns)
-      .where(eq(returns.id, input.returnId));
+      .where(eq(returns.id, input.returnId))
+      .for('share');
     if (!row) throw new AppError('not_found', 'No return has this id.');
     return { subjectId: null, returnId: input.returnId, subjectRef: row.subjectId };
   }
-  const subjectId = await findSubjectIdByEmail(tx, emailIndex, input.email!);
+  const subjectId = await findSubjectIdByEmail(tx, emailIndex, input.email!, { lock: true });
   if (!subjectId) throw new AppError('not_found', 'No data is held for this e-mail address.');
   return { subjectId, returnId: null, subjectRef: subjectId };
 }

@@ -172,12 +172,24 @@ const accountingDelete = returnsTarget(
   // Counted from the refund; for a return that ended with none, from its end.
   (rule, asOf, mode) =>
     or(isPast(returns.refundedAt, rule, asOf), and(endedWithoutRefund, closedFor(rule, asOf, mode)))!,
-  (tx, ids, context) =>
-    unlessHeld(tx, ids, context.asOf, async (due) => {
+  async (tx, ids, context) => {
+    let held = new Set<string>();
+    const checked = await unlessHeld(tx, ids, context.asOf, async (due) => {
       await eraseReturnsContactData(tx, due, erasureContext(context));
       await eraseReturnsPaymentData(tx, due, erasureContext(context));
-      await deleteReturns(tx, due);
-    }),
+      // Checked again now that the erasure has locked the subjects too: a hold placed on a subject
+      // since the first check keeps its returns' records.
+      held = await heldReturnIds(tx, due, context.asOf);
+      await deleteReturns(
+        tx,
+        due.filter((id) => !held.has(id)),
+      );
+    });
+    return {
+      done: checked.done.filter((id) => !held.has(id)),
+      held: [...checked.held, ...held],
+    };
+  },
 );
 
 const finishedRequest = (rule: RetentionRule, asOf: Date) =>

@@ -181,6 +181,48 @@ describe('legal holds', () => {
     );
   });
 
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it('keeps a return whose hold commits while an erasure waits for it', async () => {
+    const target = await returnFor(t, 'hold5', { refund: { method: 'original_payment' } });
+    let erasure: ReturnType<typeof runRequest> | undefined;
+    await t.database.sql.begin(async (tx) => {
+      // What placing a hold does: its return locked until the hold commits.
+      await tx`select id from returns where id = ${target.id} for share`;
+      await tx`insert into legal_holds (return_id, reason, created_by) values (${target.id}, 'litigation', 'dpo')`;
+      erasure = runRequest(t, { type: 'erasure', email: emailOf('hold5') });
+      await pause(400);
+    });
+    const { response } = await erasure!;
+    expect(response.json().result.kept).toContainEqual(
+      expect.objectContaining({ dataClass: 'contact', reason: 'legal_hold', returns: 1 }),
+    );
+    expect((await readReturn(t, target.id, 'legal_claim')).json().customer.name).toBe('Zoé Vauquelin-hold5');
+  });
+
+  it('places a hold only once a batch that holds its return or subject has committed', async () => {
+    const target = await returnFor(t, 'hold6', { refund: { method: 'original_payment' } });
+    for (const payload of [
+      { returnId: target.id, reason: 'litigation' },
+      { email: emailOf('hold6'), reason: 'litigation' },
+    ]) {
+      let placed = false;
+      let placing: ReturnType<typeof place> | undefined;
+      await t.database.sql.begin(async (tx) => {
+        // What an erasure or a retention batch holds while it decides and acts.
+        await tx`select r.id from returns r join subjects s on s.id = r.subject_id
+          where r.id = ${target.id} for update`;
+        placing = place(payload).then((response) => {
+          placed = true;
+          return response;
+        });
+        await pause(300);
+        expect(placed).toBe(false);
+      });
+      expect((await placing!).statusCode).toBe(201);
+    }
+  });
+
   it('a hold on the subject keeps everything, even a subject with no return left to erase', async () => {
     const subject = await returnFor(t, 'hold3', { refund: { method: 'original_payment' } });
     await place({ email: emailOf('hold3'), reason: 'police request' });
