@@ -26,6 +26,8 @@ export const errorCodes = {
   return_not_eligible: { status: 422, title: 'The return is not eligible' },
   rate_limited: { status: 429, title: 'Too many requests' },
   internal_error: { status: 500, title: 'Internal error' },
+  data_integrity_failure: { status: 500, title: 'Stored data failed its integrity check' },
+  key_unavailable: { status: 503, title: 'A master key the data needs is not configured' },
   database_unavailable: { status: 503, title: 'The database is unavailable' },
   not_ready: { status: 503, title: 'The service is not ready' },
   overloaded: { status: 503, title: 'The service is overloaded' },

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { DecryptionError } from '../crypto/decryption-errors';
 import { translateDatabaseError } from '../db/database-errors';
 import { AppError, isAppError, type ValidationIssue } from './app-error';
 import type { ErrorCode } from './error-codes';
@@ -72,6 +73,8 @@ function toAppError(error: FastifyError): { appError: AppError; issues?: Validat
   }
   const fromDatabase = translateDatabaseError(error);
   if (fromDatabase) return { appError: fromDatabase };
+  const failure: unknown = error;
+  if (failure instanceof DecryptionError) return { appError: decryptionProblem(failure) };
   const status = error.statusCode ?? 500;
   if (status === 429) return { appError: new AppError('rate_limited', 'Slow down and retry later.') };
   if (status === 413)
@@ -82,6 +85,27 @@ function toAppError(error: FastifyError): { appError: AppError; issues?: Validat
   if (status >= 400 && status < 500)
     return { appError: new AppError('validation_failed', 'The request is not valid.') };
   return { appError: new AppError('internal_error', 'An unexpected error occurred; it has been logged.') };
+}
+
+/**
+ * A value that would not decrypt: the operator must act, and the answer says which way. A data key
+ * wrapped by a master key version missing from MASTER_KEYS waits for that key (503); an altered, moved
+ * or unreadable ciphertext is an integrity failure (500). Only the reason is sent, never a value.
+ */
+function decryptionProblem(error: DecryptionError): AppError {
+  if (error.reason === 'key_version_unavailable') {
+    return new AppError(
+      'key_unavailable',
+      'A data key is wrapped by a master key version that MASTER_KEYS does not hold.',
+    );
+  }
+  return new AppError(
+    'data_integrity_failure',
+    'A stored value failed its integrity check and was not read.',
+    {
+      reason: error.reason,
+    },
+  );
 }
 
 /** Errors the router raises before any route runs (bad URL encoding, over-long parameters). */
@@ -95,7 +119,7 @@ export function registerErrorHandling(app: FastifyInstance) {
     const { appError, issues } = toAppError(error);
     if (appError.status >= 500) {
       request.log.error(
-        { err: { type: error.name, code: error.code, stack: error.stack } },
+        { err: { type: error.name, code: error.code ?? appError.code, stack: error.stack } },
         'request failed',
       );
     }
