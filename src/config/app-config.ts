@@ -83,14 +83,13 @@ export function resolveAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfi
 
   const generated: string[] = [];
   const values: Record<string, string | undefined> = {};
+  const secretsFile = path.join(path.resolve(parsed.DATA_DIR), secretsFileName);
   if (missing.length > 0) {
     if (parsed.NODE_ENV === 'production') {
       throw new ConfigError(`invalid configuration: ${missing[0]}: required when NODE_ENV=production`);
     }
-    const dataDir = path.resolve(parsed.DATA_DIR);
-    mkdirSync(dataDir, { recursive: true });
-    const file = path.join(dataDir, secretsFileName);
-    const stored = readDevSecrets(file);
+    mkdirSync(path.dirname(secretsFile), { recursive: true });
+    const stored = readDevSecrets(secretsFile);
     const generators = devSecretGenerators();
     let changed = false;
     for (const name of missing) {
@@ -101,13 +100,23 @@ export function resolveAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfi
       values[name] = stored[name];
       generated.push(name);
     }
-    if (changed) writeFileSync(file, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
-    chmodSync(file, 0o600);
+    if (changed) writeFileSync(secretsFile, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
+    chmodSync(secretsFile, 0o600);
   }
 
   const secretOf = (name: string, configured: string | undefined) => configured ?? values[name];
-  const keysOf = (name: 'MASTER_KEYS' | 'BLIND_INDEX_KEYS') =>
-    parsed[name] ?? versionedKeyListSchema.parse(values[name]);
+  // A generated key list comes back from secrets.json, which may have been edited since: checked as
+  // strictly as the variable, and reported the same way.
+  const keysOf = (name: 'MASTER_KEYS' | 'BLIND_INDEX_KEYS'): VersionedKey[] => {
+    if (parsed[name]) return parsed[name];
+    const result = versionedKeyListSchema.safeParse(values[name]);
+    if (!result.success) {
+      throw new ConfigError(
+        `invalid configuration: ${name}: ${result.error.issues[0]!.message} (in ${secretsFile})`,
+      );
+    }
+    return result.data;
+  };
 
   return {
     nodeEnv: parsed.NODE_ENV,

@@ -101,7 +101,14 @@ export class SubjectKeyset {
       throw new CorruptCiphertextError(`${ref.table}.${ref.column} does not hold a value in a known format`);
     }
     const generation = this.#liveGeneration(dataClass, ref);
-    if (ciphertext.readUInt16BE(2) !== generation) {
+    const writtenGeneration = ciphertext.readUInt16BE(2);
+    if (writtenGeneration > generation) {
+      // No key of this class has reached that generation: the header was altered, not erased.
+      throw new CorruptCiphertextError(
+        `${ref.table}.${ref.column} names a ${dataClass} key generation the subject never had`,
+      );
+    }
+    if (writtenGeneration < generation) {
       // Written under an earlier DEK of this class, which an erasure destroyed.
       throw new KeyDestroyedError(
         `${ref.table}.${ref.column}: the ${dataClass} key that wrote it was destroyed`,

@@ -26,6 +26,20 @@ export function driverCodeOf(error: unknown): string | undefined {
   return undefined;
 }
 
+const transactionConflictCodes = new Set(['40P01', '40001']);
+
+/** A deadlock or serialization failure: the whole transaction can be tried again as it is. */
+export function isTransactionConflict(error: unknown): boolean {
+  const code = driverCodeOf(error);
+  return code !== undefined && transactionConflictCodes.has(code);
+}
+
+/** A conflict or a lost connection: the same work is likely to succeed a little later. */
+export function isTransientDatabaseError(error: unknown): boolean {
+  const code = driverCodeOf(error);
+  return code !== undefined && (transactionConflictCodes.has(code) || connectionErrorCodes.has(code));
+}
+
 /**
  * The one place where database errors become HTTP-facing errors, by SQLSTATE or driver code, never by
  * message text. Messages are not forwarded: a constraint message can quote the offending value.
@@ -36,14 +50,14 @@ export function translateDatabaseError(error: unknown): AppError | undefined {
   if (connectionErrorCodes.has(code)) {
     return new AppError('database_unavailable', 'The database cannot be reached; retry shortly.');
   }
+  if (transactionConflictCodes.has(code)) {
+    return new AppError('database_unavailable', 'The transaction conflicted with another one; retry.');
+  }
   switch (code) {
     case '23505':
       return new AppError('conflict', 'A record with the same identity already exists.');
     case '23503':
       return new AppError('conflict', 'The record refers to something that does not exist.');
-    case '40001':
-    case '40P01':
-      return new AppError('database_unavailable', 'The transaction conflicted with another one; retry.');
     case '22P02': // invalid_text_representation
     case '22007': // invalid_datetime_format
     case '22008': // datetime_field_overflow

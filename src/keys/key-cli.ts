@@ -4,7 +4,7 @@ import { resolveAppConfig } from '../config/app-config';
 import { MasterKeyring } from '../crypto/master-keyring';
 import { connectDatabase } from '../db/connect';
 import { pendingMigrationCount } from '../db/migrations';
-import { defaultBatchSize, runRotationJob, startRotation } from './key-rotation';
+import { defaultBatchSize, findRotationJob, runRotationJob, startRotation } from './key-rotation';
 import type { KeyRotationJob } from './key-rotation-jobs.schema';
 
 function batchSizeOption(value: string): number {
@@ -37,6 +37,25 @@ function progressReporter(job: KeyRotationJob): { onProgress: (job: KeyRotationJ
     },
     stop: () => bar.stop(),
   };
+}
+
+/** Where a job is: on stdout when it completed, as the command's failure otherwise. */
+function reportEnd(job: KeyRotationJob): void {
+  switch (job.status) {
+    case 'completed':
+      process.stdout.write(
+        job.unreadable === 0
+          ? `every data key is wrapped by ${job.targetVersion}\n`
+          : `every data key is wrapped by ${job.targetVersion} except ${job.unreadable} that no configured master key unwraps (listed in the key.rewrap.batch audit events)\n`,
+      );
+      return;
+    case 'running':
+      throw new Error('another instance is running the key rotation; it will finish it');
+    case 'failed':
+      throw new Error(`key rotation to ${job.targetVersion} failed: ${job.error}`);
+    case 'superseded':
+      throw new Error(`key rotation to ${job.targetVersion} superseded: a newer rotation replaced it`);
+  }
 }
 
 /**
@@ -76,11 +95,14 @@ export function registerKeyCommands(program: Command): void {
         }).finally(() => progress.stop());
         switch (result.outcome) {
           case 'busy':
-            throw new Error('another instance is running the key rotation; it will finish it');
           case 'idle':
-          case 'completed':
-            process.stdout.write(`every data key is wrapped by ${keyring.activeVersion}\n`);
+            // Another instance runs or ended the job meanwhile: report where it truly is.
+            reportEnd((await findRotationJob(database.db, job.id))!);
             return;
+          case 'target_unavailable':
+            throw new Error(
+              `a key rotation to ${result.job.targetVersion}, which MASTER_KEYS here does not hold, replaced it; an instance configured with ${result.job.targetVersion} runs it`,
+            );
           case 'stopped':
             process.stdout.write(
               `stopped at ${result.job.rewrapped}/${result.job.total}; run "returnvault keys rotate" again to resume\n`,
@@ -88,9 +110,7 @@ export function registerKeyCommands(program: Command): void {
             process.exitCode = 1;
             return;
           default:
-            throw new Error(
-              `key rotation ${result.outcome}: ${result.job.error ?? 'a newer rotation replaced it'}`,
-            );
+            reportEnd(result.job);
         }
       } finally {
         process.off('SIGINT', onSignal);

@@ -16,6 +16,11 @@ export const keyRotationJobs = pgTable(
     /** Live data keys not on the target version when the job started. */
     total: integer('total').notNull(),
     rewrapped: integer('rewrapped').notNull().default(0),
+    /**
+     * Keys the current pass could not unwrap (altered, corrupt, or wrapped by a master key version this
+     * instance lacks): left as they are, so one bad key does not keep the old version in use forever.
+     */
+    unreadable: integer('unreadable').notNull().default(0),
     batches: integer('batches').notNull().default(0),
     /** Why a failed job stopped (a code and a version, never key material). */
     error: text('error'),

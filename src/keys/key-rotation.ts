@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { and, asc, count, eq, isNotNull, ne, sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { type AuditContext, type Executor, recordAuditEvent } from '../audit/record-audit-event';
@@ -5,11 +6,16 @@ import { DecryptionError } from '../crypto/decryption-errors';
 import type { MasterKeyring } from '../crypto/master-keyring';
 import { subjectDataKeys } from '../crypto/subject-data-keys.schema';
 import type { Database, DatabaseHandle } from '../db/database';
+import { isTransientDatabaseError } from '../db/database-errors';
+import { AppError } from '../http/app-error';
 import { type KeyRotationJob, keyRotationJobs } from './key-rotation-jobs.schema';
 
 // One runner across every instance: a session advisory lock on a connection of its own.
 const rotationLockKey = 7_311_002;
 export const defaultBatchSize = 500;
+// A batch that meets a deadlock or a lost connection waits 0.2 s, 0.4 s, ... 12.8 s (25 s in all):
+// long enough for a database failover, short enough that a dead database stops the runner.
+const defaultTransientRetry = { attempts: 8, firstDelayMs: 200 };
 
 const liveKeysOffVersion = (version: string) =>
   and(isNotNull(subjectDataKeys.wrappedKey), ne(subjectDataKeys.kekVersion, version));
@@ -22,7 +28,9 @@ async function runningJob(executor: Executor, lock = false): Promise<KeyRotation
 
 /**
  * Starts a re-wrap of every data key to the active master key version, or returns the job already
- * running for it. A job running for an older target is superseded: the new one covers its keys too.
+ * running for it. A job running for an older target (a version this keyring holds) is superseded: the
+ * new one covers its keys too. A job running for a version this keyring lacks is newer (an instance
+ * configured later started it, as in a rolling deploy): it keeps running and the start is refused.
  */
 export async function startRotation(
   db: Database,
@@ -31,77 +39,90 @@ export async function startRotation(
 ): Promise<KeyRotationJob> {
   const targetVersion = keyring.activeVersion;
   return db.transaction(async (tx) => {
-    const running = await runningJob(tx, true);
-    if (running?.targetVersion === targetVersion) return running;
-    if (running) {
-      await tx
-        .update(keyRotationJobs)
-        .set({ status: 'superseded', updatedAt: sql`now()`, finishedAt: sql`now()` })
-        .where(eq(keyRotationJobs.id, running.id));
+    // A second pass only when a concurrent start took the one running slot first: decide against its job.
+    for (;;) {
+      const running = await runningJob(tx, true);
+      if (running?.targetVersion === targetVersion) return running;
+      if (running && !keyring.has(running.targetVersion)) {
+        throw new AppError(
+          'conflict',
+          `A key rotation to ${running.targetVersion} is running; MASTER_KEYS on this instance (active ` +
+            `${targetVersion}) does not hold that newer version, so the rotation is left to finish.`,
+          { rotationId: running.id, targetVersion: running.targetVersion },
+        );
+      }
+      if (running) {
+        await tx
+          .update(keyRotationJobs)
+          .set({ status: 'superseded', updatedAt: sql`now()`, finishedAt: sql`now()` })
+          .where(eq(keyRotationJobs.id, running.id));
+      }
+      const [pending] = await tx
+        .select({ total: count() })
+        .from(subjectDataKeys)
+        .where(liveKeysOffVersion(targetVersion));
+      const [job] = await tx
+        .insert(keyRotationJobs)
+        .values({
+          targetVersion,
+          total: pending!.total,
+          requestedBy: audit.actor ?? audit.principal?.sub ?? 'system',
+        })
+        .onConflictDoNothing()
+        .returning();
+      if (!job) continue;
+      await recordAuditEvent(tx, audit, {
+        actor: audit.actor,
+        action: 'key.rotation.start',
+        outcome: 'success',
+        targetType: 'key_rotation_job',
+        targetId: job.id,
+        details: { targetVersion, dataKeys: job.total, supersededJob: running?.id ?? null },
+      });
+      return job;
     }
-    const [pending] = await tx
-      .select({ total: count() })
-      .from(subjectDataKeys)
-      .where(liveKeysOffVersion(targetVersion));
-    const [job] = await tx
-      .insert(keyRotationJobs)
-      .values({
-        targetVersion,
-        total: pending!.total,
-        requestedBy: audit.actor ?? audit.principal?.sub ?? 'system',
-      })
-      .onConflictDoNothing()
-      .returning();
-    // A concurrent start won the one running slot: its job is the answer.
-    if (!job) return (await runningJob(tx))!;
-    await recordAuditEvent(tx, audit, {
-      actor: audit.actor,
-      action: 'key.rotation.start',
-      outcome: 'success',
-      targetType: 'key_rotation_job',
-      targetId: job.id,
-      details: { targetVersion, dataKeys: job.total, supersededJob: running?.id ?? null },
-    });
-    return job;
   });
 }
 
-/** Stops the job for good with a reason (a code and a version, never key material). */
-async function failJob(tx: Executor, job: KeyRotationJob, error: string): Promise<KeyRotationJob> {
-  const [failed] = await tx
-    .update(keyRotationJobs)
-    .set({ status: 'failed', error, updatedAt: sql`now()`, finishedAt: sql`now()` })
-    .where(eq(keyRotationJobs.id, job.id))
-    .returning();
-  await recordAuditEvent(
-    tx,
-    {},
-    {
-      actor: 'key-rotation',
-      action: 'key.rotation.fail',
-      outcome: 'failure',
-      targetType: 'key_rotation_job',
-      targetId: job.id,
-      details: { targetVersion: job.targetVersion, error },
-    },
-  );
-  return failed!;
+/** The job by its id, whatever its status. */
+export async function findRotationJob(db: Database, id: string): Promise<KeyRotationJob | undefined> {
+  const [job] = await db.select().from(keyRotationJobs).where(eq(keyRotationJobs.id, id));
+  return job;
 }
+
+/**
+ * Where a pass of a runner is: the last key its batches went through. The next batch starts after it,
+ * so a key that could not be unwrapped is counted once and not met again until the next pass.
+ */
+interface PassPosition {
+  jobId: string;
+  subjectId: string;
+  dataClass: string;
+}
+
+type BatchResult =
+  | { outcome: 'idle' }
+  | { outcome: 'target_unavailable'; job: KeyRotationJob }
+  | { outcome: 'batch'; job: KeyRotationJob; position: PassPosition | undefined };
 
 /**
  * One batch, one transaction: re-wraps up to `batchSize` live keys not yet on the target version and
  * advances the job's counters. Keys already on the target are never selected again, so a run killed
- * at any point resumes without re-wrapping anything twice.
+ * at any point resumes without re-wrapping anything twice. A key that does not unwrap (altered,
+ * corrupt, or under a master key version this keyring lacks) is left as it is and counted.
  */
 async function rewrapBatch(
   tx: Executor,
   keyring: MasterKeyring,
   batchSize: number,
-): Promise<KeyRotationJob | undefined> {
-  const job = await runningJob(tx, true);
-  if (!job) return undefined;
-  if (!keyring.has(job.targetVersion))
-    return failJob(tx, job, `target_version_unavailable:${job.targetVersion}`);
+  position: PassPosition | undefined,
+): Promise<BatchResult> {
+  // A job superseded while this read waited for its row is skipped, and the job that replaced it is
+  // newer than the read's snapshot: a second read sees it, so the runner does not stop for nothing.
+  const job = (await runningJob(tx, true)) ?? (await runningJob(tx, true));
+  if (!job) return { outcome: 'idle' };
+  if (!keyring.has(job.targetVersion)) return { outcome: 'target_unavailable', job };
+  const after = position?.jobId === job.id ? position : undefined;
   const keys = await tx
     .select({
       subjectId: subjectDataKeys.subjectId,
@@ -110,15 +131,28 @@ async function rewrapBatch(
       kekVersion: subjectDataKeys.kekVersion,
     })
     .from(subjectDataKeys)
-    .where(liveKeysOffVersion(job.targetVersion))
+    .where(
+      and(
+        liveKeysOffVersion(job.targetVersion),
+        after &&
+          sql`(${subjectDataKeys.subjectId}, ${subjectDataKeys.dataClass}) > (${after.subjectId}::uuid, ${after.dataClass})`,
+      ),
+    )
     .orderBy(asc(subjectDataKeys.subjectId), asc(subjectDataKeys.dataClass))
     .limit(batchSize)
     .for('update');
+  // A pass counts afresh: its first batch meets again every key an earlier pass could not unwrap.
+  const unreadableBefore = after ? job.unreadable : 0;
 
   if (keys.length === 0) {
     const [completed] = await tx
       .update(keyRotationJobs)
-      .set({ status: 'completed', updatedAt: sql`now()`, finishedAt: sql`now()` })
+      .set({
+        status: 'completed',
+        unreadable: unreadableBefore,
+        updatedAt: sql`now()`,
+        finishedAt: sql`now()`,
+      })
       .where(eq(keyRotationJobs.id, job.id))
       .returning();
     await recordAuditEvent(
@@ -130,14 +164,21 @@ async function rewrapBatch(
         outcome: 'success',
         targetType: 'key_rotation_job',
         targetId: job.id,
-        details: { targetVersion: job.targetVersion, rewrapped: job.rewrapped, batches: job.batches },
+        details: {
+          targetVersion: job.targetVersion,
+          rewrapped: job.rewrapped,
+          unreadable: unreadableBefore,
+          batches: job.batches,
+        },
       },
     );
-    return completed;
+    return { outcome: 'batch', job: completed!, position: undefined };
   }
 
   const fromVersions: Record<string, number> = {};
   const rewrapped: { subjectId: string; dataClass: string; wrappedHex: string }[] = [];
+  // Which keys and why (a reason code and a version, never key material), for whoever repairs them.
+  const unreadable: { subjectId: string; dataClass: string; kekVersion: string; reason: string }[] = [];
   for (const key of keys) {
     const ctx = { subjectId: key.subjectId, dataClass: key.dataClass };
     try {
@@ -152,7 +193,7 @@ async function rewrapBatch(
       fromVersions[key.kekVersion!] = (fromVersions[key.kekVersion!] ?? 0) + 1;
     } catch (error) {
       if (!(error instanceof DecryptionError)) throw error;
-      return failJob(tx, job, `${error.reason}:${key.kekVersion}:${key.subjectId}:${key.dataClass}`);
+      unreadable.push({ ...ctx, kekVersion: key.kekVersion!, reason: error.reason });
     }
   }
   // One statement for the whole batch: the arrays travel as three parameters.
@@ -169,6 +210,7 @@ async function rewrapBatch(
     .update(keyRotationJobs)
     .set({
       rewrapped: sql`${keyRotationJobs.rewrapped} + ${rewrapped.length}`,
+      unreadable: unreadableBefore + unreadable.length,
       batches: sql`${keyRotationJobs.batches} + 1`,
       updatedAt: sql`now()`,
     })
@@ -183,10 +225,15 @@ async function rewrapBatch(
       outcome: 'success',
       targetType: 'key_rotation_job',
       targetId: job.id,
-      details: { targetVersion: job.targetVersion, rewrapped: rewrapped.length, fromVersions },
+      details: { targetVersion: job.targetVersion, rewrapped: rewrapped.length, fromVersions, unreadable },
     },
   );
-  return progressed;
+  const last = keys[keys.length - 1]!;
+  return {
+    outcome: 'batch',
+    job: progressed!,
+    position: { jobId: job.id, subjectId: last.subjectId, dataClass: last.dataClass },
+  };
 }
 
 export interface RotationRunOptions {
@@ -195,15 +242,22 @@ export interface RotationRunOptions {
   maxBatches?: number;
   signal?: AbortSignal;
   onProgress?: (job: KeyRotationJob) => void;
+  /** Tries of a batch that fails transiently; the wait before each retry doubles from `firstDelayMs`. */
+  transientRetry?: { attempts: number; firstDelayMs: number };
 }
 
 export type RotationRunResult =
   | { outcome: 'busy' | 'idle' }
-  | { outcome: 'completed' | 'failed' | 'superseded' | 'stopped'; job: KeyRotationJob };
+  | {
+      outcome: 'completed' | 'failed' | 'superseded' | 'stopped' | 'target_unavailable';
+      job: KeyRotationJob;
+    };
 
 /**
  * Runs the running job to its end, batch after batch, if no other instance is running it. Answers
- * `busy` when another runner holds the lock and `idle` when no job is running.
+ * `busy` when another runner holds the lock, `idle` when no job is running, and `target_unavailable`
+ * (leaving the job running) when this keyring lacks the job's target version: an instance configured
+ * with it runs the job.
  */
 export async function runRotationJob(
   database: DatabaseHandle,
@@ -211,22 +265,46 @@ export async function runRotationJob(
   options: RotationRunOptions = {},
 ): Promise<RotationRunResult> {
   // Most calls (every server start) find nothing to do: answer that without opening a connection.
-  if (!(await runningJob(database.db))) return { outcome: 'idle' };
+  const running = await runningJob(database.db);
+  if (!running) return { outcome: 'idle' };
+  // Without taking the lock, which an instance holding the target version may be about to take.
+  if (!keyring.has(running.targetVersion)) return { outcome: 'target_unavailable', job: running };
+  const retry = options.transientRetry ?? defaultTransientRetry;
   const lock = postgres(database.url, { max: 1, onnotice: () => {} });
-  try {
+  const takeLock = async () => {
     const [row] = await lock`select pg_try_advisory_lock(${rotationLockKey}) as locked`;
-    if (!row?.locked) return { outcome: 'busy' };
-    for (let batches = 0; ; batches += 1) {
+    return row?.locked === true;
+  };
+  try {
+    if (!(await takeLock())) return { outcome: 'busy' };
+    let position: PassPosition | undefined;
+    for (let batches = 0, failures = 0; ; ) {
       if (options.signal?.aborted || (options.maxBatches !== undefined && batches >= options.maxBatches)) {
         const job = await runningJob(database.db);
         return job ? { outcome: 'stopped', job } : { outcome: 'idle' };
       }
-      const job = await database.db.transaction((tx) =>
-        rewrapBatch(tx, keyring, options.batchSize ?? defaultBatchSize),
-      );
-      if (!job) return { outcome: 'idle' };
-      options.onProgress?.(job);
-      if (job.status !== 'running') return { outcome: job.status, job };
+      let step: BatchResult;
+      try {
+        // A lost connection takes the session lock with it: take it again, unless another runner has.
+        if (failures > 0 && !(await takeLock())) return { outcome: 'busy' };
+        step = await database.db.transaction((tx) =>
+          rewrapBatch(tx, keyring, options.batchSize ?? defaultBatchSize, position),
+        );
+      } catch (error) {
+        failures += 1;
+        if (failures >= retry.attempts || !isTransientDatabaseError(error)) throw error;
+        // An abort ends the wait early; the loop then stops.
+        await sleep(retry.firstDelayMs * 2 ** (failures - 1), undefined, { signal: options.signal }).catch(
+          () => {},
+        );
+        continue;
+      }
+      failures = 0;
+      batches += 1;
+      if (step.outcome !== 'batch') return step;
+      position = step.position;
+      options.onProgress?.(step.job);
+      if (step.job.status !== 'running') return { outcome: step.job.status, job: step.job };
     }
   } finally {
     await lock.end({ timeout: 5 });

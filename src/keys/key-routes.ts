@@ -15,6 +15,12 @@ const rotationJobSchema = z
     targetVersion: z.string().describe('The master key version every data key is re-wrapped to'),
     total: z.number().int().describe('Live data keys on another version when the job started'),
     rewrapped: z.number().int(),
+    unreadable: z
+      .number()
+      .int()
+      .describe(
+        'Data keys no configured master key unwraps (altered, corrupt, or under a version MASTER_KEYS lacks): left as they are; the key.rewrap.batch audit events list them',
+      ),
     batches: z.number().int(),
     error: z.string().nullable(),
     requestedBy: z.string(),
@@ -70,8 +76,9 @@ export async function keyRoutes(app: FastifyInstance) {
         description:
           'Re-wraps every data key to the active (last) MASTER_KEYS version in the background, in resumable ' +
           'batches. Add the new version to MASTER_KEYS and restart first. Answers the job (the running one ' +
-          'when it already targets the active version).',
-        response: { 202: rotationJobSchema, ...problemResponses(401, 403) },
+          'when it already targets the active version). 409 when a rotation to a version this instance does ' +
+          'not hold is running (a newer one, during a rolling deploy): it is left to finish.',
+        response: { 202: rotationJobSchema, ...problemResponses(401, 403, 409) },
       },
     },
     async (request, reply) => {

@@ -1,12 +1,14 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { MasterKeyring } from '../crypto/master-keyring';
 import type { DatabaseHandle } from '../db/database';
+import { driverCodeOf } from '../db/database-errors';
 import { runRotationJob } from './key-rotation';
 
 /**
  * Runs the re-wrap in the background of a server: kicked by POST /v1/keys/rotate and at start (to
  * resume a job a killed instance left running). Requests never wait for it; close waits for the batch
- * in flight and leaves the rest to the next start.
+ * in flight and leaves the rest to the next start. Transient database errors are retried inside the
+ * run; what still fails stops it until the next start or POST.
  */
 export class RotationWorker {
   readonly #abort = new AbortController();
@@ -41,12 +43,24 @@ export class RotationWorker {
       try {
         const result = await runRotationJob(this.database, this.keyring, { signal: this.#abort.signal });
         if (result.outcome === 'busy') this.log.info('key rotation: another instance runs the re-wrap');
-        else if ('job' in result) {
-          const { id, targetVersion, rewrapped, error } = result.job;
-          this.log.info({ jobId: id, targetVersion, rewrapped, error }, `key rotation ${result.outcome}`);
+        else if (result.outcome === 'target_unavailable') {
+          this.log.warn(
+            { jobId: result.job.id, targetVersion: result.job.targetVersion },
+            'key rotation: MASTER_KEYS on this instance lacks the target version; an instance that holds it runs the re-wrap',
+          );
+        } else if ('job' in result) {
+          const { id, targetVersion, rewrapped, unreadable, error } = result.job;
+          this.log.info(
+            { jobId: id, targetVersion, rewrapped, unreadable, error },
+            `key rotation ${result.outcome}`,
+          );
         }
       } catch (error) {
-        this.log.error({ err: error }, 'key rotation stopped by an error; it resumes on the next start');
+        // The code only: a failed query's message quotes its parameters, here wrapped data keys.
+        this.log.error(
+          { code: driverCodeOf(error) ?? (error instanceof Error ? error.name : 'unknown') },
+          'key rotation stopped by an error; it resumes on the next start',
+        );
       }
     } while (this.#again && !this.#abort.signal.aborted);
   }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -65,6 +65,29 @@ describe('configuration', () => {
     expect(second.jwt.secret).toBe(first.jwt.secret);
     expect(second.masterKeys[0]!.key.equals(first.masterKeys[0]!.key)).toBe(true);
   });
+
+  it.each(['MASTER_KEYS', 'BLIND_INDEX_KEYS'])(
+    'refuses a corrupt %s in the development secrets.json with one line naming it',
+    (name) => {
+      const dataDir = mkdtempSync(path.join(tmpdir(), 'rv-'));
+      resolveAppConfig({ DATA_DIR: dataDir });
+      const file = path.join(dataDir, 'secrets.json');
+      const secrets = JSON.parse(readFileSync(file, 'utf8'));
+      // An edit that cut the key short: what is left of it must not reach the message.
+      secrets[name] = secrets[name].slice(0, 20);
+      writeFileSync(file, JSON.stringify(secrets));
+      expect(() => resolveAppConfig({ DATA_DIR: dataDir })).toThrow(ConfigError);
+      try {
+        resolveAppConfig({ DATA_DIR: dataDir });
+      } catch (error) {
+        const message = (error as Error).message;
+        expect(message).toBe(
+          `invalid configuration: ${name}: entry 1 is not "v<N>:<base64 of 32 bytes>" (in ${file})`,
+        );
+        expect(message).not.toContain(secrets[name].slice(3));
+      }
+    },
+  );
 
   it('makes the last MASTER_KEYS entry the active one', () => {
     const config = resolveAppConfig(

@@ -124,6 +124,16 @@ describe('field cipher', () => {
     expect(() => keys.encrypt('payment', ref('name_enc'), 'x')).toThrow(EncryptionMapError);
   });
 
+  it('refuses a header naming a later key generation as corrupt, not as erased', () => {
+    const stored = keys.encrypt('contact', ref('name_enc'), 'Jeanne Martin')!;
+    for (const generation of [2, 0x0101, 0xffff]) {
+      const altered = Buffer.from(stored);
+      altered.writeUInt16BE(generation, 2);
+      // A read answers a destroyed key as null (erased): an altered value must fail instead.
+      expect(() => keys.decrypt('contact', ref('name_enc'), altered)).toThrow(CorruptCiphertextError);
+    }
+  });
+
   it('puts the format, algorithm and key generation in a header and never the plaintext', () => {
     const stored = keys.encrypt('contact', ref('name_enc'), 'Jeanne Martin')!;
     expect([...stored.subarray(0, 4)]).toEqual([1, 1, 0, 1]);

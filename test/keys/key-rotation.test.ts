@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { eq, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import postgres from 'postgres';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { auditEvents } from '../../src/audit/audit-events.schema';
@@ -40,6 +40,26 @@ async function keysPerVersion(): Promise<Record<string, number>> {
     select case when destroyed_at is null then kek_version else 'destroyed' end as v, count(*)::int as n
     from subject_data_keys group by 1`;
   return Object.fromEntries(rows.map((row) => [row.v as string, row.n as number]));
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const found = await probe();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** The backend of the runner's batch once it waits for a row lock that a test transaction holds. */
+function batchWaitingForLock(): Promise<number> {
+  return until('the batch to wait for a lock', async () => {
+    const [row] = await database.sql`
+      select pid from pg_stat_activity
+      where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`;
+    return row?.pid as number | undefined;
+  });
 }
 
 async function rewrappedInAudit(jobId: string): Promise<number> {
@@ -203,18 +223,208 @@ describe('key rotation', () => {
     expect(await keysPerVersion()).toEqual({ v3: 4 });
   });
 
-  it('fails the job, naming the version, when a data key is wrapped by a master key no longer configured', async () => {
+  it('completes around data keys wrapped by a master key no longer configured, counting them unreadable', async () => {
     await writeSubjects(database.db, onlyV1, 2);
     const withoutV1 = new MasterKeyring([v2]);
-    await startRotation(database.db, withoutV1, { actor: 'test' });
+    const job = await startRotation(database.db, withoutV1, { actor: 'test' });
     const result = await runRotationJob(database, withoutV1);
-    expect(result).toMatchObject({ outcome: 'failed', job: { status: 'failed' } });
-    expect('job' in result && result.job.error).toMatch(/^key_version_unavailable:v1:/);
+    expect(result).toMatchObject({
+      outcome: 'completed',
+      job: { status: 'completed', rewrapped: 0, unreadable: 4, error: null },
+    });
     expect(await keysPerVersion()).toEqual({ v1: 4 });
-    const [failure] = await database.db
-      .select()
-      .from(auditEvents)
-      .where(sql`${auditEvents.action} = 'key.rotation.fail'`);
-    expect(failure).toMatchObject({ outcome: 'failure' });
+    const events = await database.db.select().from(auditEvents).where(eq(auditEvents.targetId, job.id));
+    const unreadable = events.flatMap((event) =>
+      event.action === 'key.rewrap.batch' ? (event.details.unreadable as { reason: string }[]) : [],
+    );
+    expect(unreadable).toHaveLength(4);
+    expect(unreadable.every((key) => key.reason === 'key_version_unavailable')).toBe(true);
+  });
+
+  it('skips a data key that does not unwrap, counts it once per pass, and re-wraps every other key', async () => {
+    const values = await writeSubjects(database.db, onlyV1, 5);
+    // The first subject's two keys, first in re-wrap order, altered: they fill the whole first batch.
+    const [altered] =
+      await database.sql`select subject_id from subject_data_keys order by subject_id limit 1`;
+    await database.sql`
+      update subject_data_keys set wrapped_key = set_byte(wrapped_key, 20, get_byte(wrapped_key, 20) # 1)
+      where subject_id = ${altered!.subject_id}`;
+    const job = await startRotation(database.db, v1v2, { actor: 'test' });
+    expect(await runRotationJob(database, v1v2, { batchSize: 2, maxBatches: 3 })).toMatchObject({
+      outcome: 'stopped',
+      job: { rewrapped: 4, unreadable: 2, batches: 3 },
+    });
+    // A new pass (a restart) meets the altered keys again: they are counted once, not twice.
+    expect(await runRotationJob(database, v1v2, { batchSize: 2 })).toMatchObject({
+      outcome: 'completed',
+      job: { id: job.id, status: 'completed', total: 10, rewrapped: 8, unreadable: 2, error: null },
+    });
+    expect(await keysPerVersion()).toEqual({ v1: 2, v2: 8 });
+
+    const events = await database.db.select().from(auditEvents).where(eq(auditEvents.targetId, job.id));
+    const listed = events.flatMap((event) =>
+      event.action === 'key.rewrap.batch'
+        ? (event.details.unreadable as Record<string, string>[]).map(
+            (key) => `${key.subjectId}:${key.dataClass}:${key.kekVersion}:${key.reason}`,
+          )
+        : [],
+    );
+    // Once per pass, with what someone repairing them needs, never key material.
+    expect(listed.sort()).toEqual(
+      ['contact', 'contact', 'payment', 'payment'].map(
+        (dataClass) => `${altered!.subject_id}:${dataClass}:v1:aad_mismatch`,
+      ),
+    );
+    expect(events.find((event) => event.action === 'key.rotation.complete')!.details).toMatchObject({
+      rewrapped: 8,
+      unreadable: 2,
+    });
+    // Every other value reads with v2 alone.
+    const intact = values.filter((value) => value.subjectId !== altered!.subject_id);
+    expect(await readAll(database.db, new MasterKeyring([v2]), intact)).toEqual(
+      intact.map((value) => value.plaintext),
+    );
+  });
+
+  it('neither supersedes nor runs a rotation to a version the instance does not hold (a newer one)', async () => {
+    await writeSubjects(database.db, onlyV1, 2);
+    const v3 = new MasterKeyring([v1, v2, versionedKey('v3')]);
+    const newer = await startRotation(database.db, v3, { actor: 'newer-instance' });
+    // An instance still configured with v1,v2 during a rolling deploy.
+    await expect(startRotation(database.db, v1v2, { actor: 'older-instance' })).rejects.toMatchObject({
+      code: 'conflict',
+      status: 409,
+      extensions: { rotationId: newer.id, targetVersion: 'v3' },
+    });
+    // Nor does it compete for the runner lock, which an instance holding v3 (here this one) needs.
+    const newerRunner = postgres(database.url, { max: 1, onnotice: () => {} });
+    try {
+      await newerRunner`select pg_advisory_lock(7311002)`;
+      expect(await runRotationJob(database, v1v2)).toMatchObject({
+        outcome: 'target_unavailable',
+        job: { id: newer.id, status: 'running' },
+      });
+    } finally {
+      await newerRunner.end({ timeout: 1 });
+    }
+    const jobs = await database.db.select().from(keyRotationJobs);
+    expect(jobs).toMatchObject([{ id: newer.id, status: 'running', rewrapped: 0, error: null }]);
+    expect(await keysPerVersion()).toEqual({ v1: 4 });
+    expect(await runRotationJob(database, v3)).toMatchObject({
+      outcome: 'completed',
+      job: { id: newer.id, rewrapped: 4 },
+    });
+  });
+
+  it('leaves the job alone when a newer rotation replaces it while a batch waits for the job', async () => {
+    await writeSubjects(database.db, onlyV1, 2);
+    const job = await startRotation(database.db, v1v2, { actor: 'test' });
+    const other = postgres(database.url, { max: 1, onnotice: () => {} });
+    try {
+      await other
+        .begin(async (newerInstance) => {
+          await newerInstance`select id from key_rotation_jobs where id = ${job.id} for update`;
+          const run = runRotationJob(database, v1v2);
+          run.catch(() => {});
+          await batchWaitingForLock();
+          // What startRotation does on an instance configured with v3: supersede, then start its own.
+          await newerInstance`update key_rotation_jobs set status = 'superseded', finished_at = now() where id = ${job.id}`;
+          const [newer] = await newerInstance`
+          insert into key_rotation_jobs (target_version, total, requested_by)
+          values ('v3', 4, 'newer-instance') returning id`;
+          return { run, newerId: newer!.id as string };
+        })
+        .then(async ({ run, newerId }) => {
+          expect(await run).toMatchObject({
+            outcome: 'target_unavailable',
+            job: { id: newerId, status: 'running', rewrapped: 0 },
+          });
+        });
+    } finally {
+      await other.end({ timeout: 1 });
+    }
+    expect(await keysPerVersion()).toEqual({ v1: 4 });
+  });
+
+  it('retries a batch that a deadlock rolled back, and finishes', async () => {
+    await writeSubjects(database.db, onlyV1, 3);
+    const job = await startRotation(database.db, v1v2, { actor: 'test' });
+    const other = postgres(database.url, { max: 1, onnotice: () => {} });
+    try {
+      await other
+        .begin(async (tx) => {
+          // This side waits long, so the runner's batch is the one PostgreSQL picks to roll back.
+          await tx`set local deadlock_timeout = '60s'`;
+          await tx`select 1 from subject_data_keys for update`;
+          const run = runRotationJob(database, v1v2, { transientRetry: { attempts: 3, firstDelayMs: 10 } });
+          run.catch(() => {});
+          await batchWaitingForLock();
+          // The batch holds the job row and waits for the keys; this waits for the job row: a deadlock.
+          await tx`select 1 from key_rotation_jobs where id = ${job.id} for update`;
+          return { run };
+        })
+        .then(async ({ run }) => {
+          expect(await run).toMatchObject({ outcome: 'completed', job: { rewrapped: 6 } });
+        });
+    } finally {
+      await other.end({ timeout: 1 });
+    }
+    expect(await keysPerVersion()).toEqual({ v2: 6 });
+  });
+
+  it('retries after a lost connection, and leaves the job to the instance that took the runner lock meanwhile', async () => {
+    await writeSubjects(database.db, onlyV1, 3);
+    await startRotation(database.db, v1v2, { actor: 'test' });
+    const other = postgres(database.url, { max: 2, onnotice: () => {} });
+    try {
+      const blocker = await other.reserve();
+      await blocker`begin`;
+      await blocker`select 1 from subject_data_keys for update`;
+      const run = runRotationJob(database, v1v2, { transientRetry: { attempts: 3, firstDelayMs: 100 } });
+      run.catch(() => {});
+      const batchPid = await batchWaitingForLock();
+      const [runnerLock] = await database.sql`
+        select pid from pg_locks where locktype = 'advisory' and objid = 7311002 and granted`;
+      // A failover drops the runner's connections, its lock's too; another instance takes the lock.
+      await database.sql`select pg_terminate_backend(${runnerLock!.pid as number})`;
+      const thief = await other.reserve();
+      await thief`select pg_advisory_lock(7311002)`;
+      await database.sql`select pg_terminate_backend(${batchPid})`;
+      await blocker`rollback`;
+      expect(await run).toEqual({ outcome: 'busy' });
+      expect(await keysPerVersion()).toEqual({ v1: 6 });
+      await thief`select pg_advisory_unlock(7311002)`;
+      thief.release();
+      blocker.release();
+    } finally {
+      await other.end({ timeout: 1 });
+    }
+    expect(await runRotationJob(database, v1v2)).toMatchObject({
+      outcome: 'completed',
+      job: { rewrapped: 6 },
+    });
+  });
+
+  it('reports how another instance ended the job the CLI was running: failed exits non-zero', async () => {
+    await writeSubjects(database.db, onlyV1, 40);
+    const env = testEnvironment({
+      DATABASE_URL: database.url,
+      MASTER_KEYS: [v1, v2].map((key) => `${key.version}:${key.key.toString('base64')}`).join(','),
+    });
+    const cli = runCli(['keys', 'rotate', '--batch-size', '1'], env);
+    await until('the CLI to re-wrap a first batch', async () => {
+      const [row] = await database.sql`select rewrapped from key_rotation_jobs where rewrapped > 0`;
+      return row;
+    });
+    // An instance of an older release, which still fails jobs, fails it between two batches.
+    await database.sql`
+      update key_rotation_jobs set status = 'failed', error = 'aad_mismatch:v1', finished_at = now()
+      where status = 'running'`;
+    const result = await cli;
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trim().split('\n').at(-1)).toBe(
+      'returnvault: key rotation to v2 failed: aad_mismatch:v1',
+    );
   });
 });

@@ -78,7 +78,13 @@ describe('keys endpoints', () => {
     expect(status).toMatchObject({
       dataKeys: [{ kekVersion: 'v2', count: 12, configured: true }],
       pendingRewrap: 0,
-      rotation: { id: job.id, status: 'completed', rewrapped: 12, finishedAt: expect.any(String) },
+      rotation: {
+        id: job.id,
+        status: 'completed',
+        rewrapped: 12,
+        unreadable: 0,
+        finishedAt: expect.any(String),
+      },
     });
 
     const actions = await t.database.db
@@ -128,5 +134,22 @@ describe('keys endpoints', () => {
     }
     expect(job).toMatchObject({ status: 'completed', rewrapped: 6 });
     await restarted.app.close();
+  });
+
+  it('answers 409 and leaves the job running when a rotation to a version this instance lacks runs', async () => {
+    // Started by an instance already configured with v3, during a rolling deploy.
+    const newer = await startRotation(t.database.db, new MasterKeyring([v1, v2, versionedKey('v3')]), {
+      actor: 'newer-instance',
+    });
+    const response = await t.app.inject({ method: 'POST', url: '/v1/keys/rotate', headers: bearer(admin) });
+    expect(response.statusCode).toBe(409);
+    expect(response.headers['content-type']).toContain('application/problem+json');
+    expect(response.json()).toMatchObject({ code: 'conflict', rotationId: newer.id, targetVersion: 'v3' });
+    expect(response.json().detail).toMatch(/rotation to v3 is running/);
+    expect(await secretsIn(response.body)).toEqual([]);
+    const [job] = await t.database.db.select().from(keyRotationJobs).where(eq(keyRotationJobs.id, newer.id));
+    expect(job).toMatchObject({ status: 'running', error: null });
+    const openapi = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    expect(openapi.paths['/v1/keys/rotate'].post.responses).toHaveProperty('409');
   });
 });

@@ -1,0 +1,1 @@
+ALTER TABLE "key_rotation_jobs" ADD COLUMN "unreadable" integer DEFAULT 0 NOT NULL;
