@@ -270,7 +270,9 @@ export async function runRotationJob(
   // Without taking the lock, which an instance holding the target version may be about to take.
   if (!keyring.has(running.targetVersion)) return { outcome: 'target_unavailable', job: running };
   const retry = options.transientRetry ?? defaultTransientRetry;
-  const lock = postgres(database.url, { max: 1, onnotice: () => {} });
+  // The session lock lives as long as this connection: postgres.js must not close it after its
+  // max_lifetime (30 to 60 minutes by default) while a long re-wrap goes on.
+  const lock = postgres(database.url, { max: 1, max_lifetime: null, idle_timeout: 0, onnotice: () => {} });
   const takeLock = async () => {
     const [row] = await lock`select pg_try_advisory_lock(${rotationLockKey}) as locked`;
     return row?.locked === true;

@@ -43,3 +43,25 @@ export function addIsoDuration(start: Date, duration: IsoDuration): Date {
   const seconds = duration.hours * 3600 + duration.minutes * 60 + duration.seconds;
   return new Date(shifted.getTime() + days * 86_400_000 + seconds * 1000);
 }
+
+/**
+ * Start dates on which calendar durations are compared: the first and last day of every month of a
+ * leap year and of a common year. Months and years have no fixed length, so on one date P3M and P90D
+ * can end together and on another P3M ends first; an ordering that matters must hold on all of them.
+ */
+const referenceStarts = [2024, 2025].flatMap((year) =>
+  Array.from({ length: 12 }, (_, month) => [
+    new Date(Date.UTC(year, month, 1)),
+    new Date(Date.UTC(year, month + 1, 0)),
+  ]).flat(),
+);
+
+/**
+ * Whether `holds` is true from every reference start date; `endOf(duration)` is `start + duration` in
+ * epoch milliseconds, NaN past the range of dates (so a comparison with it is false).
+ */
+export function holdsOnEveryReferenceDate(
+  holds: (endOf: (duration: IsoDuration) => number) => boolean,
+): boolean {
+  return referenceStarts.every((start) => holds((duration) => addIsoDuration(start, duration).getTime()));
+}

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { addIsoDuration, type IsoDuration, parseIsoDuration } from './iso-duration';
+import { holdsOnEveryReferenceDate, parseIsoDuration } from './iso-duration';
 
 /** What each data class holds is in DOMAIN.md; each class has its own clock and its own actions. */
 export const retentionDataClasses = [
@@ -40,6 +40,10 @@ export const retentionClassRules: Record<
   audit: { startEvent: 'event_recorded', actions: ['delete'] },
 };
 
+// No record is kept for a century; longer periods overflow the dates (NaN in JavaScript, "timestamp out
+// of range" from PostgreSQL in the middle of a run, failing every rule after it).
+const longestPeriod = { iso: 'P100Y', ...parseIsoDuration('P100Y')! };
+
 const isoDuration = z.string().transform((text, context) => {
   const parsed = parseIsoDuration(text);
   if (!parsed) {
@@ -49,8 +53,18 @@ const isoDuration = z.string().transform((text, context) => {
     });
     return z.NEVER;
   }
+  if (!holdsOnEveryReferenceDate((endOf) => endOf(parsed) <= endOf(longestPeriod))) {
+    context.addIssue({
+      code: 'custom',
+      message: `${text} is longer than 100 years: a retention period may be at most ${longestPeriod.iso}`,
+    });
+    return z.NEVER;
+  }
   return { iso: text, ...parsed };
 });
+
+// Trimmed first: a blank legal basis says no more than a missing one.
+const statedText = z.string().trim().min(1, 'must not be empty or blank');
 
 export const retentionRuleSchema = z.object({
   id: z.string().regex(/^[a-z][a-z0-9-]{1,62}$/, 'expected a kebab-case identifier'),
@@ -58,13 +72,9 @@ export const retentionRuleSchema = z.object({
   startEvent: z.enum(retentionStartEvents),
   duration: isoDuration,
   action: z.enum(retentionActions),
-  legalBasis: z.string().min(1),
-  description: z.string().min(1).optional(),
+  legalBasis: statedText,
+  description: statedText.optional(),
 });
-
-// A fixed instant to compare durations on the calendar: P12M and P1Y are the same period.
-const referenceInstant = new Date(Date.UTC(2000, 0, 31));
-const lengthOf = (duration: IsoDuration) => addIsoDuration(referenceInstant, duration).getTime();
 
 export const retentionPolicySchema = z
   .object({ rules: z.array(retentionRuleSchema).min(1) })
@@ -103,14 +113,14 @@ export const retentionPolicySchema = z
       }
       seen.set(key, index);
     });
-    // Archiving after the data is gone would be meaningless: archive must come first.
+    // Archiving after the data is gone would be meaningless: archive must come first, whatever the date.
     for (const rule of rules) {
       if (rule.action !== 'archive') continue;
       rules.forEach((later, index) => {
         if (
           later.dataClass === rule.dataClass &&
           later !== rule &&
-          lengthOf(later.duration) <= lengthOf(rule.duration)
+          !holdsOnEveryReferenceDate((endOf) => endOf(later.duration) > endOf(rule.duration))
         ) {
           context.addIssue({
             code: 'custom',
@@ -124,12 +134,37 @@ export const retentionPolicySchema = z
     rules.forEach((rule, index) => {
       if (rule.dataClass !== 'proof') return;
       const contact = rules.find((other) => other.dataClass === 'contact' && other.action === rule.action);
-      if (!contact || lengthOf(contact.duration) !== lengthOf(rule.duration)) {
+      if (
+        !contact ||
+        !holdsOnEveryReferenceDate((endOf) => endOf(contact.duration) === endOf(rule.duration))
+      ) {
         context.addIssue({
           code: 'custom',
           path: ['rules', index, 'duration'],
-          message: `proof is ${rule.action}d with contact data: needs a contact ${rule.action} rule of the same duration`,
+          message: `proof is ${rule.action}d with contact data: needs a contact ${rule.action} rule of the same duration on every calendar date`,
         });
+      }
+    });
+    // Deleting a return erases its contact and payment data first (src/retention/retention-targets.ts),
+    // so an accounting period that ends before one of their erase periods cuts that period short. Both
+    // payment and accounting run from the refund; for a return that ended without one, accounting runs
+    // from the end, as contact does (and a refund always comes before the end).
+    const erasedByDelete: Partial<Record<RetentionDataClass, string>> = {
+      payment: 'its IBAN, and both periods run from the refund',
+      contact: 'its contact data, and for a return that ended without a refund both periods run from its end',
+    };
+    rules.forEach((rule, index) => {
+      if (rule.dataClass !== 'accounting' || rule.action !== 'delete') return;
+      for (const erase of rules) {
+        const erased = erasedByDelete[erase.dataClass];
+        if (erase.action !== 'erase' || !erased) continue;
+        if (!holdsOnEveryReferenceDate((endOf) => endOf(rule.duration) >= endOf(erase.duration))) {
+          context.addIssue({
+            code: 'custom',
+            path: ['rules', index, 'duration'],
+            message: `must not end before ${erase.id} (${erase.duration.iso}): deleting a return erases ${erased}`,
+          });
+        }
       }
     });
   });

@@ -2,8 +2,9 @@ import { sql } from 'drizzle-orm';
 import { type AuditContext, type Executor, recordAuditEvent } from '../audit/record-audit-event';
 import type { Principal } from '../auth/principal';
 import type { DatabaseHandle } from '../db/database';
-import { driverCodeOf, translateDatabaseError } from '../db/database-errors';
+import { driverCodeOf, isTransactionConflict, translateDatabaseError } from '../db/database-errors';
 import { uuidBeside } from '../db/uuid-text';
+import { completeDeferredErasures } from '../erasure/erase';
 import type { PseudonymsOf } from '../erasure/recipient-notices';
 import { AppError } from '../http/app-error';
 import type { Policies } from '../policies/load-policies';
@@ -468,8 +469,7 @@ async function applyBatchRetried(...args: Parameters<typeof applyBatch>) {
     try {
       return await applyBatch(...args);
     } catch (error) {
-      const code = driverCodeOf(error);
-      if (attempt >= 5 || (code !== '40P01' && code !== '40001')) throw error;
+      if (attempt >= 5 || !isTransactionConflict(error)) throw error;
     }
   }
 }
@@ -614,6 +614,17 @@ export async function runRetention(
           { batchSize, onProgress: options.onProgress, signal: options.signal, foreground },
         );
       }
+      // Erasure requests a legal hold deferred, whose hold has ended on its `until` (a release
+      // completes them at once): done now, as the request asked.
+      await db.transaction((tx) =>
+        completeDeferredErasures(tx, {
+          audit: auditContextOf(deps),
+          policies: deps.policies,
+          now: run.asOf,
+          origin: 'deferred_request',
+          pseudonymsOf: deps.pseudonymsOf,
+        }),
+      );
       const failed = (await ruleRowsOf(db, run.id)).some((row) => row.status === 'failed');
       await finishRun(db, run.id, 'completed', failed ? 'rows_failed' : undefined);
     } catch (error) {

@@ -13,9 +13,13 @@ export interface RetentionLock {
  * Undefined when another instance holds it.
  */
 export async function tryRetentionLock(databaseUrl: string): Promise<RetentionLock | undefined> {
+  // The lock must outlive the longest run: postgres.js would otherwise close the connection after
+  // max_lifetime (30 to 60 minutes by default, or PGMAX_LIFETIME) or idle_timeout (PGIDLE_TIMEOUT; 0
+  // turns it off), freeing the lock while the run goes on, for a second runner to take.
   const connection = postgres(databaseUrl, {
     max: 1,
     idle_timeout: 0,
+    max_lifetime: null,
     onnotice: () => {},
     connection: { application_name: 'returnvault-retention-lock' },
   });

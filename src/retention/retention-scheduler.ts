@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { type ScheduledTask, schedule } from 'node-cron';
 import { AppError } from '../http/app-error';
+import { legalTimeZone } from '../returns/calendar-date';
 import { type RetentionDependencies, type RunSummary, runRetention } from './retention-engine';
 
 export type ScheduledOutcome =
@@ -48,9 +49,17 @@ export async function runScheduledRetention(
 }
 
 export interface RetentionScheduler {
+  /** When the schedule fires next. */
+  nextRunAt(): Date | null;
   /** Stops the schedule and the run in progress between two batches (it stays resumable). */
   stop(): Promise<void>;
 }
+
+/**
+ * RETENTION_CRON is read on the service's legal calendar, not the host's TZ: every instance then
+ * fires at the same instants, and the run row unique per scheduled time keeps it to one run.
+ */
+export const retentionTimeZone = legalTimeZone;
 
 /** Schedules retention on `cronExpression` (RETENTION_CRON, validated by the config schema). */
 export function startRetentionScheduler(
@@ -66,9 +75,10 @@ export function startRetentionScheduler(
       current = runScheduledRetention(deps, context.date, log, controller.signal);
       return current;
     },
-    { name: 'retention', noOverlap: true },
+    { name: 'retention', noOverlap: true, timezone: retentionTimeZone },
   );
   return {
+    nextRunAt: () => task.getNextRun(),
     stop: async () => {
       await task.stop();
       controller.abort();

@@ -6,9 +6,12 @@ export type CalendarDate = string;
 
 const dayMs = 86_400_000;
 
+/** The time zone of the service's legal calendar (French law, the consumer's country). */
+export const legalTimeZone = 'Europe/Paris';
+
 /** Paris wall-clock fields of an instant, from the time-zone database. */
 const parisClock = new Intl.DateTimeFormat('en-CA', {
-  timeZone: 'Europe/Paris',
+  timeZone: legalTimeZone,
   hourCycle: 'h23',
   year: 'numeric',
   month: '2-digit',

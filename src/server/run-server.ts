@@ -1,14 +1,11 @@
 import { buildApp } from '../app';
-import { startSequencer } from '../audit/sequencer';
 import type { AppConfig } from '../config/app-config';
 import { connectDatabase } from '../db/connect';
 import { pendingMigrationCount } from '../db/migrations';
 import { loadPolicies } from '../policies/load-policies';
-import { createPseudonymKeys } from '../pseudonymization/pseudonyms';
-import { startRetentionScheduler } from '../retention/retention-scheduler';
 import { startRefundOverdueWatcher } from '../returns/refund-overdue';
 import { createSigner } from '../signing/signing-key';
-import { startWebhooks } from '../webhooks/start-webhooks';
+import { startBackgroundJobs } from './background-jobs';
 
 /**
  * The one entry that listens: builds the app, starts listening, and on SIGTERM/SIGINT stops taking
@@ -25,42 +22,12 @@ export async function runServer(config: AppConfig): Promise<void> {
       `development secrets generated under ${config.dataDir}/secrets.json for ${config.generatedSecrets.join(', ')}; set them in the environment for production`,
     );
   }
-  if (pending > 0)
-    app.log.warn(`${pending} migration(s) pending: run "returnvault migrate"; /ready answers 503 until then`);
-  // Positions and signs audit events on whichever instance wins the leader lock; stopped before the pool closes.
-  const sequencer = pending === 0 ? startSequencer({ database, signer, log: app.log }) : undefined;
-  app.addHook('onClose', async () => {
-    await sequencer?.stop();
-  });
-  // Retention on RETENTION_CRON; every instance schedules it, one runs it (advisory lock + run row).
-  const retention =
-    pending === 0
-      ? startRetentionScheduler(
-          { database, policies, pseudonymsOf: createPseudonymKeys(config.pseudonymSecret) },
-          config.retentionCron,
-          app.log,
-        )
-      : undefined;
-  app.addHook('onClose', async () => {
-    await retention?.stop();
-  });
-
-  // Announces refunds that became overdue (L221-24) to webhook subscribers, once each.
-  const overdueRefunds = startRefundOverdueWatcher(database.db, app.log);
-  app.addHook('onClose', async () => overdueRefunds.stop());
-
-  // Delivers outbox events; only one instance (the advisory-lock leader) sends at a time.
-  const webhooks =
-    pending === 0 ? await startWebhooks({ config, policies, database, log: app.log }) : undefined;
-  app.addHook('onClose', async () => {
-    await webhooks?.stop();
-  });
 
   let closing = false;
-  const shutdown = async (signal: string) => {
+  const shutdown = async (reason: string, exitCode = 0) => {
     if (closing) return;
     closing = true;
-    app.log.info(`${signal} received, closing`);
+    app.log.info(`${reason}, closing`);
     const forceExit = setTimeout(() => {
       app.log.error('shutdown timed out, exiting');
       process.exit(1);
@@ -71,10 +38,40 @@ export async function runServer(config: AppConfig): Promise<void> {
     } finally {
       await database.close();
     }
-    process.exit(0);
+    process.exit(exitCode);
   };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+
+  if (pending > 0) {
+    app.log.warn(
+      `${pending} migration(s) pending: run "returnvault migrate"; until then /ready answers 503 and the audit sequencer, retention and webhooks wait`,
+    );
+  }
+  // Stopped before the pool closes.
+  const jobs = await startBackgroundJobs(
+    { config, policies, database, signer, log: app.log },
+    {
+      pending,
+      // What would have stopped the start had the migrations been applied at boot stops the process.
+      onLateStartFailure: (error) => {
+        const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+        app.log.error(
+          { code: (error as { code?: unknown }).code },
+          `background jobs could not start: ${reason}`,
+        );
+        void shutdown('background jobs failed', 1);
+      },
+    },
+  );
+  app.addHook('onClose', async () => {
+    await jobs.stop();
+  });
+
+  // Announces refunds that became overdue (L221-24) to webhook subscribers, once each.
+  const overdueRefunds = startRefundOverdueWatcher(database.db, app.log);
+  app.addHook('onClose', async () => overdueRefunds.stop());
+
+  process.once('SIGTERM', () => void shutdown('SIGTERM received'));
+  process.once('SIGINT', () => void shutdown('SIGINT received'));
   app.addHook('onClose', async () => {
     app.log.info('http server closed');
   });

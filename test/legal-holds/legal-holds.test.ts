@@ -1,5 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { activeHoldsFor, heldReturnIds } from '../../src/legal-holds/active-holds';
+import { runRetention } from '../../src/retention/retention-engine';
+import { retentionDeps } from '../retention/retention-fixtures';
 import { emailOf, readReturn, returnFor, runRequest } from '../subject-requests/dsr-fixtures';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
@@ -179,6 +181,23 @@ describe('legal holds', () => {
     expect((await readReturn(t, held.id, 'legal_claim')).json().customer.name).toBe(
       'Zoé Vauquelin-hold-lift',
     );
+  });
+
+  it('completes a deferred erasure at the next retention run once its hold ended on its until', async () => {
+    const held = await returnFor(t, 'hold7', { refund: { method: 'original_payment' } });
+    const hold = (
+      await place({ returnId: held.id, reason: 'litigation', until: '2099-01-01T00:00:00Z' })
+    ).json();
+    await runRequest(t, { type: 'erasure', email: emailOf('hold7') });
+    await runRetention(retentionDeps(t));
+    expect((await readReturn(t, held.id, 'legal_claim')).json().customer.name).toBe('Zoé Vauquelin-hold7');
+    // The hold's end has passed (its date moved back rather than waiting for it).
+    await t.database.sql`update legal_holds set until = now() - interval '1 minute' where id = ${hold.id}`;
+    await runRetention(retentionDeps(t));
+    expect((await readReturn(t, held.id, 'legal_claim')).json().customer.name).toBeNull();
+    const [key] = await t.database.sql`
+      select wrapped_key from subject_data_keys where subject_id = ${held.subjectId} and data_class = 'contact'`;
+    expect(key!.wrapped_key).toBeNull();
   });
 
   const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

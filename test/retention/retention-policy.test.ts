@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { addIsoDuration, parseIsoDuration } from '../../src/policies/iso-duration';
+import { addIsoDuration, holdsOnEveryReferenceDate, parseIsoDuration } from '../../src/policies/iso-duration';
 import { loadPolicies, PolicyError } from '../../src/policies/load-policies';
 
 function copyOfPolicies() {
@@ -57,6 +57,35 @@ describe('retention policy file', () => {
     ],
     ['id: contact-erase', 'id: contact-archive', /rules\.1\.id: rule ids must be unique/],
     ['dataClass: audit', 'dataClass: telemetry', /rules\.7\.dataClass:/],
+    // Past the range of dates: NaN in JavaScript, "timestamp out of range" in PostgreSQL at run time.
+    [
+      'duration: P13M',
+      'duration: P300000Y',
+      /rules\.4\.duration: P300000Y is longer than 100 years: a retention period may be at most P100Y/,
+    ],
+    ['duration: P13M', 'duration: PT900000H', /rules\.4\.duration: PT900000H is longer than 100 years/],
+    // From 31 May, P3M is 92 days: the erasure would come before the archiving.
+    [
+      'duration: P5Y\n    action: erase',
+      'duration: P91D\n    action: erase',
+      /rules\.1\.duration: must be longer than the archive period of contact \(P3M\)/,
+    ],
+    // From 31 January 2024 P3M is 90 days, from 31 March 91: not the contact archive period.
+    [
+      'id: proof-archive\n    dataClass: proof\n    startEvent: return_closed\n    duration: P3M',
+      'id: proof-archive\n    dataClass: proof\n    startEvent: return_closed\n    duration: P90D',
+      /rules\.2\.duration: proof is archived with contact data: needs a contact archive rule of the same duration on every calendar date/,
+    ],
+    [
+      'legalBasis: Code monetaire et financier L133-24 (13-month dispute window)',
+      "legalBasis: '   '",
+      /rules\.4\.legalBasis: must not be empty or blank/,
+    ],
+    [
+      'description: the refund IBAN is crypto-shredded',
+      "description: '\t '",
+      /rules\.4\.description: must not be empty or blank/,
+    ],
   ])('a bad retention.yaml (%s -> %s) stops the start naming the file and the path', (from, to, expected) => {
     const dir = copyOfPolicies();
     const file = path.join(dir, 'retention.yaml');
@@ -65,6 +94,54 @@ describe('retention policy file', () => {
     writeFileSync(file, text.replace(from, to));
     expect(() => loadPolicies(dir)).toThrow(PolicyError);
     expect(() => loadPolicies(dir)).toThrow(new RegExp(`retention\\.yaml: ${expected.source}`));
+  });
+
+  describe('an accounting delete, which erases contact and payment data before the row goes', () => {
+    /** The shipped file with these rule durations (rule id to ISO 8601 duration) in place. */
+    function loadWithDurations(durations: Record<string, string>) {
+      const dir = copyOfPolicies();
+      const file = path.join(dir, 'retention.yaml');
+      let text = readFileSync(file, 'utf8');
+      for (const [id, duration] of Object.entries(durations)) {
+        const rule = new RegExp(`(id: ${id}\\n(?:    .*\\n)*?    duration: )\\S+`);
+        expect(text).toMatch(rule);
+        text = text.replace(rule, `$1${duration}`);
+      }
+      writeFileSync(file, text);
+      return () => loadPolicies(dir);
+    }
+    // Contact erased after 6 months, so that only the payment period is in the way.
+    const shortContact = { 'contact-erase': 'P6M', 'proof-erase': 'P6M' };
+
+    it('is refused when it would erase the IBAN inside its dispute window', () => {
+      const load = loadWithDurations({ ...shortContact, 'accounting-delete': 'P1Y' });
+      expect(load).toThrow(
+        /retention\.yaml: rules\.5\.duration: must not end before payment-erase \(P13M\): deleting a return erases its IBAN, and both periods run from the refund/,
+      );
+    });
+
+    it('is refused when it ends before the payment period on some dates only', () => {
+      // P396D is longer than P13M from 31 January 2024 (394 days), shorter from 1 March 2024 (397).
+      expect(loadWithDurations({ ...shortContact, 'accounting-delete': 'P396D' })).toThrow(
+        /rules\.5\.duration: must not end before payment-erase \(P13M\)/,
+      );
+    });
+
+    it('is refused when it would erase contact data before their erasure period ends', () => {
+      expect(loadWithDurations({ 'accounting-delete': 'P4Y' })).toThrow(
+        /retention\.yaml: rules\.5\.duration: must not end before contact-erase \(P5Y\): deleting a return erases its contact data, and for a return that ended without a refund both periods run from its end/,
+      );
+    });
+
+    it('is accepted when it ends with the payment and contact erasures', () => {
+      const policies = loadWithDurations({
+        'contact-erase': 'P13M',
+        'proof-erase': 'P13M',
+        'accounting-delete': 'P1Y1M',
+      })();
+      const accounting = policies.retention.rules.find((rule) => rule.id === 'accounting-delete');
+      expect(accounting?.duration.iso).toBe('P1Y1M');
+    });
   });
 
   it('stops the start when retention.yaml has no rule or is missing', () => {
@@ -102,6 +179,21 @@ describe('ISO 8601 durations', () => {
       expect(parseIsoDuration(text)).toBeUndefined();
     },
   );
+
+  it('orders durations only when the order holds from every reference date', () => {
+    const holds = (relation: (a: number, b: number) => boolean, a: string, b: string) =>
+      holdsOnEveryReferenceDate((endOf) =>
+        relation(endOf(parseIsoDuration(a)!), endOf(parseIsoDuration(b)!)),
+      );
+    expect(holds((a, b) => a === b, 'P12M', 'P1Y')).toBe(true);
+    expect(holds((a, b) => a > b, 'P93D', 'P3M')).toBe(true);
+    // Equal from 31 January 2024, longer or shorter from other dates.
+    expect(holds((a, b) => a === b, 'P90D', 'P3M')).toBe(false);
+    expect(holds((a, b) => a >= b, 'P90D', 'P3M')).toBe(false);
+    expect(holds((a, b) => a <= b, 'P90D', 'P3M')).toBe(false);
+    // Past the range of dates the end is NaN, and no comparison holds.
+    expect(holds((a, b) => a <= b, 'P300000Y', 'P100Y')).toBe(false);
+  });
 
   it('adds months the calendar way, clamping to the end of the month', () => {
     const add = (start: string, iso: string) =>

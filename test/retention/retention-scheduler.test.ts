@@ -3,6 +3,9 @@ import { startRetentionScheduler } from '../../src/retention/retention-scheduler
 import { createTestApp } from '../support/test-app';
 import { retentionDeps } from './retention-fixtures';
 
+// A host far from Paris (Node applies a TZ set at run time): the schedule must not follow it.
+process.env.TZ = 'America/New_York';
+
 describe('retention scheduler', () => {
   it('runs on the cron expression, once per scheduled time across two instances, and stops', async () => {
     const t = await createTestApp();
@@ -42,5 +45,26 @@ describe('retention scheduler', () => {
     await new Promise((resolve) => setTimeout(resolve, 2500));
     const [after] = await t.database.sql`select count(*)::int as n from retention_runs`;
     expect(after!.n).toBe(before!.n);
+  });
+
+  it('reads RETENTION_CRON on the Paris calendar, whatever the time zone of the host', async () => {
+    expect(new Intl.DateTimeFormat().resolvedOptions().timeZone).toBe('America/New_York');
+    const t = await createTestApp();
+    const scheduler = startRetentionScheduler(retentionDeps(t), '0 3 * * *', { info() {}, error() {} });
+    try {
+      const next = scheduler.nextRunAt();
+      expect(next).toBeInstanceOf(Date);
+      const parisTime = new Intl.DateTimeFormat('en-GB', {
+        timeZone: 'Europe/Paris',
+        hour: '2-digit',
+        minute: '2-digit',
+        hourCycle: 'h23',
+      }).format(next!);
+      expect(parisTime).toBe('03:00');
+      // The next 03:00 in Paris, not one a day later (a day is 23 to 25 hours around a clock change).
+      expect(next!.getTime() - Date.now()).toBeLessThanOrEqual(25 * 3_600_000);
+    } finally {
+      await scheduler.stop();
+    }
   });
 });

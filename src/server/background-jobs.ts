@@ -1,0 +1,108 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { startSequencer } from '../audit/sequencer';
+import type { AppConfig } from '../config/app-config';
+import type { DatabaseHandle } from '../db/database';
+import { pendingMigrationCount } from '../db/migrations';
+import type { Policies } from '../policies/load-policies';
+import { createPseudonymKeys } from '../pseudonymization/pseudonyms';
+import { retentionTimeZone, startRetentionScheduler } from '../retention/retention-scheduler';
+import type { Signer } from '../signing/signing-key';
+import { startWebhooks } from '../webhooks/start-webhooks';
+
+export interface BackgroundJobDependencies {
+  config: AppConfig;
+  policies: Policies;
+  database: DatabaseHandle;
+  signer: Signer;
+  log: FastifyBaseLogger;
+}
+
+export interface BackgroundJobs {
+  /** Stops the wait for the migrations, then every job started, in the order they started. */
+  stop(): Promise<void>;
+}
+
+/** How often a server started before `returnvault migrate` looks whether the migrations are applied. */
+const migrationCheckIntervalMs = 5_000;
+
+type Stop = () => Promise<void>;
+
+/**
+ * The jobs that work on the migrated schema; each one's stop goes into `stops` as soon as it runs, so
+ * a failure part-way leaves nothing running that cannot be stopped.
+ */
+async function startMigratedJobs(deps: BackgroundJobDependencies, stops: Stop[]): Promise<void> {
+  const { config, policies, database, signer, log } = deps;
+  // Positions and signs audit events on whichever instance wins the leader lock.
+  const sequencer = startSequencer({ database, signer, log });
+  stops.push(() => sequencer.stop());
+  // Retention on RETENTION_CRON; every instance schedules it, one runs it (advisory lock + run row).
+  const retention = startRetentionScheduler(
+    { database, policies, pseudonymsOf: createPseudonymKeys(config.pseudonymSecret) },
+    config.retentionCron,
+    log,
+  );
+  stops.push(() => retention.stop());
+  log.info(
+    `retention scheduled on "${config.retentionCron}" (${retentionTimeZone} time), next run at ${retention.nextRunAt()?.toISOString()}`,
+  );
+  // Delivers outbox events; only one instance (the advisory-lock leader) sends at a time.
+  const webhooks = await startWebhooks({ config, policies, database, log });
+  stops.push(() => webhooks.stop());
+}
+
+/**
+ * Starts the audit sequencer, the retention schedule and the webhook dispatcher now when no migration
+ * is pending. Otherwise their tables may not exist yet: it looks every `migrationCheckIntervalMs` and
+ * starts them once `returnvault migrate` has applied everything, so they do not wait for a restart.
+ * A start that fails then calls `onLateStartFailure` (at boot, the failure is thrown instead).
+ */
+export async function startBackgroundJobs(
+  deps: BackgroundJobDependencies,
+  options: { pending: number; onLateStartFailure: (error: unknown) => void },
+): Promise<BackgroundJobs> {
+  const stops: Stop[] = [];
+  const stopStarted = async () => {
+    for (const stop of stops.splice(0)) await stop();
+  };
+  if (options.pending === 0) {
+    await startMigratedJobs(deps, stops).catch(async (error) => {
+      await stopStarted();
+      throw error;
+    });
+    return { stop: stopStarted };
+  }
+
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let check: Promise<void> = Promise.resolve();
+  const scheduleCheck = () => {
+    timer = setTimeout(() => {
+      check = startOnceMigrated();
+    }, migrationCheckIntervalMs);
+  };
+  const startOnceMigrated = async () => {
+    // An unreachable database counts as not migrated yet: /ready reports it, the next check retries.
+    const pending = await pendingMigrationCount(deps.database.sql).catch(() => undefined);
+    if (stopped) return;
+    if (pending !== 0) return scheduleCheck();
+    deps.log.info(
+      'migrations applied: starting the audit sequencer, the retention schedule and the webhook dispatcher',
+    );
+    try {
+      await startMigratedJobs(deps, stops);
+    } catch (error) {
+      await stopStarted();
+      options.onLateStartFailure(error);
+    }
+  };
+  scheduleCheck();
+  return {
+    stop: async () => {
+      stopped = true;
+      clearTimeout(timer);
+      await check;
+      await stopStarted();
+    },
+  };
+}
