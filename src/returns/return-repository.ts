@@ -322,12 +322,20 @@ export async function findEvents(executor: Executor, returnIds: string[]): Promi
     .orderBy(asc(returnEvents.arrival));
 }
 
-/** Retention: these returns' personal data become readable only for purposes allowed on archived data. */
+/**
+ * Retention: these returns' personal data become readable only for purposes allowed on archived data.
+ * A restricted one stays restricted (Art. 18 allows storage only, whatever a purpose may read in the
+ * archive); `archived_at` records its clock, and lifting the restriction leaves it archived.
+ */
 export async function archiveReturns(tx: Executor, ids: string[]): Promise<void> {
   if (ids.length === 0) return;
   await tx
     .update(returns)
-    .set({ dataState: 'archived', archivedAt: sql`now()`, updatedAt: sql`now()` })
+    .set({
+      dataState: sql`case when ${returns.dataState} = 'restricted' then 'restricted' else 'archived' end`,
+      archivedAt: sql`now()`,
+      updatedAt: sql`now()`,
+    })
     .where(isAnyOf(returns.id, ids));
 }
 

@@ -3,6 +3,7 @@ import { AppError } from '../../src/http/app-error';
 import { type RetentionDependencies, runRetention } from '../../src/retention/retention-engine';
 import { runScheduledRetention } from '../../src/retention/retention-scheduler';
 import { untilFeedCaughtUp } from '../pseudonymization/feed-fixtures';
+import { runRequest } from '../subject-requests/dsr-fixtures';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 import {
   closeReturn,
@@ -472,5 +473,29 @@ describe('retention engine: lanes', () => {
     const [empty] = await t.database.sql`
       select lane_starts, lane_keys from retention_run_rules where rule_id = 'contact-erase'`;
     expect(empty).toEqual({ lane_starts: [], lane_keys: [] });
+  });
+});
+
+describe('retention engine: archiving a restricted return', () => {
+  it('keeps it restricted (Art. 18), and lifting the restriction leaves it archived', async () => {
+    const t = await createTestApp();
+    const restricted = await createReturn(t);
+    await closeReturn(t, restricted.id);
+    const { id: requestId } = await runRequest(t, { type: 'restriction', email: restricted.email });
+    expect((await returnRow(t, restricted.id))!.data_state).toBe('restricted');
+
+    const summary = await runRetention(retentionDeps(t), { asOf: justAfter('P3M') });
+    expect(counts(summary!)['contact-archive']).toEqual([1, 0]);
+    const archived = await returnRow(t, restricted.id);
+    // Archived (its clock ran) but still restricted: a purpose allowed on archived data only may not read it.
+    expect(archived).toMatchObject({ data_state: 'restricted', archived_at: expect.any(String) });
+
+    const lift = await t.app.inject({
+      method: 'POST',
+      url: `/v1/subject-requests/${requestId}/lift-restriction`,
+      headers: bearer(await t.token('dpo')),
+    });
+    expect(lift.statusCode, lift.body).toBe(200);
+    expect((await returnRow(t, restricted.id))!.data_state).toBe('archived');
   });
 });
