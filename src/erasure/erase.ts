@@ -11,7 +11,11 @@ import { activeHoldsFor, heldReturnIds, isActive, returnHeld } from '../legal-ho
 import { legalHolds } from '../legal-holds/legal-holds.schema';
 import { addIsoDuration } from '../policies/iso-duration';
 import type { Policies } from '../policies/load-policies';
-import { endedWithoutRefundStatuses, returnEndTimes } from '../returns/return-end';
+import {
+  endedWithoutRefund as endedWithoutRefundSql,
+  endedWithoutRefundStatuses,
+  returnEndTimes,
+} from '../returns/return-end';
 import { keepReturnsForClaims } from '../returns/return-repository';
 import { returns } from '../returns/returns.schema';
 import type { ErasedData, ErasureOutcome, KeptData } from './erasure-outcome';
@@ -307,41 +311,54 @@ async function eraseReturnsOfSubject(tx: Executor, subjectId: string, where: SQL
 }
 
 /**
- * Completes the erasure requests a legal hold deferred: returns an erasure kept for claims
- * (`kept_for_claims_at`) that still hold data and that no active hold covers any more are erased as
- * the request asked, one subject at a time (its row locked first, as an erasure request locks it).
- * Run when a hold is released (`subjectIds`: those it covered) and by every retention run, for holds
- * that ended on their `until`. Answers how many returns had data erased.
+ * Subjects with erasure requests a legal hold deferred that can now go further: returns an erasure
+ * kept for claims (`kept_for_claims_at`) that no active hold covers, still holding contact data, or an
+ * IBAN that no refund needs any more (its dispute window over, or no refund to pay). A kept IBAN of a
+ * refund still owed does not count: nothing would be erased, so the subject is not visited again.
  */
-export async function completeDeferredErasures(
-  tx: Executor,
-  context: ErasureContext,
+export async function deferredErasureSubjects(
+  executor: Executor,
+  context: Pick<ErasureContext, 'now' | 'policies'>,
   subjectIds?: string[],
-): Promise<{ subjects: number; returns: number }> {
+): Promise<string[]> {
   const paymentColumns = columnsOfClass('payment', 'returns').get('returns') ?? [];
-  const deferred = and(
-    isNotNull(returns.keptForClaimsAt),
-    sql`(${returns.erasedAt} is null or ${holdsAny(paymentColumns)})`,
-    sql`not ${returnHeld(context.now)}`,
-    subjectIds === undefined ? undefined : isAnyOf(returns.subjectId, subjectIds),
-  );
-  const candidates = await tx
+  const paymentRule = retentionRule(context.policies, 'payment', ['erase']);
+  const windowOver = paymentRule
+    ? sql`${returns.refundedAt} + ${paymentRule.duration.iso}::interval <= ${timestampParam(context.now)}`
+    : sql`false`;
+  const rows = await executor
     .selectDistinct({ subjectId: returns.subjectId })
     .from(returns)
-    .where(deferred)
+    .where(
+      and(
+        isNotNull(returns.keptForClaimsAt),
+        sql`(${returns.erasedAt} is null or (${holdsAny(paymentColumns)} and (${endedWithoutRefundSql} or ${windowOver})))`,
+        sql`not ${returnHeld(context.now)}`,
+        subjectIds === undefined ? undefined : isAnyOf(returns.subjectId, subjectIds),
+      ),
+    )
     .orderBy(returns.subjectId);
-  let erased = 0;
-  for (const { subjectId } of candidates) {
-    await tx.select({ id: subjects.id }).from(subjects).where(eq(subjects.id, subjectId)).for('update');
-    const done = await eraseReturnsOfSubject(
-      tx,
-      subjectId,
-      and(eq(returns.subjectId, subjectId), isNotNull(returns.keptForClaimsAt))!,
-      context,
-    );
-    erased += new Set([...done.contact.erased, ...done.payment.erased]).size;
-  }
-  return { subjects: candidates.length, returns: erased };
+  return rows.map((row) => row.subjectId);
+}
+
+/**
+ * Completes the erasure request a legal hold deferred for one subject (deferredErasureSubjects): its
+ * row locked first, as an erasure request locks it, then the returns the erasure kept for claims and
+ * no hold covers any more erased as the request asked. Answers how many returns had data erased.
+ */
+export async function completeDeferredErasure(
+  tx: Executor,
+  subjectId: string,
+  context: ErasureContext,
+): Promise<number> {
+  await tx.select({ id: subjects.id }).from(subjects).where(eq(subjects.id, subjectId)).for('update');
+  const done = await eraseReturnsOfSubject(
+    tx,
+    subjectId,
+    and(eq(returns.subjectId, subjectId), isNotNull(returns.keptForClaimsAt))!,
+    context,
+  );
+  return new Set([...done.contact.erased, ...done.payment.erased]).size;
 }
 
 /**

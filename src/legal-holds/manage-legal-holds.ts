@@ -3,8 +3,9 @@ import type { AuditContext, Executor } from '../audit/record-audit-event';
 import { recordAuditEvent } from '../audit/record-audit-event';
 import type { EmailBlindIndex } from '../crypto/blind-index';
 import { findSubjectIdByEmail } from '../crypto/subjects';
+import { subjects } from '../crypto/subjects.schema';
 import type { Database } from '../db/database';
-import { completeDeferredErasures } from '../erasure/erase';
+import { completeDeferredErasure, deferredErasureSubjects } from '../erasure/erase';
 import type { PseudonymsOf } from '../erasure/recipient-notices';
 import { AppError } from '../http/app-error';
 import type { Policies } from '../policies/load-policies';
@@ -93,36 +94,34 @@ export async function releaseLegalHold(
 ): Promise<LegalHoldRow> {
   return db.transaction(async (tx) => {
     const now = new Date();
+    const [hold] = await tx.select().from(legalHolds).where(eq(legalHolds.id, id));
+    if (!hold) throw new AppError('not_found', 'No legal hold has this id.');
+    const [heldReturn] = hold.returnId
+      ? await tx.select({ subjectId: returns.subjectId }).from(returns).where(eq(returns.id, hold.returnId))
+      : [];
+    const subjectId = hold.subjectId ?? heldReturn?.subjectId;
+    // The subject is locked before the release, as an erasure locks it: releases of two holds on one
+    // subject then run one after the other, and the second sees the first and completes the erasure.
+    if (subjectId) {
+      await tx.select({ id: subjects.id }).from(subjects).where(eq(subjects.id, subjectId)).for('update');
+    }
     const [released] = await tx
       .update(legalHolds)
       .set({ releasedAt: now, releasedBy: audit.principal?.sub ?? 'anonymous' })
       .where(and(eq(legalHolds.id, id), isNull(legalHolds.releasedAt)))
       .returning();
-    if (!released) {
-      const [existing] = await tx.select().from(legalHolds).where(eq(legalHolds.id, id));
-      if (!existing) throw new AppError('not_found', 'No legal hold has this id.');
-      return existing;
+    if (!released) return hold;
+    const context = {
+      audit,
+      policies: deps.policies,
+      now,
+      origin: 'deferred_request' as const,
+      pseudonymsOf: deps.pseudonymsOf,
+    };
+    let deferredErasures = 0;
+    for (const deferred of subjectId ? await deferredErasureSubjects(tx, context, [subjectId]) : []) {
+      deferredErasures += await completeDeferredErasure(tx, deferred, context);
     }
-    const [heldReturn] = released.returnId
-      ? await tx
-          .select({ subjectId: returns.subjectId })
-          .from(returns)
-          .where(eq(returns.id, released.returnId))
-      : [];
-    const subjectId = released.subjectId ?? heldReturn?.subjectId;
-    const completed = subjectId
-      ? await completeDeferredErasures(
-          tx,
-          {
-            audit,
-            policies: deps.policies,
-            now,
-            origin: 'deferred_request',
-            pseudonymsOf: deps.pseudonymsOf,
-          },
-          [subjectId],
-        )
-      : { subjects: 0, returns: 0 };
     await recordAuditEvent(tx, audit, {
       action: 'legal_hold.release',
       outcome: 'success',
@@ -132,7 +131,7 @@ export async function releaseLegalHold(
       details: {
         on: released.returnId ? 'return' : 'subject',
         returnId: released.returnId,
-        deferredErasures: completed.returns,
+        deferredErasures,
       },
     });
     return released;

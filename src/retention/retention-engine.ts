@@ -4,7 +4,7 @@ import type { Principal } from '../auth/principal';
 import type { DatabaseHandle } from '../db/database';
 import { driverCodeOf, isTransactionConflict, translateDatabaseError } from '../db/database-errors';
 import { uuidBeside } from '../db/uuid-text';
-import { completeDeferredErasures } from '../erasure/erase';
+import { completeDeferredErasure, deferredErasureSubjects } from '../erasure/erase';
 import type { PseudonymsOf } from '../erasure/recipient-notices';
 import { AppError } from '../http/app-error';
 import type { Policies } from '../policies/load-policies';
@@ -616,15 +616,16 @@ export async function runRetention(
       }
       // Erasure requests a legal hold deferred, whose hold has ended on its `until` (a release
       // completes them at once): done now, as the request asked.
-      await db.transaction((tx) =>
-        completeDeferredErasures(tx, {
-          audit: auditContextOf(deps),
-          policies: deps.policies,
-          now: run.asOf,
-          origin: 'deferred_request',
-          pseudonymsOf: deps.pseudonymsOf,
-        }),
-      );
+      const deferred = {
+        audit: auditContextOf(deps),
+        policies: deps.policies,
+        now: run.asOf,
+        origin: 'deferred_request' as const,
+        pseudonymsOf: deps.pseudonymsOf,
+      };
+      for (const subjectId of await deferredErasureSubjects(db, deferred)) {
+        await db.transaction((tx) => completeDeferredErasure(tx, subjectId, deferred));
+      }
       const failed = (await ruleRowsOf(db, run.id)).some((row) => row.status === 'failed');
       await finishRun(db, run.id, 'completed', failed ? 'rows_failed' : undefined);
     } catch (error) {

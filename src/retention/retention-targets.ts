@@ -7,7 +7,7 @@ import { timestampParam } from '../db/sql-timestamp';
 import { type ErasureContext, eraseReturnsContactData, eraseReturnsPaymentData } from '../erasure/erase';
 import { activeHoldsFor, heldReturnIds } from '../legal-holds/active-holds';
 import type { RetentionRule } from '../policies/retention-policy';
-import { endEventTypes, endedAt, endedWithoutRefundStatuses, endStatuses } from '../returns/return-end';
+import { endEventTypes, endedAt, endedWithoutRefund, endStatuses } from '../returns/return-end';
 import { archiveReturns, deleteReturns } from '../returns/return-repository';
 import { returnEvents, returns } from '../returns/returns.schema';
 import { subjectRequests } from '../subject-requests/subject-requests.schema';
@@ -143,12 +143,6 @@ const contactErase = returnsTarget(
   },
   true,
 );
-
-/** A return that ended with no refund paid: rejected or cancelled (then maybe closed). */
-const endedWithoutRefund = and(
-  isNull(returns.refundedAt),
-  inArray(returns.status, [...endedWithoutRefundStatuses]),
-)!;
 
 /**
  * The refund IBAN goes at the end of its dispute window after the refund; when the return ended with

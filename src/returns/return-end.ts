@@ -1,7 +1,7 @@
-import { type SQL, sql } from 'drizzle-orm';
+import { and, inArray, isNull, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
 import { isAnyOf } from '../db/array-param';
-import { returnEvents } from './returns.schema';
+import { returnEvents, returns } from './returns.schema';
 
 /** Statuses a return ends in: `closed`, or refunded, rejected or cancelled, which lead only to `closed`. */
 export const endStatuses = ['closed', 'refunded', 'rejected', 'cancelled'] as const;
@@ -12,6 +12,12 @@ export const endEventTypes = sql.raw(endStatuses.map((status) => `'${status}'`).
  * closed after one of these (a refund sets `refunded_at`). Any other return with none still owes one.
  */
 export const endedWithoutRefundStatuses = ['rejected', 'cancelled', 'closed'] as const;
+
+/** A return that ended with no refund paid, as a condition on `returns`. */
+export const endedWithoutRefund: SQL = and(
+  isNull(returns.refundedAt),
+  inArray(returns.status, [...endedWithoutRefundStatuses]),
+)!;
 
 /**
  * When a return ended, aggregated over its end events: its `closed` event, or, for one that was

@@ -200,6 +200,34 @@ describe('legal holds', () => {
     expect(key!.wrapped_key).toBeNull();
   });
 
+  it('does not visit again a deferred erasure left with only the IBAN of a refund still owed', async () => {
+    const owed = await returnFor(t, 'hold8');
+    const hold = (await place({ returnId: owed.id, reason: 'litigation' })).json();
+    await runRequest(t, { type: 'erasure', email: emailOf('hold8') });
+    await release(hold.id);
+    const deferredEvents = () => t.database.sql`
+      select action from audit_events where details->>'origin' = 'deferred_request' and subject_ref = ${owed.subjectId}`;
+    const afterRelease = (await deferredEvents()).length;
+    expect(afterRelease).toBeGreaterThan(0);
+    // The IBAN stays for the refund still owed; the contact data went at the release.
+    const [row] = await t.database.sql`
+      select erased_at is not null as erased, iban_enc is not null as iban from returns where id = ${owed.id}`;
+    expect(row).toEqual({ erased: true, iban: true });
+    await runRetention(retentionDeps(t));
+    await runRetention(retentionDeps(t));
+    expect((await deferredEvents()).length).toBe(afterRelease);
+  });
+
+  it('completes the erasure when the last two holds on a subject are released at once', async () => {
+    const held = await returnFor(t, 'hold9', { refund: { method: 'original_payment' } });
+    const first = (await place({ returnId: held.id, reason: 'litigation' })).json();
+    const second = (await place({ email: emailOf('hold9'), reason: 'police request' })).json();
+    await runRequest(t, { type: 'erasure', email: emailOf('hold9') });
+    const released = await Promise.all([release(first.id), release(second.id)]);
+    expect(released.map((response) => response.statusCode)).toEqual([200, 200]);
+    expect((await readReturn(t, held.id, 'legal_claim')).json().customer.name).toBeNull();
+  });
+
   const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
   it('keeps a return whose hold commits while an erasure waits for it', async () => {
