@@ -8,6 +8,16 @@ import { loggedEventSchema } from './canonical-event';
  * consistency proof from an earlier checkpoint, and the public keys.
  */
 export const bundleFormat = 'returnvault-audit-bundle/2';
+/**
+ * Bundles exported before the export statement existed: still verified, event by event against the
+ * signed root, but nothing signs their range, so one cut short at either end cannot be told apart.
+ */
+export const unsignedRangeBundleFormat = 'returnvault-audit-bundle/1';
+/**
+ * No release of the service wrote that format after this date: a /1 bundle on a checkpoint signed
+ * later is a /2 bundle stripped of its statement (to hide a cut), and is refused.
+ */
+export const unsignedRangeFormatEnd = '2026-11-27T04:00:00.000Z';
 
 /** Names what an export statement JWS is, so it cannot pass for a checkpoint or a certificate. */
 export const exportStatementType = 'returnvault-audit-export+jws';
@@ -39,7 +49,7 @@ export const jwksSchema = z.object({ keys: z.array(z.record(z.string(), z.unknow
 
 /** Everything but the events, which are checked one by one so a bad one is named by its position. */
 export const bundleHeaderSchema = z.object({
-  format: z.literal(bundleFormat),
+  format: z.enum([bundleFormat, unsignedRangeBundleFormat]),
   exportedAt: z.string(),
   checkpoint: checkpointSchema,
   jwks: jwksSchema,
@@ -52,7 +62,7 @@ export const bundleHeaderSchema = z.object({
    * A JWS of the service over what was exported (ExportStatement): the range and the time window are
    * not covered by the checkpoint, so without it a bundle cut short at either end would still verify.
    */
-  exportStatement: z.string(),
+  exportStatement: z.string().optional(),
 });
 
 /** What an export statement signs: the checkpoint it is cut from, the range, the window asked for. */

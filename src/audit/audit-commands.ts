@@ -64,20 +64,29 @@ export function registerAuditCommands(program: Command) {
       const since = options.since ? await readJson(options.since, 'checkpoint') : undefined;
       const summary = await verifyBundle(bundle, { jwks, since });
       const { start, end } = summary.range;
-      const { from, to } = summary.window;
-      const exported =
-        from === null && to === null
-          ? 'the whole log'
-          : `the time window ${from ?? 'start'} to ${to ?? 'end'}`;
       const lines = [
         `OK: ${summary.events} event(s) at positions ${end > start ? `${start}..${end - 1}` : '(none)'} match the checkpoint of tree size ${summary.treeSize}`,
         `    root ${summary.rootHash}, signed ${summary.signedAt} by key ${summary.keyId}${options.jwks ? '' : ' (keys taken from the bundle; pass --jwks to pin them)'}`,
-        `    the service signed that it exported ${exported}, positions ${start} to ${end} (end excluded)`,
       ];
+      if (summary.window) {
+        const { from, to } = summary.window;
+        const exported =
+          from === null && to === null
+            ? 'the whole log'
+            : `the time window ${from ?? 'start'} to ${to ?? 'end'}`;
+        lines.push(
+          `    the service signed that it exported ${exported}, positions ${start} to ${end} (end excluded)`,
+        );
+      }
       if (summary.consistentWith !== undefined) {
         lines.push(`    extends the kept checkpoint of tree size ${summary.consistentWith}`);
       }
       process.stdout.write(`${lines.join('\n')}\n`);
+      if (!summary.window) {
+        console.error(
+          'WARNING: a bundle of the format before export statements: nothing signs its range, so events cut off at either end would go unnoticed; export it again for a signed range',
+        );
+      }
       if (!options.jwks) {
         // Anyone can build a bundle that is consistent under a key of their own: only a pinned key
         // makes the signature prove the service wrote it.

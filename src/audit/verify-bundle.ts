@@ -8,6 +8,8 @@ import {
   type ExportStatement,
   exportStatementSchema,
   exportStatementType,
+  unsignedRangeBundleFormat,
+  unsignedRangeFormatEnd,
 } from './audit-bundle';
 import { canonicalLeaf, type LoggedEvent } from './canonical-event';
 import { type CheckpointPayload, checkpointType, logName } from './checkpoint';
@@ -33,8 +35,11 @@ export interface VerificationSummary {
   signedAt: string;
   keyId: string;
   range: { start: number; end: number };
-  /** The time window the service says it exported (null bounds: the whole log). */
-  window: ExportStatement['window'];
+  /**
+   * The time window the service signed that it exported (null bounds: the whole log); null for a
+   * bundle of the format before export statements, whose range nothing signs.
+   */
+  window: ExportStatement['window'] | null;
   events: number;
   /** Tree size of the kept checkpoint the log was shown to extend, when one was given. */
   consistentWith?: number;
@@ -104,7 +109,20 @@ async function verifyExportStatement(
   header: AuditBundleHeader,
   signed: CheckpointPayload,
   jwks: JSONWebKeySet,
-): Promise<ExportStatement> {
+): Promise<ExportStatement | null> {
+  if (header.format === unsignedRangeBundleFormat) {
+    if (new Date(signed.signedAt).getTime() >= Date.parse(unsignedRangeFormatEnd)) {
+      throw new VerificationError(
+        `a ${unsignedRangeBundleFormat} bundle on a checkpoint signed after ${unsignedRangeFormatEnd}, when no release wrote that format any more: its export statement was removed`,
+      );
+    }
+    return null;
+  }
+  if (header.exportStatement === undefined) {
+    throw new VerificationError(
+      `a ${header.format} bundle must carry the export statement the service signed`,
+    );
+  }
   const { payload } = await verifySigned(
     header.exportStatement,
     jwks,
@@ -233,7 +251,7 @@ export async function verifyBundle(
     signedAt: signed.signedAt,
     keyId: signed.keyId,
     range: header.range,
-    window: statement.window,
+    window: statement?.window ?? null,
     events: rawEvents.length,
     consistentWith,
   };

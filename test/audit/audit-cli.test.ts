@@ -65,7 +65,35 @@ describe('returnvault audit verify', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^OK: 7 event\(s\) at positions 0\.\.6 match the checkpoint of tree size 7/);
     expect(run.stdout).toContain('extends the kept checkpoint of tree size 6');
+    expect(run.stdout).toContain('the service signed that it exported the whole log, positions 0 to 7');
     expect(run.stderr).toBe('');
+  }, 120_000);
+
+  it('warns that a bundle of the format before export statements has an unsigned range', async () => {
+    const signedAt = '2026-11-20T10:00:00.000Z';
+    const older = structuredClone(bundle);
+    older.format = 'returnvault-audit-bundle/1' as AuditBundle['format'];
+    delete older.exportStatement;
+    delete older.consistency;
+    const { log, treeSize, rootHash } = { log: 'returnvault-audit', ...bundle.checkpoint };
+    older.checkpoint = {
+      ...older.checkpoint,
+      signedAt,
+      jws: await t.app.signer.sign({ log, treeSize, rootHash, signedAt }, 'returnvault-audit-checkpoint+jws'),
+    };
+    const run = await cli(
+      'audit',
+      'verify',
+      file('format-one.json', older),
+      '--jwks',
+      path.join(dir, 'jwks.json'),
+    );
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^OK: 7 event\(s\)/);
+    expect(run.stdout).not.toContain('the service signed that it exported');
+    expect(run.stderr).toMatch(
+      /^WARNING: a bundle of the format before export statements: nothing signs its range/,
+    );
   }, 120_000);
 
   it('warns when the keys are the ones inside the bundle, which anyone could have put there', async () => {

@@ -433,7 +433,7 @@ describe('audit bundle verification (properties)', () => {
         .privateKey.export({ format: 'pem', type: 'pkcs8' })
         .toString(),
     );
-    const [, payload] = bundle.exportStatement.split('.');
+    const [, payload] = bundle.exportStatement!.split('.');
     const statement = JSON.parse(Buffer.from(payload!, 'base64url').toString());
     const resigned = cutTo(0, 20);
     resigned.exportStatement = await stranger.sign(
@@ -453,6 +453,38 @@ describe('audit bundle verification (properties)', () => {
     await expect(verifyBundle(checkpointSigned, { jwks })).rejects.toThrow(
       /not over an audit export statement/,
     );
+  });
+
+  it('still verifies a bundle of the format before export statements, saying its range is unsigned', async () => {
+    // A /1 bundle as the service wrote it: no statement, on a checkpoint signed at `signedAt`.
+    const asFormatOne = async (signedAt: string) => {
+      const payload = {
+        log: 'returnvault-audit',
+        treeSize: bundle.checkpoint.treeSize,
+        rootHash: bundle.checkpoint.rootHash,
+        signedAt,
+      };
+      const older = copy();
+      older.format = 'returnvault-audit-bundle/1' as AuditBundle['format'];
+      delete older.exportStatement;
+      older.checkpoint = {
+        ...older.checkpoint,
+        signedAt,
+        jws: await t.app.signer.sign(payload, 'returnvault-audit-checkpoint+jws'),
+      };
+      return older;
+    };
+    expect(await verifyBundle(await asFormatOne('2026-11-20T10:00:00.000Z'), { jwks })).toMatchObject({
+      events: 23,
+      window: null,
+    });
+    // On a checkpoint signed once no release wrote /1 any more: a /2 bundle stripped of its statement.
+    await expect(verifyBundle(await asFormatOne('2027-01-05T10:00:00.000Z'), { jwks })).rejects.toThrow(
+      /its export statement was removed/,
+    );
+    const missing = copy();
+    delete missing.exportStatement;
+    await expect(verifyBundle(missing, { jwks })).rejects.toThrow(/must carry the export statement/);
   });
 
   it('refuses a member hidden in the details as __proto__, which parsing would drop', async () => {
