@@ -283,6 +283,9 @@ export function createWebhookDispatcher(options: DispatcherOptions): WebhookDisp
       lockConnection = postgres(options.database.url, {
         max: 1,
         idle_timeout: 0,
+        // The leader lock lives with this session: no recycling after postgres.js's max_lifetime, which
+        // would hand leadership around every half hour or so.
+        max_lifetime: null,
         fetch_types: false,
         onnotice: () => {},
         connection: { application_name: 'returnvault-webhook-dispatcher' },

@@ -33,12 +33,13 @@ const privateRanges = ranges(
   ['fc00::/7'],
 );
 const linkLocal = ranges(['169.254.0.0/16'], ['fe80::/10']);
-// Cloud instance metadata services (credentials, user data): never a receiver, even where private and
-// link-local targets are allowed. AWS (also its ECS task endpoint and IPv6 address), GCP and Azure
-// share 169.254.169.254; Alibaba uses 100.100.100.200.
+// Cloud instance metadata and agent services (credentials, user data): never a receiver, even where
+// private and link-local targets are allowed. AWS (with its ECS task and EKS Pod Identity endpoints,
+// and their IPv6 addresses), GCP and Azure share 169.254.169.254; Alibaba uses 100.100.100.200; Azure's
+// WireServer, 168.63.129.16, lies in public space, so it is refused by address here.
 const metadataServices = ranges(
-  ['169.254.169.254/32', '169.254.170.2/32', '100.100.100.200/32'],
-  ['fd00:ec2::254/128'],
+  ['169.254.169.254/32', '169.254.170.2/32', '169.254.170.23/32', '100.100.100.200/32', '168.63.129.16/32'],
+  ['fd00:ec2::254/128', 'fd00:ec2::23/128'],
 );
 // Never a webhook receiver: unspecified, multicast, broadcast and reserved space, plus IPv4 embedded in
 // IPv6 (IPv4-compatible, mapped, NAT64 and its local-use prefix, 6to4), which would otherwise smuggle a

@@ -51,7 +51,15 @@ describe('webhook target guard', () => {
     await expect(resolveTarget(new URL(`https://${host}/hooks`), everything)).rejects.toThrow(/reserved/);
   });
 
-  it.each(['169.254.169.254', '169.254.170.2', '100.100.100.200', '[fd00:ec2::254]'])(
+  it.each([
+    '169.254.169.254',
+    '169.254.170.2',
+    '169.254.170.23',
+    '100.100.100.200',
+    '168.63.129.16',
+    '[fd00:ec2::254]',
+    '[fd00:ec2::23]',
+  ])(
     'always refuses the cloud metadata service %s, even where private networks are allowed',
     async (host) => {
       const everything = { allowLoopback: true, allowPrivateNetworks: true };
