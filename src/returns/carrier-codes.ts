@@ -38,10 +38,17 @@ export function normaliseCarrierCode(code: string): string {
   return code.trim().toUpperCase();
 }
 
+/**
+ * The `DEP*` family (deposited at a post office: DEPGUI, ...): letters only. A code known by its
+ * prefix goes out in `return.status_changed` webhooks, so a longer token or one with digits (a phone
+ * number after DEP) is not taken for one: it stays an anomaly, kept but never announced.
+ */
+const depositCode = /^DEP[A-Z]{0,5}$/;
+
 export function mapCarrierCode(rawCode: string): CarrierEventMapping {
   const code = normaliseCarrierCode(rawCode);
   const exact = exactCodes[code];
   if (exact) return { ...exact, known: true };
-  if (code.startsWith('DEP')) return { type: 'dispatched', reason: 'deposited_at_post_office', known: true };
+  if (depositCode.test(code)) return { type: 'dispatched', reason: 'deposited_at_post_office', known: true };
   return { type: 'anomaly', reason: 'unknown_carrier_code', known: false };
 }

@@ -66,6 +66,9 @@ describe('carrier codes', () => {
     ).toBe(5);
     expect(mapCarrierCode('DEP').type).toBe('dispatched');
     expect(mapCarrierCode('DEPGUI').type).toBe('dispatched');
+    // Digits after the prefix (a phone number) are no deposit code: an anomaly, never announced.
+    expect(mapCarrierCode('DEP0612345678')).toMatchObject({ type: 'anomaly', known: false });
+    expect(mapCarrierCode('DEPOSITEDATTHEPOSTOFFICE').known).toBe(false);
     expect(mapCarrierCode('PC1').type).toBe('dispatched');
     for (const code of ['ET1', 'ET2', 'ET3', 'ET4']) expect(mapCarrierCode(code).type).toBe('in_transit');
     expect(mapCarrierCode('DI1').type).toBe('received');
