@@ -28,6 +28,8 @@ interface ReadPage {
   full: boolean;
   /** The xmin of the read's snapshot (readFeedRows); undefined for an empty page. */
   readXmin: string | undefined;
+  /** For a page read ahead: the rows its range held by the read's snapshot (feedRowCount's count). */
+  rangeRows: string | undefined;
   subjectIds: string[];
   tombstones: { returnId: string; subjectId: string }[];
   /** The FeedPage as JSON (feed-item.ts documents its shape). */
@@ -60,6 +62,7 @@ function summarize(rows: FeedSourceRow[], query: PageQuery): Omit<ReadPage, 'bod
     rows: rows.length,
     full: rows.length === query.limit,
     readXmin: rows[0]?.readXmin,
+    rangeRows: rows[0]?.rangeRows,
     subjectIds: [...subjectIds],
     tombstones,
   };
@@ -139,7 +142,7 @@ interface ReadAheadChain {
  * A full sync reads page after page. While a full page travels to the recipient, the next ones are
  * read and serialized ahead, up to `readAheadDepth` pages per recipient (memory stays flat), so the
  * database always has the next read under way. When the recipient asks for a page read ahead, it is
- * served only if nothing moved in its positions (feedRowCount) and nothing was erased
+ * served only if nothing moved in its positions (feedRowCount, against the count the read took) and nothing was erased
  * (noTombstoneSince) since: it is then exactly what a read now would return. Otherwise, or for any
  * other request, the page is read as usual.
  */
@@ -148,8 +151,8 @@ export function createFeedPages(db: Database) {
   const underWay = new Set<Promise<unknown>>();
 
   /** Reads and serializes a page. */
-  async function readPage(request: FeedPageRequest, query: PageQuery): Promise<ReadPage> {
-    const rows = await readFeedRows(db, { ...query, fields: request.recipient.fields });
+  async function readPage(request: FeedPageRequest, query: PageQuery, countRange = false): Promise<ReadPage> {
+    const rows = await readFeedRows(db, { ...query, fields: request.recipient.fields, countRange });
     // Lets the responses and queries waiting on this tick leave before the CPU-bound projection.
     await new Promise<void>((resolve) => setImmediate(resolve));
     const page = summarize(rows, query);
@@ -163,8 +166,8 @@ export function createFeedPages(db: Database) {
     const readAhead = chain.pages.shift()!;
     extendReadAhead(request, chain);
     const page = await readAhead.page;
-    if (!page?.full || page.readXmin === undefined) return undefined;
-    const unmoved = sql`${feedRowCount({ after: page.after, through: page.next, merchantId: query.merchantId })} = ${page.rows}
+    if (!page?.full || page.readXmin === undefined || page.rangeRows === undefined) return undefined;
+    const unmoved = sql`${feedRowCount({ after: page.after, through: page.next, merchantId: query.merchantId })} = ${page.rangeRows}::bigint
       and ${noTombstoneSince(page.readXmin)}`;
     return (await recordPage(db, request, page, unmoved)) ? page.body : undefined;
   }
@@ -173,7 +176,7 @@ export function createFeedPages(db: Database) {
   function startReadAhead(request: FeedPageRequest, chain: ReadAheadChain, query: PageQuery) {
     const readAhead: ReadAhead = { query, key: queryKey(query), page: Promise.resolve(undefined) };
     readAhead.page = (async () => {
-      readAhead.read = await readPage(request, query);
+      readAhead.read = await readPage(request, query, true);
       extendReadAhead(request, chain);
       return readAhead.read;
     })().catch(() => undefined);

@@ -1,4 +1,4 @@
-import { type SQL, sql } from 'drizzle-orm';
+import { SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
 import type { FeedField } from '../policies/recipients-policy';
 import type { FeedPosition } from './feed-cursor';
@@ -43,6 +43,11 @@ export type FeedSourceRow = Partial<Record<DateField, number>> & {
   seq: string;
   /** The xmin of the snapshot the page was read with, the same on every row (feed-page.ts). */
   readXmin: string;
+  /**
+   * With `countRange`: the rows in the page's positions (after, its last] as feedRowCount counts them
+   * (erased returns, which the read skips, included), by the read's own snapshot; the same on every row.
+   */
+  rangeRows?: string;
 };
 
 /** An erased or deleted return: only its tombstone is sent. */
@@ -106,9 +111,17 @@ function plainMembers(fields: readonly FeedField[]): SQL {
 const merchantFilter = (column: string, merchantId: string | undefined) =>
   merchantId === undefined ? sql`` : sql`and ${sql.raw(column)} = ${merchantId}`;
 
-/** The feed position of the rows of `alias` (returns or deletions) compared with `position`. */
-const comparePosition = (alias: string, operator: '>' | '<=', position: FeedPosition) =>
-  sql`(${sql.raw(alias)}.feed_xid, ${sql.raw(alias)}.feed_seq) ${sql.raw(operator)} (${position.xid.toString()}::xid8, ${position.seq.toString()}::bigint)`;
+/**
+ * The feed position of the rows of `alias` (returns or deletions) compared with `position`: a cursor's,
+ * or an SQL row expression (xid8, bigint).
+ */
+const comparePosition = (alias: string, operator: '>' | '<=', position: FeedPosition | SQL) => {
+  const other =
+    position instanceof SQL
+      ? position
+      : sql`(${position.xid.toString()}::xid8, ${position.seq.toString()}::bigint)`;
+  return sql`(${sql.raw(alias)}.feed_xid, ${sql.raw(alias)}.feed_seq) ${sql.raw(operator)} ${other}`;
+};
 
 /**
  * The next rows after `after` in commit order. Every write to a return stamps it with its transaction
@@ -130,6 +143,8 @@ export async function readFeedRows(
     limit: number;
     fields: readonly FeedField[];
     merchantId?: string;
+    /** Also count the rows of the page's range by the read's snapshot (`rangeRows`), for read-ahead. */
+    countRange?: boolean;
   },
 ): Promise<FeedSourceRow[]> {
   const merchant = (column: string) => merchantFilter(column, options.merchantId);
@@ -148,11 +163,17 @@ export async function readFeedRows(
       ),
     );
   const dateNames = sql.join(dates.map((field) => sql`, ${sql.identifier(field)}`));
+  // The count rides the read's statement, hence its snapshot: counted apart, a return leaving the
+  // range in between would go unseen.
+  const rangeRows = options.countRange
+    ? sql`, ${feedRowCount({
+        after: options.after,
+        through: sql`(select feed_xid, feed_seq from page order by feed_xid desc, feed_seq desc limit 1)`,
+        merchantId: options.merchantId,
+      })}::text as "rangeRows"`
+    : sql``;
   return (await executor.execute(sql`
-    select "returnId", "subjectId", "merchantId", "orderRef", plain, restricted,
-      feed_xid::text as xid, feed_seq::text as seq ${dateNames},
-      (select pg_snapshot_xmin(pg_current_snapshot()))::text as "readXmin"
-    from (
+    with page as (select * from (
       (select r.id::text as "returnId", r.subject_id::text as "subjectId", ${merchantId} as "merchantId",
         ${orderRef} as "orderRef",
         ${plainMembers(options.fields)} as plain,
@@ -174,9 +195,14 @@ export async function readFeedRows(
         ${merchant('d.merchant_id')}
       order by d.feed_xid, d.feed_seq
       limit ${options.limit})
-    ) as page
+    ) as branches
     order by feed_xid, feed_seq
-    limit ${options.limit}`)) as unknown as FeedSourceRow[];
+    limit ${options.limit})
+    select "returnId", "subjectId", "merchantId", "orderRef", plain, restricted,
+      feed_xid::text as xid, feed_seq::text as seq ${dateNames},
+      (select pg_snapshot_xmin(pg_current_snapshot()))::text as "readXmin" ${rangeRows}
+    from page
+    order by feed_xid, feed_seq`)) as unknown as FeedSourceRow[];
 }
 
 /**
@@ -193,12 +219,14 @@ export function noTombstoneSince(readXmin: string): SQL {
  * How many rows sit in the positions (after, through] now, in both branches, as an SQL expression
  * (an index-only count: erased returns, which a read skips, are counted too). Every write to a return
  * but an erasure moves it to a new position above every position read so far, so a page read earlier
- * up to `through`, with as many rows, is still exactly what a read now would return as long as this
- * count has not changed and no return was erased since (noTombstoneSince).
+ * up to `through` is still exactly what a read now would return as long as this count equals the one
+ * the read's own statement took (`countRange`) and no return was erased since (noTombstoneSince).
+ * Compared with the page's row count instead, an erased return in the range would make up for one
+ * that left it.
  */
 export function feedRowCount(options: {
   after: FeedPosition;
-  through: FeedPosition;
+  through: FeedPosition | SQL;
   merchantId?: string;
 }): SQL {
   const within = (alias: string) => sql`

@@ -86,3 +86,32 @@ describe('pseudonymized feed read-ahead', () => {
     expect(await audited()).toBe(before + 2);
   });
 });
+
+describe('pseudonymized feed read-ahead over an erased return', () => {
+  it('does not serve a page read ahead once a return left it, even with an erased return in its range', async () => {
+    const t = await createTestApp();
+    const token = await t.token('backend', { clientId: 'analytics' });
+    const keys = createPseudonymKeys(t.config.pseudonymSecret)('analytics');
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push(await createReturn(t, randomCustomer()));
+    // Erased in place: it keeps its position, which the next page's range covers, and is not read.
+    await t.database.sql`update returns set erased_at = now() where id = ${ids[2]!}`;
+    await untilFeedCaughtUp(t);
+    const page = async (after?: string) =>
+      (await fetchPage(t, token, after ? { limit: '2', after } : { limit: '2' })).json() as FeedResponse;
+    const pseudonym = (index: number) => keys.pseudonym('return', ids[index]!);
+
+    const first = await page();
+    expect(first.items.map((item) => item.id)).toEqual([pseudonym(0), pseudonym(1)]);
+    await sleep(300);
+    // Read ahead: the fourth and fifth returns. The fourth is then restricted (Art. 18), which moves
+    // it to the end of the feed: as many rows now lie in the range as the page had, but not the same.
+    await t.database
+      .sql`update returns set restricted_at = now(), data_state = 'restricted' where id = ${ids[3]!}`;
+    await untilFeedCaughtUp(t);
+    const second = await page(first.next);
+    expect(second.items.map((item) => item.id)).toEqual([pseudonym(4), pseudonym(5)]);
+    const rest = await page(second.next);
+    expect(rest.items.find((item) => item.id === pseudonym(3))).toMatchObject({ restricted: true });
+  });
+});
