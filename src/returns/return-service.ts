@@ -304,14 +304,19 @@ export async function findReturnsByEmail(
       subjectRef: subjectId ?? null,
       details: { by: 'email_blind_index', found: rows.length, returned: items.length },
     });
-    for (const row of readable) {
+    for (const [index, row] of readable.entries()) {
       await recordAuditEvent(tx, caller, {
         action: 'return.read',
         outcome: 'success',
         targetType: 'return',
         targetId: row.id,
         subjectRef: row.subjectId,
-        details: { via: 'email_lookup' },
+        // What the purpose could not see, as a read by id records it.
+        details: {
+          via: 'email_lookup',
+          withheld: items[index]!.withheldCategories,
+          erased: row.erasedAt !== null,
+        },
       });
     }
     return { items, withheld: rows.length - readable.length };

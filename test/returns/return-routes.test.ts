@@ -149,6 +149,13 @@ describe('returns API', () => {
         .items.map((item: { id: string }) => item.id)
         .sort(),
     ).toEqual([first.id, second.id].sort());
+    // Each read is recorded with what the purpose could not see, as a read by id is.
+    const reads = await t.database.sql`
+      select details from audit_events where action = 'return.read' and target_id in ${t.database.sql([first.id, second.id])}`;
+    expect(reads.map((row) => row.details)).toEqual([
+      { via: 'email_lookup', withheld: ['payment'], erased: false },
+      { via: 'email_lookup', withheld: ['payment'], erased: false },
+    ]);
     const none = await t.app.inject({
       url: '/v1/returns?email=nobody%40example.org',
       headers: { ...bearer(supportToken), 'x-purpose': 'customer_support' },
