@@ -1,4 +1,16 @@
-import { and, gt, inArray, isNotNull, isNull, lt, or, type SQL, type SQLWrapper, sql } from 'drizzle-orm';
+import {
+  and,
+  gt,
+  inArray,
+  isNotNull,
+  isNull,
+  lt,
+  notInArray,
+  or,
+  type SQL,
+  type SQLWrapper,
+  sql,
+} from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
 import { auditEvents } from '../audit/audit-events.schema';
 import type { Executor } from '../audit/record-audit-event';
@@ -7,7 +19,14 @@ import { timestampParam } from '../db/sql-timestamp';
 import { type ErasureContext, eraseReturnsContactData, eraseReturnsPaymentData } from '../erasure/erase';
 import { activeHoldsFor, heldReturnIds } from '../legal-holds/active-holds';
 import type { RetentionRule } from '../policies/retention-policy';
-import { endEventTypes, endedAt, endedWithoutRefund, endStatuses } from '../returns/return-end';
+import {
+  dormantReturnAfter,
+  dormantSince,
+  endEventTypes,
+  endedAt,
+  endedWithoutRefund,
+  endStatuses,
+} from '../returns/return-end';
 import { archiveReturns, deleteReturns } from '../returns/return-repository';
 import { returnEvents, returns } from '../returns/returns.schema';
 import { subjectRequests } from '../subject-requests/subject-requests.schema';
@@ -25,22 +44,35 @@ function isPast(start: SQLWrapper, rule: RetentionRule, asOf: Date): SQL {
 type DueMode = 'probe' | 'scan';
 
 /**
- * A return's clock (`return_closed`) starts when it ended; a return still under way has none. For a
- * batch, a scalar subquery, not EXISTS: it stays a probe of the return's own events per candidate row,
- * where a semi-join could walk the events index from its start on every keyset batch (quadratic over a
- * sweep). For a count, the end dates of all returns at once (one pass over the events, hashed),
- * several times cheaper than a probe per row over the whole table.
+ * A return's clock (`return_closed`) starts when it ended, or, for one still under way, when it went
+ * dormant (return-end.ts). For a batch, scalar subqueries, not EXISTS: they stay probes of the return's
+ * own events per candidate row, where a semi-join could walk the events index from its start on every
+ * keyset batch (quadratic over a sweep). For a count, the end dates and last arrivals of all returns
+ * at once (one pass over the events each, hashed), several times cheaper than a probe per row over the
+ * whole table.
  */
 function closedFor(rule: RetentionRule, asOf: Date, mode: DueMode): SQL {
   const ended = inArray(returns.status, [...endStatuses]);
+  const underWay = notInArray(returns.status, [...endStatuses]);
   if (mode === 'scan') {
-    return and(
-      ended,
-      sql`${returns.id} in (select ${returnEvents.returnId} from ${returnEvents} where ${returnEvents.type} in (${endEventTypes}) group by ${returnEvents.returnId} having ${isPast(endedAt, rule, asOf)})`,
+    const lastArrival = sql`max(${returnEvents.receivedAt})`;
+    return or(
+      and(
+        ended,
+        sql`${returns.id} in (select ${returnEvents.returnId} from ${returnEvents} where ${returnEvents.type} in (${endEventTypes}) group by ${returnEvents.returnId} having ${isPast(endedAt, rule, asOf)})`,
+      ),
+      and(
+        underWay,
+        or(
+          sql`${returns.id} in (select ${returnEvents.returnId} from ${returnEvents} group by ${returnEvents.returnId} having ${isPast(sql`${lastArrival} + ${dormantReturnAfter}::interval`, rule, asOf)})`,
+          sql`not exists (select 1 from ${returnEvents} where ${returnEvents.returnId} = ${returns.id})`,
+        ),
+        isPast(sql`${returns.createdAt} + ${dormantReturnAfter}::interval`, rule, asOf),
+      ),
     )!;
   }
   const returnEndedAt = sql`(select ${endedAt} from ${returnEvents} where ${returnEvents.returnId} = ${returns.id} and ${returnEvents.type} in (${endEventTypes}))`;
-  return and(ended, isPast(returnEndedAt, rule, asOf))!;
+  return or(and(ended, isPast(returnEndedAt, rule, asOf)), and(underWay, isPast(dormantSince, rule, asOf)))!;
 }
 
 /**

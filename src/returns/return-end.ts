@@ -26,6 +26,18 @@ export const endedWithoutRefund: SQL = and(
  */
 export const endedAt: SQL = sql`coalesce(min(${returnEvents.occurredAt}) filter (where ${returnEvents.type} = 'closed'), min(${returnEvents.occurredAt}))`;
 
+/**
+ * A return that never reaches an end (a label issued and the parcel never sent, goods received and
+ * never settled) would otherwise keep its personal data for ever. Once it has had no activity for this
+ * long, neither creation nor an event arriving, it is dormant, and retention counts its `return_closed`
+ * clock from then: archived, then erased like a closed return. An event arriving later wakes it (its
+ * clock moves on), and its IBAN and accounting record keep their own clocks, since a refund may be owed.
+ */
+export const dormantReturnAfter = 'P1Y';
+
+/** When a return still under way went (or will go) dormant, as SQL over `returns`. */
+export const dormantSince: SQL = sql`greatest(${returns.createdAt}, (select max(${returnEvents.receivedAt}) from ${returnEvents} where ${returnEvents.returnId} = ${returns.id})) + ${dormantReturnAfter}::interval`;
+
 /** When each of these returns ended; a return still under way is absent. */
 export async function returnEndTimes(executor: Executor, returnIds: string[]): Promise<Map<string, Date>> {
   if (returnIds.length === 0) return new Map();

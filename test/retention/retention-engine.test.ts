@@ -499,3 +499,31 @@ describe('retention engine: archiving a restricted return', () => {
     expect((await returnRow(t, restricted.id))!.data_state).toBe('archived');
   });
 });
+
+describe('retention engine: a return that never ends', () => {
+  it('goes dormant a year after its last activity, then is archived and erased like a closed one', async () => {
+    const t = await createTestApp();
+    const deps = retentionDeps(t);
+    const never = await createReturn(t);
+    const woken = await createReturn(t);
+    await postEvent(t, woken.id, 'label_created', new Date(Date.now() - 60_000));
+    // Its event arrives two years from now (the arrival moved forward instead of waiting).
+    await t.database
+      .sql`update return_events set received_at = now() + interval '2 years' where return_id = ${woken.id}`;
+
+    await runRetention(deps, { asOf: justAfter('P1Y') });
+    expect((await returnRow(t, never.id))!.data_state).toBe('active');
+
+    const archived = await runRetention(deps, { asOf: justAfter('P1Y3M') });
+    expect(counts(archived!)['contact-archive']).toEqual([1, 0]);
+    expect(await returnRow(t, never.id)).toMatchObject({ data_state: 'archived', has_contact: true });
+    // Two years on, its clock started anew.
+    expect((await returnRow(t, woken.id))!.data_state).toBe('active');
+
+    await runRetention(deps, { asOf: justAfter('P6Y') });
+    const erased = await returnRow(t, never.id);
+    expect(erased).toMatchObject({ has_contact: false, has_iban: true });
+    expect(erased!.erased_at).not.toBeNull();
+    expect(await returnRow(t, woken.id)).toMatchObject({ data_state: 'archived', has_contact: true });
+  });
+});
