@@ -22,6 +22,7 @@ import { healthRoutes } from './http/health-routes';
 import { loggerOptions } from './http/logging';
 import { metricsRoutes } from './http/metrics';
 import { keyRoutes } from './keys/key-routes';
+import { RotationWorker } from './keys/rotation-worker';
 import { legalHoldRoutes } from './legal-holds/legal-hold-routes';
 import type { Policies } from './policies/load-policies';
 import { pseudonymizedFeedRoutes } from './pseudonymization/feed-routes';
@@ -41,6 +42,7 @@ declare module 'fastify' {
     signer: Signer;
     keyring: MasterKeyring;
     emailIndex: EmailBlindIndex;
+    rotationWorker: RotationWorker;
   }
 }
 
@@ -57,6 +59,21 @@ export interface AppDependencies {
 }
 
 const requestIdPattern = /^[A-Za-z0-9._-]{1,128}$/;
+
+/**
+ * What waits for every migration to be applied, before the instance signs anything: the full
+ * encryption-map check (refusing a schema that lacks a declared column) and publishing the signing
+ * key, for good, so what it signs verifies after SIGNING_KEY changes. buildApp does it when the schema
+ * is complete at start; a server started before `returnvault migrate` does it once the migrations are
+ * applied, before its background jobs (src/server/background-jobs.ts).
+ */
+export async function checkSchemaAndPublishSigningKey(
+  database: DatabaseHandle,
+  signer: Signer,
+): Promise<void> {
+  await verifyEncryptionMap(database.sql, { schemaComplete: true });
+  await publishSigningKey(database.db, signer);
+}
 
 /** Builds the application without listening: the server entry and the tests both use it. */
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
@@ -86,11 +103,14 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.decorate('signer', deps.signer);
   app.decorate('keyring', new MasterKeyring(deps.config.masterKeys));
   app.decorate('emailIndex', new EmailBlindIndex(deps.config.blindIndexKeys));
-  // Refuses to start when a personal (bytea *_enc) column is not declared in the encryption map.
+  // POST /v1/keys/rotate kicks it; the background jobs kick it at start, to resume a job left running.
+  app.decorate('rotationWorker', new RotationWorker(deps.database, app.keyring, app.log));
+  app.addHook('onClose', async () => app.rotationWorker.stop());
+  // Refuses to start when a personal (bytea *_enc) column is not declared in the encryption map; with
+  // migrations pending, only the columns already there can be checked.
   const schemaComplete = (await pendingMigrationCount(deps.database.sql)) === 0;
-  await verifyEncryptionMap(deps.database.sql, { schemaComplete });
-  // Published for good: what this key signs must verify after SIGNING_KEY changes.
-  if (schemaComplete) await publishSigningKey(deps.database.db, deps.signer);
+  if (schemaComplete) await checkSchemaAndPublishSigningKey(deps.database, deps.signer);
+  else await verifyEncryptionMap(deps.database.sql, { schemaComplete });
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -54,7 +54,7 @@ function reportEnd(job: KeyRotationJob): void {
     case 'failed':
       throw new Error(`key rotation to ${job.targetVersion} failed: ${job.error}`);
     case 'superseded':
-      throw new Error(`key rotation to ${job.targetVersion} superseded: a newer rotation replaced it`);
+      throw new Error(`key rotation to ${job.targetVersion} superseded: another rotation replaced it`);
   }
 }
 
@@ -71,7 +71,11 @@ export function registerKeyCommands(program: Command): void {
       're-wrap every data key to the active (last) MASTER_KEYS version; resumes an interrupted run',
     )
     .option('--batch-size <n>', 'data keys per transaction', batchSizeOption, defaultBatchSize)
-    .action(async (options: { batchSize: number }) => {
+    .option(
+      '--supersede',
+      'replace a running rotation to a version MASTER_KEYS here lacks, which no instance holds any more (a rollback, a mistyped version)',
+    )
+    .action(async (options: { batchSize: number; supersede?: boolean }) => {
       const config = resolveAppConfig();
       const database = await connectDatabase(config, {
         maxConnections: 2,
@@ -86,7 +90,12 @@ export function registerKeyCommands(program: Command): void {
           throw new Error('migrations are pending: run "returnvault migrate" first');
         }
         const keyring = new MasterKeyring(config.masterKeys);
-        const job = await startRotation(database.db, keyring, { actor: 'cli' });
+        const job = await startRotation(
+          database.db,
+          keyring,
+          { actor: 'cli' },
+          { supersede: options.supersede },
+        );
         const progress = progressReporter(job);
         const result = await runRotationJob(database, keyring, {
           batchSize: options.batchSize,
@@ -102,6 +111,10 @@ export function registerKeyCommands(program: Command): void {
           case 'target_unavailable':
             throw new Error(
               `a key rotation to ${result.job.targetVersion}, which MASTER_KEYS here does not hold, replaced it; an instance configured with ${result.job.targetVersion} runs it`,
+            );
+          case 'source_unavailable':
+            throw new Error(
+              `data keys are still wrapped by master key ${result.kekVersion}, which MASTER_KEYS here does not hold: the rotation to ${result.job.targetVersion} stays running at ${result.job.rewrapped}/${result.job.total}; run it where MASTER_KEYS holds ${result.kekVersion}, and never remove ${result.kekVersion} while data keys use it`,
             );
           case 'stopped':
             process.stdout.write(

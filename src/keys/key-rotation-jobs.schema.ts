@@ -17,8 +17,8 @@ export const keyRotationJobs = pgTable(
     total: integer('total').notNull(),
     rewrapped: integer('rewrapped').notNull().default(0),
     /**
-     * Keys the current pass could not unwrap (altered, corrupt, or wrapped by a master key version this
-     * instance lacks): left as they are, so one bad key does not keep the old version in use forever.
+     * Keys the current pass could not unwrap (altered or corrupt): left as they are, so one bad key does
+     * not keep the old version in use forever. A key under a version the runner lacks is not one of them.
      */
     unreadable: integer('unreadable').notNull().default(0),
     batches: integer('batches').notNull().default(0),

@@ -29,13 +29,16 @@ async function runningJob(executor: Executor, lock = false): Promise<KeyRotation
 /**
  * Starts a re-wrap of every data key to the active master key version, or returns the job already
  * running for it. A job running for an older target (a version this keyring holds) is superseded: the
- * new one covers its keys too. A job running for a version this keyring lacks is newer (an instance
- * configured later started it, as in a rolling deploy): it keeps running and the start is refused.
+ * new one covers its keys too. A job running for a version this keyring lacks is taken for a newer one
+ * (an instance configured later started it, as in a rolling deploy): the start is refused, unless
+ * `supersede` says no instance holds that version any more (a rollback, a mistyped version), when the
+ * job would otherwise stay running and refuse every later start.
  */
 export async function startRotation(
   db: Database,
   keyring: MasterKeyring,
   audit: AuditContext & { actor?: string },
+  options: { supersede?: boolean } = {},
 ): Promise<KeyRotationJob> {
   const targetVersion = keyring.activeVersion;
   return db.transaction(async (tx) => {
@@ -43,11 +46,13 @@ export async function startRotation(
     for (;;) {
       const running = await runningJob(tx, true);
       if (running?.targetVersion === targetVersion) return running;
-      if (running && !keyring.has(running.targetVersion)) {
+      const unknownTarget = running !== undefined && !keyring.has(running.targetVersion);
+      if (unknownTarget && !options.supersede) {
         throw new AppError(
           'conflict',
           `A key rotation to ${running.targetVersion} is running; MASTER_KEYS on this instance (active ` +
-            `${targetVersion}) does not hold that newer version, so the rotation is left to finish.`,
+            `${targetVersion}) does not hold that newer version, so the rotation is left to finish. If no ` +
+            `instance holds ${running.targetVersion} any more, start again with supersede.`,
           { rotationId: running.id, targetVersion: running.targetVersion },
         );
       }
@@ -77,7 +82,14 @@ export async function startRotation(
         outcome: 'success',
         targetType: 'key_rotation_job',
         targetId: job.id,
-        details: { targetVersion, dataKeys: job.total, supersededJob: running?.id ?? null },
+        details: {
+          targetVersion,
+          dataKeys: job.total,
+          supersededJob: running?.id ?? null,
+          supersededTargetVersion: running?.targetVersion ?? null,
+          // The operator's override: the superseded job targeted a version this instance lacks.
+          forcedSupersede: unknownTarget,
+        },
       });
       return job;
     }
@@ -90,39 +102,96 @@ export async function findRotationJob(db: Database, id: string): Promise<KeyRota
   return job;
 }
 
-/**
- * Where a pass of a runner is: the last key its batches went through. The next batch starts after it,
- * so a key that could not be unwrapped is counted once and not met again until the next pass.
- */
-interface PassPosition {
-  jobId: string;
+interface KeyId {
   subjectId: string;
   dataClass: string;
+}
+
+/**
+ * A runner's pass over the keys of one job, in key order. The next batch starts after `after`, the
+ * last key the batches went through, so a key that could not be unwrapped is not met again until the
+ * next pass. `unreadable` holds those keys by `subjectId:dataClass`: a batch tried again after its
+ * commit (the reply lost) meets its keys again, and counts them once.
+ */
+interface Pass {
+  jobId: string;
+  after: KeyId | undefined;
+  unreadable: ReadonlyMap<string, KeyId>;
 }
 
 type BatchResult =
   | { outcome: 'idle' }
   | { outcome: 'target_unavailable'; job: KeyRotationJob }
-  | { outcome: 'batch'; job: KeyRotationJob; position: PassPosition | undefined };
+  | { outcome: 'source_unavailable'; job: KeyRotationJob; kekVersion: string }
+  | { outcome: 'batch'; job: KeyRotationJob; pass: Pass | undefined };
+
+/**
+ * The end of a pass. Completes the job only when every live key left off the target is one the pass
+ * counted unreadable: keys written behind the pass meanwhile (a destroyed key given a new one by an
+ * instance on an older MASTER_KEYS) were never met, and then a new pass starts from the first key.
+ * The unreadable count is what is left, so keys repaired or erased since are not counted.
+ */
+async function endPass(tx: Executor, job: KeyRotationJob, pass: Pass): Promise<BatchResult> {
+  const counted = [...pass.unreadable.values()];
+  const isCounted = sql`exists (
+    select from unnest(
+      ${sql.param(counted.map((key) => key.subjectId))}::uuid[],
+      ${sql.param(counted.map((key) => key.dataClass))}::text[]
+    ) as u(subject_id, data_class)
+    where u.subject_id = ${subjectDataKeys.subjectId} and u.data_class = ${subjectDataKeys.dataClass})`;
+  const [left] = await tx
+    .select({ total: count(), unmet: sql<number>`count(*) filter (where not ${isCounted})`.mapWith(Number) })
+    .from(subjectDataKeys)
+    .where(liveKeysOffVersion(job.targetVersion));
+  if (left!.unmet > 0) return { outcome: 'batch', job, pass: undefined };
+  const [completed] = await tx
+    .update(keyRotationJobs)
+    .set({ status: 'completed', unreadable: left!.total, updatedAt: sql`now()`, finishedAt: sql`now()` })
+    .where(eq(keyRotationJobs.id, job.id))
+    .returning();
+  await recordAuditEvent(
+    tx,
+    {},
+    {
+      actor: 'key-rotation',
+      action: 'key.rotation.complete',
+      outcome: 'success',
+      targetType: 'key_rotation_job',
+      targetId: job.id,
+      details: {
+        targetVersion: job.targetVersion,
+        rewrapped: job.rewrapped,
+        unreadable: left!.total,
+        batches: job.batches,
+      },
+    },
+  );
+  return { outcome: 'batch', job: completed!, pass: undefined };
+}
 
 /**
  * One batch, one transaction: re-wraps up to `batchSize` live keys not yet on the target version and
  * advances the job's counters. Keys already on the target are never selected again, so a run killed
- * at any point resumes without re-wrapping anything twice. A key that does not unwrap (altered,
- * corrupt, or under a master key version this keyring lacks) is left as it is and counted.
+ * at any point resumes without re-wrapping anything twice. A key that does not unwrap (altered or
+ * corrupt) is left as it is and counted. A key under a master key version this keyring lacks stops the
+ * run instead, the job left running: skipped, it would let the job complete with the key still on a
+ * version the operator is then told to remove, while an instance holding that version can re-wrap it.
  */
 async function rewrapBatch(
   tx: Executor,
   keyring: MasterKeyring,
   batchSize: number,
-  position: PassPosition | undefined,
+  previous: Pass | undefined,
 ): Promise<BatchResult> {
   // A job superseded while this read waited for its row is skipped, and the job that replaced it is
   // newer than the read's snapshot: a second read sees it, so the runner does not stop for nothing.
   const job = (await runningJob(tx, true)) ?? (await runningJob(tx, true));
   if (!job) return { outcome: 'idle' };
   if (!keyring.has(job.targetVersion)) return { outcome: 'target_unavailable', job };
-  const after = position?.jobId === job.id ? position : undefined;
+  // A pass counts afresh: its first batch meets again every key an earlier pass could not unwrap.
+  const pass: Pass =
+    previous?.jobId === job.id ? previous : { jobId: job.id, after: undefined, unreadable: new Map() };
+  const { after } = pass;
   const keys = await tx
     .select({
       subjectId: subjectDataKeys.subjectId,
@@ -141,44 +210,17 @@ async function rewrapBatch(
     .orderBy(asc(subjectDataKeys.subjectId), asc(subjectDataKeys.dataClass))
     .limit(batchSize)
     .for('update');
-  // A pass counts afresh: its first batch meets again every key an earlier pass could not unwrap.
-  const unreadableBefore = after ? job.unreadable : 0;
-
-  if (keys.length === 0) {
-    const [completed] = await tx
-      .update(keyRotationJobs)
-      .set({
-        status: 'completed',
-        unreadable: unreadableBefore,
-        updatedAt: sql`now()`,
-        finishedAt: sql`now()`,
-      })
-      .where(eq(keyRotationJobs.id, job.id))
-      .returning();
-    await recordAuditEvent(
-      tx,
-      {},
-      {
-        actor: 'key-rotation',
-        action: 'key.rotation.complete',
-        outcome: 'success',
-        targetType: 'key_rotation_job',
-        targetId: job.id,
-        details: {
-          targetVersion: job.targetVersion,
-          rewrapped: job.rewrapped,
-          unreadable: unreadableBefore,
-          batches: job.batches,
-        },
-      },
-    );
-    return { outcome: 'batch', job: completed!, position: undefined };
-  }
+  if (keys.length === 0) return endPass(tx, job, pass);
+  const missing = keys.find((key) => !keyring.has(key.kekVersion!));
+  if (missing) return { outcome: 'source_unavailable', job, kekVersion: missing.kekVersion! };
 
   const fromVersions: Record<string, number> = {};
   const rewrapped: { subjectId: string; dataClass: string; wrappedHex: string }[] = [];
-  // Which keys and why (a reason code and a version, never key material), for whoever repairs them.
-  const unreadable: { subjectId: string; dataClass: string; kekVersion: string; reason: string }[] = [];
+  // The pass's unreadable keys with this batch's: the job shows their number, set rather than added to.
+  const unreadable = new Map(pass.unreadable);
+  // Which keys this batch met and why (a reason code and a version, never key material), for whoever
+  // repairs them.
+  const unreadableHere: (KeyId & { kekVersion: string; reason: string })[] = [];
   for (const key of keys) {
     const ctx = { subjectId: key.subjectId, dataClass: key.dataClass };
     try {
@@ -193,7 +235,8 @@ async function rewrapBatch(
       fromVersions[key.kekVersion!] = (fromVersions[key.kekVersion!] ?? 0) + 1;
     } catch (error) {
       if (!(error instanceof DecryptionError)) throw error;
-      unreadable.push({ ...ctx, kekVersion: key.kekVersion!, reason: error.reason });
+      unreadable.set(`${key.subjectId}:${key.dataClass}`, ctx);
+      unreadableHere.push({ ...ctx, kekVersion: key.kekVersion!, reason: error.reason });
     }
   }
   // One statement for the whole batch: the arrays travel as three parameters.
@@ -210,7 +253,7 @@ async function rewrapBatch(
     .update(keyRotationJobs)
     .set({
       rewrapped: sql`${keyRotationJobs.rewrapped} + ${rewrapped.length}`,
-      unreadable: unreadableBefore + unreadable.length,
+      unreadable: unreadable.size,
       batches: sql`${keyRotationJobs.batches} + 1`,
       updatedAt: sql`now()`,
     })
@@ -225,14 +268,19 @@ async function rewrapBatch(
       outcome: 'success',
       targetType: 'key_rotation_job',
       targetId: job.id,
-      details: { targetVersion: job.targetVersion, rewrapped: rewrapped.length, fromVersions, unreadable },
+      details: {
+        targetVersion: job.targetVersion,
+        rewrapped: rewrapped.length,
+        fromVersions,
+        unreadable: unreadableHere,
+      },
     },
   );
   const last = keys[keys.length - 1]!;
   return {
     outcome: 'batch',
     job: progressed!,
-    position: { jobId: job.id, subjectId: last.subjectId, dataClass: last.dataClass },
+    pass: { jobId: job.id, after: { subjectId: last.subjectId, dataClass: last.dataClass }, unreadable },
   };
 }
 
@@ -251,13 +299,15 @@ export type RotationRunResult =
   | {
       outcome: 'completed' | 'failed' | 'superseded' | 'stopped' | 'target_unavailable';
       job: KeyRotationJob;
-    };
+    }
+  | { outcome: 'source_unavailable'; job: KeyRotationJob; kekVersion: string };
 
 /**
  * Runs the running job to its end, batch after batch, if no other instance is running it. Answers
- * `busy` when another runner holds the lock, `idle` when no job is running, and `target_unavailable`
- * (leaving the job running) when this keyring lacks the job's target version: an instance configured
- * with it runs the job.
+ * `busy` when another runner holds the lock, `idle` when no job is running, and, leaving the job
+ * running for an instance configured with the version this keyring lacks, `target_unavailable` (the
+ * job's target) or `source_unavailable` (the version `kekVersion` that wraps data keys still to
+ * re-wrap).
  */
 export async function runRotationJob(
   database: DatabaseHandle,
@@ -279,7 +329,7 @@ export async function runRotationJob(
   };
   try {
     if (!(await takeLock())) return { outcome: 'busy' };
-    let position: PassPosition | undefined;
+    let pass: Pass | undefined;
     for (let batches = 0, failures = 0; ; ) {
       if (options.signal?.aborted || (options.maxBatches !== undefined && batches >= options.maxBatches)) {
         const job = await runningJob(database.db);
@@ -290,7 +340,7 @@ export async function runRotationJob(
         // A lost connection takes the session lock with it: take it again, unless another runner has.
         if (failures > 0 && !(await takeLock())) return { outcome: 'busy' };
         step = await database.db.transaction((tx) =>
-          rewrapBatch(tx, keyring, options.batchSize ?? defaultBatchSize, position),
+          rewrapBatch(tx, keyring, options.batchSize ?? defaultBatchSize, pass),
         );
       } catch (error) {
         failures += 1;
@@ -304,7 +354,7 @@ export async function runRotationJob(
       failures = 0;
       batches += 1;
       if (step.outcome !== 'batch') return step;
-      position = step.position;
+      pass = step.pass;
       options.onProgress?.(step.job);
       if (step.job.status !== 'running') return { outcome: step.job.status, job: step.job };
     }

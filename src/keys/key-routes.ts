@@ -6,7 +6,6 @@ import { rejectMerchantScopedTokens } from '../auth/controller-wide';
 import { problemResponses } from '../http/problem';
 import { keyStatus, startRotation } from './key-rotation';
 import { type KeyRotationJob, rotationStatuses } from './key-rotation-jobs.schema';
-import { RotationWorker } from './rotation-worker';
 
 const rotationJobSchema = z
   .object({
@@ -19,7 +18,7 @@ const rotationJobSchema = z
       .number()
       .int()
       .describe(
-        'Data keys no configured master key unwraps (altered, corrupt, or under a version MASTER_KEYS lacks): left as they are; the key.rewrap.batch audit events list them',
+        'Data keys that do not unwrap (altered or corrupt): left as they are; the key.rewrap.batch audit events list them. A key under a version MASTER_KEYS lacks is not skipped: the job stays running until an instance holding that version re-wraps it',
       ),
     batches: z.number().int(),
     error: z.string().nullable(),
@@ -49,6 +48,19 @@ const keyStatusSchema = z
   })
   .meta({ id: 'KeyStatus' });
 
+/** The body of POST /v1/keys/rotate; no body at all is an empty one. */
+const rotateBodySchema = z.preprocess(
+  (body) => body ?? {},
+  z.strictObject({
+    supersede: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Replace a running rotation to a version MASTER_KEYS here lacks (otherwise 409): for a rotation no instance can finish, after a rollback or a mistyped version',
+      ),
+  }),
+);
+
 function jobBody(job: KeyRotationJob): z.infer<typeof rotationJobSchema> {
   return {
     ...job,
@@ -61,9 +73,6 @@ function jobBody(job: KeyRotationJob): z.infer<typeof rotationJobSchema> {
 /** Master key versions and the background re-wrap of data keys; never any key material. */
 export async function keyRoutes(app: FastifyInstance) {
   app.addHook('onRequest', rejectMerchantScopedTokens);
-  const worker = new RotationWorker(app.database, app.keyring, app.log);
-  app.addHook('onReady', async () => worker.kick());
-  app.addHook('onClose', async () => worker.stop());
   const routes = app.withTypeProvider<ZodTypeProvider>();
 
   routes.post(
@@ -77,16 +86,20 @@ export async function keyRoutes(app: FastifyInstance) {
           'Re-wraps every data key to the active (last) MASTER_KEYS version in the background, in resumable ' +
           'batches. Add the new version to MASTER_KEYS and restart first. Answers the job (the running one ' +
           'when it already targets the active version). 409 when a rotation to a version this instance does ' +
-          'not hold is running (a newer one, during a rolling deploy): it is left to finish.',
-        response: { 202: rotationJobSchema, ...problemResponses(401, 403, 409) },
+          'not hold is running (a newer one, during a rolling deploy): it is left to finish, unless the body ' +
+          'says supersede because no instance holds that version any more.',
+        body: rotateBodySchema,
+        response: { 202: rotationJobSchema, ...problemResponses(400, 401, 403, 409) },
       },
     },
     async (request, reply) => {
-      const job = await startRotation(app.database.db, app.keyring, {
-        principal: principalOf(request),
-        requestId: request.id,
-      });
-      worker.kick();
+      const job = await startRotation(
+        app.database.db,
+        app.keyring,
+        { principal: principalOf(request), requestId: request.id },
+        { supersede: request.body.supersede },
+      );
+      app.rotationWorker.kick();
       return reply.code(202).send(jobBody(job));
     },
   );

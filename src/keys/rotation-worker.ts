@@ -5,10 +5,11 @@ import { driverCodeOf } from '../db/database-errors';
 import { runRotationJob } from './key-rotation';
 
 /**
- * Runs the re-wrap in the background of a server: kicked by POST /v1/keys/rotate and at start (to
- * resume a job a killed instance left running). Requests never wait for it; close waits for the batch
- * in flight and leaves the rest to the next start. Transient database errors are retried inside the
- * run; what still fails stops it until the next start or POST.
+ * Runs the re-wrap in the background of a server: kicked by POST /v1/keys/rotate and when the
+ * background jobs start (src/server/background-jobs.ts: at boot, or once pending migrations are
+ * applied), to resume a job a killed instance left running. Requests never wait for it; close waits
+ * for the batch in flight and leaves the rest to the next start. Transient database errors are retried
+ * inside the run; what still fails stops it until the next start or POST.
  */
 export class RotationWorker {
   readonly #abort = new AbortController();
@@ -47,6 +48,11 @@ export class RotationWorker {
           this.log.warn(
             { jobId: result.job.id, targetVersion: result.job.targetVersion },
             'key rotation: MASTER_KEYS on this instance lacks the target version; an instance that holds it runs the re-wrap',
+          );
+        } else if (result.outcome === 'source_unavailable') {
+          this.log.warn(
+            { jobId: result.job.id, targetVersion: result.job.targetVersion, kekVersion: result.kekVersion },
+            `key rotation: data keys are wrapped by master key ${result.kekVersion}, which MASTER_KEYS on this instance lacks; the job stays running for an instance that holds it (never remove ${result.kekVersion} while data keys use it)`,
           );
         } else if ('job' in result) {
           const { id, targetVersion, rewrapped, unreadable, error } = result.job;

@@ -1,8 +1,10 @@
 import type { FastifyBaseLogger } from 'fastify';
+import { checkSchemaAndPublishSigningKey } from '../app';
 import { startSequencer } from '../audit/sequencer';
 import type { AppConfig } from '../config/app-config';
 import type { DatabaseHandle } from '../db/database';
 import { pendingMigrationCount } from '../db/migrations';
+import type { RotationWorker } from '../keys/rotation-worker';
 import type { Policies } from '../policies/load-policies';
 import { createPseudonymKeys } from '../pseudonymization/pseudonyms';
 import { retentionTimeZone, startRetentionScheduler } from '../retention/retention-scheduler';
@@ -15,6 +17,8 @@ export interface BackgroundJobDependencies {
   database: DatabaseHandle;
   signer: Signer;
   log: FastifyBaseLogger;
+  /** The app's: it stops with the app. */
+  rotationWorker: RotationWorker;
 }
 
 export interface BackgroundJobs {
@@ -32,7 +36,7 @@ type Stop = () => Promise<void>;
  * a failure part-way leaves nothing running that cannot be stopped.
  */
 async function startMigratedJobs(deps: BackgroundJobDependencies, stops: Stop[]): Promise<void> {
-  const { config, policies, database, signer, log } = deps;
+  const { config, policies, database, signer, log, rotationWorker } = deps;
   // Positions and signs audit events on whichever instance wins the leader lock.
   const sequencer = startSequencer({ database, signer, log });
   stops.push(() => sequencer.stop());
@@ -49,13 +53,17 @@ async function startMigratedJobs(deps: BackgroundJobDependencies, stops: Stop[])
   // Delivers outbox events; only one instance (the advisory-lock leader) sends at a time.
   const webhooks = await startWebhooks({ config, policies, database, log });
   stops.push(() => webhooks.stop());
+  // Resumes a key rotation a killed instance left running; one instance (the advisory-lock holder) runs it.
+  rotationWorker.kick();
 }
 
 /**
- * Starts the audit sequencer, the retention schedule and the webhook dispatcher now when no migration
- * is pending. Otherwise their tables may not exist yet: it looks every `migrationCheckIntervalMs` and
- * starts them once `returnvault migrate` has applied everything, so they do not wait for a restart.
- * A start that fails then calls `onLateStartFailure` (at boot, the failure is thrown instead).
+ * Starts the audit sequencer, the retention schedule, the webhook dispatcher and the key rotation
+ * worker now when no migration is pending. Otherwise their tables may not exist yet: it looks every
+ * `migrationCheckIntervalMs` and, once `returnvault migrate` has applied everything, does what buildApp
+ * left for then (the full encryption-map check, publishing the signing key the sequencer signs with)
+ * and starts them, so they do not wait for a restart. A start that fails then calls
+ * `onLateStartFailure` (at boot, the failure is thrown instead).
  */
 export async function startBackgroundJobs(
   deps: BackgroundJobDependencies,
@@ -87,9 +95,10 @@ export async function startBackgroundJobs(
     if (stopped) return;
     if (pending !== 0) return scheduleCheck();
     deps.log.info(
-      'migrations applied: starting the audit sequencer, the retention schedule and the webhook dispatcher',
+      'migrations applied: checking the encryption map, publishing the signing key, then starting the audit sequencer, the retention schedule, the webhook dispatcher and the key rotation worker',
     );
     try {
+      await checkSchemaAndPublishSigningKey(deps.database, deps.signer);
       await startMigratedJobs(deps, stops);
     } catch (error) {
       await stopStarted();

@@ -43,12 +43,12 @@ export async function runServer(config: AppConfig): Promise<void> {
 
   if (pending > 0) {
     app.log.warn(
-      `${pending} migration(s) pending: run "returnvault migrate"; until then /ready answers 503 and the audit sequencer, retention and webhooks wait`,
+      `${pending} migration(s) pending: run "returnvault migrate"; until then /ready answers 503 and the audit sequencer, retention, webhooks and key rotation wait`,
     );
   }
   // Stopped before the pool closes.
   const jobs = await startBackgroundJobs(
-    { config, policies, database, signer, log: app.log },
+    { config, policies, database, signer, log: app.log, rotationWorker: app.rotationWorker },
     {
       pending,
       // What would have stopped the start had the migrations been applied at boot stops the process.

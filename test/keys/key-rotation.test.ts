@@ -4,19 +4,22 @@ import postgres from 'postgres';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { auditEvents } from '../../src/audit/audit-events.schema';
 import { KeyVersionUnavailableError } from '../../src/crypto/decryption-errors';
-import { destroySubjectKey } from '../../src/crypto/field-cipher';
+import { destroySubjectKey, loadSubjectKeyset } from '../../src/crypto/field-cipher';
 import { MasterKeyring } from '../../src/crypto/master-keyring';
 import { runRotationJob, startRotation } from '../../src/keys/key-rotation';
 import { keyRotationJobs } from '../../src/keys/key-rotation-jobs.schema';
 import { versionedKey } from '../crypto/crypto-fixtures';
 import { testEnvironment } from '../support/test-app';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { poolLosingACommitReply } from './commit-reply-cutter';
 import { readAll, type StoredValue, writeSubjects } from './rotation-fixtures';
 
 const v1 = versionedKey('v1');
 const v2 = versionedKey('v2');
 const onlyV1 = new MasterKeyring([v1]);
 const v1v2 = new MasterKeyring([v1, v2]);
+const masterKeysOf = (...keys: (typeof v1)[]) =>
+  keys.map((key) => `${key.version}:${key.key.toString('base64')}`).join(',');
 
 let database: TestDatabase;
 const tsx = 'node_modules/.bin/tsx';
@@ -156,7 +159,7 @@ describe('key rotation', () => {
     await writeSubjects(database.db, onlyV1, 60);
     const env = testEnvironment({
       DATABASE_URL: database.url,
-      MASTER_KEYS: [v1, v2].map((key) => `${key.version}:${key.key.toString('base64')}`).join(','),
+      MASTER_KEYS: masterKeysOf(v1, v2),
     });
     const child = spawn(tsx, ['src/cli/main.ts', 'keys', 'rotate', '--batch-size', '1'], {
       env: { ...process.env, ...env },
@@ -223,22 +226,33 @@ describe('key rotation', () => {
     expect(await keysPerVersion()).toEqual({ v3: 4 });
   });
 
-  it('completes around data keys wrapped by a master key no longer configured, counting them unreadable', async () => {
+  it('stops at data keys wrapped by a master key version it lacks, leaving the job running for an instance that holds it', async () => {
     await writeSubjects(database.db, onlyV1, 2);
-    const withoutV1 = new MasterKeyring([v2]);
-    const job = await startRotation(database.db, withoutV1, { actor: 'test' });
-    const result = await runRotationJob(database, withoutV1);
-    expect(result).toMatchObject({
-      outcome: 'completed',
-      job: { status: 'completed', rewrapped: 0, unreadable: 4, error: null },
+    // An instance that already dropped v1: the CLI stops, names the version, and exits non-zero.
+    const cli = await runCli(
+      ['keys', 'rotate'],
+      testEnvironment({ DATABASE_URL: database.url, MASTER_KEYS: masterKeysOf(v2) }),
+    );
+    expect(cli.code).toBe(1);
+    expect(cli.stdout).toBe('');
+    expect(cli.stderr.trim().split('\n').at(-1)).toBe(
+      'returnvault: data keys are still wrapped by master key v1, which MASTER_KEYS here does not hold: the rotation to v2 stays running at 0/4; run it where MASTER_KEYS holds v1, and never remove v1 while data keys use it',
+    );
+    const [job] = await database.db.select().from(keyRotationJobs);
+    expect(job).toMatchObject({ targetVersion: 'v2', status: 'running', rewrapped: 0, unreadable: 0 });
+    expect(await runRotationJob(database, new MasterKeyring([v2]))).toMatchObject({
+      outcome: 'source_unavailable',
+      kekVersion: 'v1',
+      job: { id: job!.id, status: 'running', rewrapped: 0, unreadable: 0 },
     });
     expect(await keysPerVersion()).toEqual({ v1: 4 });
-    const events = await database.db.select().from(auditEvents).where(eq(auditEvents.targetId, job.id));
-    const unreadable = events.flatMap((event) =>
-      event.action === 'key.rewrap.batch' ? (event.details.unreadable as { reason: string }[]) : [],
-    );
-    expect(unreadable).toHaveLength(4);
-    expect(unreadable.every((key) => key.reason === 'key_version_unavailable')).toBe(true);
+
+    // An instance holding v1 finishes it, with nothing counted unreadable.
+    expect(await runRotationJob(database, v1v2)).toMatchObject({
+      outcome: 'completed',
+      job: { id: job!.id, rewrapped: 4, unreadable: 0 },
+    });
+    expect(await keysPerVersion()).toEqual({ v2: 4 });
   });
 
   it('skips a data key that does not unwrap, counts it once per pass, and re-wraps every other key', async () => {
@@ -409,7 +423,7 @@ describe('key rotation', () => {
     await writeSubjects(database.db, onlyV1, 40);
     const env = testEnvironment({
       DATABASE_URL: database.url,
-      MASTER_KEYS: [v1, v2].map((key) => `${key.version}:${key.key.toString('base64')}`).join(','),
+      MASTER_KEYS: masterKeysOf(v1, v2),
     });
     const cli = runCli(['keys', 'rotate', '--batch-size', '1'], env);
     await until('the CLI to re-wrap a first batch', async () => {
@@ -426,5 +440,100 @@ describe('key rotation', () => {
     expect(result.stderr.trim().split('\n').at(-1)).toBe(
       'returnvault: key rotation to v2 failed: aad_mismatch:v1',
     );
+  });
+
+  it('lets an operator supersede a rotation to a version no instance holds any more, and audits it', async () => {
+    await writeSubjects(database.db, onlyV1, 2);
+    // Started by an instance configured with v3, rolled back since: no instance will ever run it.
+    const stuck = await startRotation(database.db, new MasterKeyring([v1, v2, versionedKey('v3')]), {
+      actor: 'rolled-back-instance',
+    });
+    await expect(startRotation(database.db, v1v2, { actor: 'test' })).rejects.toMatchObject({
+      status: 409,
+      message: expect.stringContaining('If no instance holds v3 any more, start again with supersede.'),
+    });
+    const env = testEnvironment({ DATABASE_URL: database.url, MASTER_KEYS: masterKeysOf(v1, v2) });
+    const cli = await runCli(['keys', 'rotate', '--supersede'], env);
+    expect(cli.code).toBe(0);
+    expect(cli.stdout).toBe('every data key is wrapped by v2\n');
+    const jobs = await database.db.select().from(keyRotationJobs).orderBy(keyRotationJobs.createdAt);
+    expect(jobs).toMatchObject([
+      { id: stuck.id, targetVersion: 'v3', status: 'superseded', rewrapped: 0 },
+      { targetVersion: 'v2', status: 'completed', rewrapped: 4, requestedBy: 'cli' },
+    ]);
+    expect(await keysPerVersion()).toEqual({ v2: 4 });
+    const [start] = await database.db.select().from(auditEvents).where(eq(auditEvents.targetId, jobs[1]!.id));
+    expect(start).toMatchObject({
+      actor: 'cli',
+      action: 'key.rotation.start',
+      details: {
+        targetVersion: 'v2',
+        supersededJob: stuck.id,
+        supersededTargetVersion: 'v3',
+        forcedSupersede: true,
+      },
+    });
+  });
+
+  it('completes only once no key is left behind: keys written behind the pass start a new one', async () => {
+    await writeSubjects(database.db, onlyV1, 4);
+    const [first, last] = await database.sql`
+      (select subject_id from subject_data_keys order by subject_id limit 1)
+      union all (select subject_id from subject_data_keys order by subject_id desc limit 1)`;
+    const job = await startRotation(database.db, v1v2, { actor: 'test' });
+    const other = postgres(database.url, { max: 1, onnotice: () => {} });
+    try {
+      const run = await other.begin(async (tx) => {
+        // Holds the pass at the last subject's keys, once it has re-wrapped the first subject's.
+        await tx`select 1 from subject_data_keys where subject_id = ${last!.subject_id} for update`;
+        const run = runRotationJob(database, v1v2, { batchSize: 2 });
+        run.catch(() => {});
+        await batchWaitingForLock();
+        expect(await keysPerVersion()).toEqual({ v1: 2, v2: 6 });
+        // Meanwhile an instance still on v1 alone gives the first subject, erased, a new contact key.
+        await destroySubjectKey(database.db, first!.subject_id, 'contact', {});
+        await loadSubjectKeyset(database.db, onlyV1, first!.subject_id, { create: ['contact'] });
+        return { run };
+      });
+      expect(await run.run).toMatchObject({
+        outcome: 'completed',
+        job: { id: job.id, rewrapped: 9, unreadable: 0 },
+      });
+    } finally {
+      await other.end({ timeout: 1 });
+    }
+    expect(await keysPerVersion()).toEqual({ v2: 8 });
+  });
+
+  it('counts an unreadable key once when its batch is tried again after a commit whose reply was lost', async () => {
+    await writeSubjects(database.db, onlyV1, 3);
+    // The last subject's two keys, last in re-wrap order, altered: they fill the last batch.
+    const [altered] =
+      await database.sql`select subject_id from subject_data_keys order by subject_id desc limit 1`;
+    await database.sql`
+      update subject_data_keys set wrapped_key = set_byte(wrapped_key, 20, get_byte(wrapped_key, 20) # 1)
+      where subject_id = ${altered!.subject_id}`;
+    const job = await startRotation(database.db, v1v2, { actor: 'test' });
+    const relayed = await poolLosingACommitReply(database.url);
+    try {
+      const result = await runRotationJob(relayed.database, v1v2, {
+        batchSize: 2,
+        transientRetry: { attempts: 3, firstDelayMs: 10 },
+        // After the second batch: the third, the altered keys', commits, and its runner never hears so.
+        onProgress: (progress) => progress.batches === 2 && relayed.cutNextCommitReply(),
+      });
+      expect(result).toMatchObject({
+        outcome: 'completed',
+        job: { id: job.id, status: 'completed', rewrapped: 4, unreadable: 2 },
+      });
+    } finally {
+      await relayed.close();
+    }
+    const events = await database.db.select().from(auditEvents).where(eq(auditEvents.targetId, job.id));
+    // The lost batch and its retry both committed: the keys were met twice, and are counted once.
+    expect(events.filter((event) => event.action === 'key.rewrap.batch')).toHaveLength(4);
+    expect(events.find((event) => event.action === 'key.rotation.complete')!.details).toMatchObject({
+      unreadable: 2,
+    });
   });
 });

@@ -4,6 +4,7 @@ import { auditEvents } from '../../src/audit/audit-events.schema';
 import { MasterKeyring } from '../../src/crypto/master-keyring';
 import { startRotation } from '../../src/keys/key-rotation';
 import { type KeyRotationJob, keyRotationJobs } from '../../src/keys/key-rotation-jobs.schema';
+import { startBackgroundJobs } from '../../src/server/background-jobs';
 import { testTable, versionedKey } from '../crypto/crypto-fixtures';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 import { createTestDatabase } from '../support/test-database';
@@ -120,19 +121,31 @@ describe('keys endpoints', () => {
     expect(openapi.paths['/v1/keys'].get.responses).toHaveProperty('200');
   });
 
-  it('finishes, at start, a rotation that a killed instance left running', async () => {
+  it('finishes, once the background jobs start, a rotation that a killed instance left running', async () => {
     await writeSubjects(t.database.db, new MasterKeyring([v1]), 3);
     const keyring = new MasterKeyring([v1, v2]);
     const left = await startRotation(t.database.db, keyring, { actor: 'test' });
     expect(left).toMatchObject({ status: 'running', total: 6 });
-    // Another instance starts on the same database.
+    // Another instance starts on the same database, as runServer starts it.
     const restarted = await createTestApp({ database: t.database, env: { MASTER_KEYS: masterKeys } });
+    const jobs = await startBackgroundJobs(
+      {
+        config: restarted.config,
+        policies: restarted.policies,
+        database: t.database,
+        signer: restarted.app.signer,
+        log: restarted.app.log,
+        rotationWorker: restarted.app.rotationWorker,
+      },
+      { pending: 0, onLateStartFailure: () => {} },
+    );
     let job: KeyRotationJob | undefined = left;
     for (let tries = 0; job?.status === 'running' && tries < 100; tries += 1) {
       await new Promise((resolve) => setTimeout(resolve, 50));
       [job] = await t.database.db.select().from(keyRotationJobs).where(eq(keyRotationJobs.id, left.id));
     }
     expect(job).toMatchObject({ status: 'completed', rewrapped: 6 });
+    await jobs.stop();
     await restarted.app.close();
   });
 
@@ -151,5 +164,24 @@ describe('keys endpoints', () => {
     expect(job).toMatchObject({ status: 'running', error: null });
     const openapi = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json();
     expect(openapi.paths['/v1/keys/rotate'].post.responses).toHaveProperty('409');
+  });
+
+  it('supersedes, when the body says so, a rotation to a version no instance holds any more', async () => {
+    // Started by an instance configured with v3, rolled back since (or the one the previous test left).
+    const stuck = await startRotation(t.database.db, new MasterKeyring([v1, v2, versionedKey('v3')]), {
+      actor: 'rolled-back-instance',
+    });
+    const rotate = (payload: Record<string, unknown>) =>
+      t.app.inject({ method: 'POST', url: '/v1/keys/rotate', headers: bearer(admin), payload });
+    expect((await rotate({})).statusCode).toBe(409);
+    expect((await rotate({ supersede: 'yes' })).statusCode).toBe(400);
+    const response = await rotate({ supersede: true });
+    expect(response.statusCode).toBe(202);
+    expect(response.json()).toMatchObject({ status: 'running', targetVersion: 'v2' });
+    const [superseded] = await t.database.db
+      .select()
+      .from(keyRotationJobs)
+      .where(eq(keyRotationJobs.id, stuck.id));
+    expect(superseded).toMatchObject({ status: 'superseded', finishedAt: expect.any(Date) });
   });
 });

@@ -56,6 +56,23 @@ describe('rotation worker', () => {
     expect(job!.status).toBe('running');
   });
 
+  it('warns, naming the version and no key material, when data keys are under a version its MASTER_KEYS lacks', async () => {
+    await writeSubjects(database.db, new MasterKeyring([v1]), 2);
+    const onlyV2 = new MasterKeyring([v2]);
+    const job = await startRotation(database.db, onlyV2, { actor: 'test' });
+    const { worker, lines } = workerWithLog(onlyV2);
+    worker.kick();
+    const line = await logged(
+      lines,
+      'key rotation: data keys are wrapped by master key v1, which MASTER_KEYS on this instance lacks; the job stays running for an instance that holds it (never remove v1 while data keys use it)',
+    );
+    await worker.stop();
+    expect(line).toMatchObject({ level: 40, jobId: job.id, targetVersion: 'v2', kekVersion: 'v1' });
+    expect(JSON.stringify(lines)).not.toMatch(/[0-9a-f]{64}/);
+    const [row] = await database.sql`select status from key_rotation_jobs where id = ${job.id}`;
+    expect(row!.status).toBe('running');
+  });
+
   it('logs a batch that failed by its code, never the query parameters (the re-wrapped keys)', async () => {
     await writeSubjects(database.db, new MasterKeyring([v1]), 2);
     await startRotation(database.db, v1v2, { actor: 'test' });

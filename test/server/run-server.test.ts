@@ -1,14 +1,18 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { openDatabase } from '../../src/db/database';
+import { MasterKeyring } from '../../src/crypto/master-keyring';
+import { type DatabaseHandle, openDatabase } from '../../src/db/database';
 import { findFreePort } from '../../src/db/embedded-postgres';
-import { applyMigrations } from '../../src/db/migrations';
+import { applyMigrations, migrationsFolder } from '../../src/db/migrations';
+import { versionedKey } from '../crypto/crypto-fixtures';
+import { writeSubjects } from '../keys/rotation-fixtures';
 import { testEnvironment } from '../support/test-app';
 
 /** A database with nothing applied, as on a first deployment before `returnvault migrate`. */
@@ -28,6 +32,19 @@ async function createUnmigratedDatabase() {
     await cleanup.close();
   });
   return handle;
+}
+
+/** Applies the migrations that come before `tag` only, as an earlier release left the database. */
+async function applyMigrationsBefore(database: DatabaseHandle, tag: string) {
+  const folder = mkdtempSync(path.join(tmpdir(), 'rv-earlier-migrations-'));
+  mkdirSync(path.join(folder, 'meta'));
+  const journal = JSON.parse(readFileSync(path.join(migrationsFolder, 'meta/_journal.json'), 'utf8'));
+  journal.entries = journal.entries.filter((entry: { tag: string }) => entry.tag < tag);
+  writeFileSync(path.join(folder, 'meta/_journal.json'), JSON.stringify(journal));
+  for (const { tag: earlier } of journal.entries as { tag: string }[]) {
+    cpSync(path.join(migrationsFolder, `${earlier}.sql`), path.join(folder, `${earlier}.sql`));
+  }
+  await migrate(database.db, { migrationsFolder: folder });
 }
 
 async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs = 60_000) {
@@ -53,12 +70,13 @@ describe('a server started before its migrations', () => {
     children.push(server);
     const logLines: string[] = [];
     server.stdout!.on('data', (chunk: Buffer) => logLines.push(...chunk.toString().split('\n')));
-    const ready = async () => (await fetch(`http://127.0.0.1:${port}/ready`)).status;
+    const base = `http://127.0.0.1:${port}`;
+    const ready = async () => (await fetch(`${base}/ready`)).status;
     await waitUntil(async () => (await ready()) === 503, 'the server to listen');
-    return { server, ready, logged: (text: string) => logLines.some((line) => line.includes(text)) };
+    return { server, base, ready, logged: (text: string) => logLines.some((line) => line.includes(text)) };
   }
 
-  it('starts the audit sequencer, retention and webhooks once "returnvault migrate" has run', {
+  it('publishes its signing key and starts the audit sequencer, retention and webhooks once "returnvault migrate" has run', {
     timeout: 120_000,
   }, async () => {
     const database = await createUnmigratedDatabase();
@@ -71,7 +89,7 @@ describe('a server started before its migrations', () => {
             and database = (select oid from pg_database where datname = current_database())
           order by objid`
       ).map((row) => row.key);
-    const { server, ready, logged } = await serve(database.url, { RETENTION_CRON: '* * * * * *' });
+    const { server, base, ready, logged } = await serve(database.url, { RETENTION_CRON: '* * * * * *' });
     expect(logged('migration(s) pending')).toBe(true);
     expect(await leaderLocks()).toEqual([]);
 
@@ -86,7 +104,14 @@ describe('a server started before its migrations', () => {
       async () => (await leaderLocks()).join() === '7311004,7311009',
       'the sequencer and dispatcher to lead',
     );
-    expect(logged('migrations applied: starting the audit sequencer')).toBe(true);
+    expect(logged('migrations applied: checking the encryption map, publishing the signing key')).toBe(true);
+    // The key the sequencer signs checkpoints with is published for good, so they verify after
+    // SIGNING_KEY changes (the JWKS then lists it from the table).
+    const { keys } = (await (await fetch(`${base}/.well-known/jwks.json`)).json()) as {
+      keys: { kid: string }[];
+    };
+    const published = await database.sql`select kid from published_signing_keys`;
+    expect(published.map((row) => row.kid)).toEqual([keys[0]!.kid]);
 
     // The close stops the jobs it started and exits cleanly.
     server.kill('SIGTERM');
@@ -118,5 +143,54 @@ describe('a server started before its migrations', () => {
           `${path.join(policiesDir, 'webhooks.yaml')}: subscriptions.0.url: plain http is allowed only to loopback targets`,
       ),
     ).toBe(true);
+  });
+
+  it('resumes a key rotation left running once the migrations are applied', {
+    timeout: 120_000,
+  }, async () => {
+    // A database an earlier release migrated, before key_rotation_jobs.unreadable (0033), and a
+    // rotation to v2 that release left running.
+    const database = await createUnmigratedDatabase();
+    await applyMigrationsBefore(database, '0033_key-rotation-unreadable');
+    const [v1, v2] = [versionedKey('v1'), versionedKey('v2')];
+    await writeSubjects(database.db, new MasterKeyring([v1]), 2);
+    await database.sql`
+      insert into key_rotation_jobs (target_version, total, requested_by) values ('v2', 4, 'earlier-release')`;
+    const masterKeys = [v1, v2].map((key) => `${key.version}:${key.key.toString('base64')}`).join(',');
+    const { server, logged } = await serve(database.url, { MASTER_KEYS: masterKeys });
+    expect(logged('migration(s) pending')).toBe(true);
+
+    await applyMigrations(database);
+    await waitUntil(async () => {
+      const [job] = await database.sql`select status, rewrapped from key_rotation_jobs`;
+      return job?.status === 'completed' && job.rewrapped === 4;
+    }, 'the rotation to finish');
+    const versions = await database.sql`
+      select kek_version, count(*)::int as n from subject_data_keys group by kek_version`;
+    expect(versions).toEqual([{ kek_version: 'v2', n: 4 }]);
+    server.kill('SIGTERM');
+    const [exitCode] = await once(server, 'exit');
+    expect(exitCode).toBe(0);
+  });
+
+  it('stops, starting no job, when the migrated schema fails the full encryption-map check', {
+    timeout: 120_000,
+  }, async () => {
+    const database = await createUnmigratedDatabase();
+    await applyMigrationsBefore(database, '0033_key-rotation-unreadable');
+    // A declared encrypted column the schema lacks: only the check on a complete schema sees it.
+    await database.sql`alter table subject_requests drop column changes_enc`;
+    const { server, logged } = await serve(database.url);
+    const exited = once(server, 'exit');
+
+    await applyMigrations(database);
+    const [exitCode] = await exited;
+    expect(exitCode).toBe(1);
+    expect(
+      logged(
+        'background jobs could not start: encryption map column(s) absent from the schema or not bytea: subject_requests.changes_enc',
+      ),
+    ).toBe(true);
+    expect(logged('audit sequencer: this instance leads')).toBe(false);
   });
 });
