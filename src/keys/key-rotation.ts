@@ -26,6 +26,16 @@ async function runningJob(executor: Executor, lock = false): Promise<KeyRotation
   return job;
 }
 
+/** Whether some session holds the runner's lock (runRotationJob), that is, a runner is re-wrapping. */
+async function rotationRunnerActive(tx: Executor): Promise<boolean> {
+  const [row] = (await tx.execute(sql`
+    select exists (select 1 from pg_locks where locktype = 'advisory' and granted
+      and classid = 0 and objid = ${rotationLockKey} and objsubid = 1) as active`)) as unknown as {
+    active: boolean;
+  }[];
+  return row?.active === true;
+}
+
 /**
  * Starts a re-wrap of every data key to the active master key version, or returns the job already
  * running for it. A job running for an older target (a version this keyring holds) is superseded: the
@@ -47,6 +57,15 @@ export async function startRotation(
       const running = await runningJob(tx, true);
       if (running?.targetVersion === targetVersion) return running;
       const unknownTarget = running !== undefined && !keyring.has(running.targetVersion);
+      // A runner holds the lock only while it can re-wrap: one is at work on the job, so some instance
+      // does hold its version, and an override (an instance of the older release, say) would undo it.
+      if (unknownTarget && options.supersede && (await rotationRunnerActive(tx))) {
+        throw new AppError(
+          'conflict',
+          `A key rotation to ${running.targetVersion} is being run by an instance that holds that version; it is not replaced.`,
+          { rotationId: running.id, targetVersion: running.targetVersion },
+        );
+      }
       if (unknownTarget && !options.supersede) {
         throw new AppError(
           'conflict',

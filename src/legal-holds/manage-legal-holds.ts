@@ -110,7 +110,8 @@ export async function releaseLegalHold(
       .set({ releasedAt: now, releasedBy: audit.principal?.sub ?? 'anonymous' })
       .where(and(eq(legalHolds.id, id), isNull(legalHolds.releasedAt)))
       .returning();
-    if (!released) return hold;
+    // Released meanwhile by another call, which this one waited for: answer the row as it is now.
+    if (!released) return (await tx.select().from(legalHolds).where(eq(legalHolds.id, id)))[0]!;
     const context = {
       audit,
       policies: deps.policies,

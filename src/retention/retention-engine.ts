@@ -464,14 +464,19 @@ function errorCodeOf(error: unknown): string {
  * Two lanes can lock the same subject (its returns in both) in opposite orders: the deadlock, or a
  * serialization failure, rolls the whole batch back, and the batch is tried again.
  */
-async function applyBatchRetried(...args: Parameters<typeof applyBatch>) {
+/** A transaction of the run, tried again (up to five times) when it lost a deadlock or a serialization race. */
+async function retriedOnConflict<T>(transaction: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
     try {
-      return await applyBatch(...args);
+      return await transaction();
     } catch (error) {
       if (attempt >= 5 || !isTransactionConflict(error)) throw error;
     }
   }
+}
+
+function applyBatchRetried(...args: Parameters<typeof applyBatch>) {
+  return retriedOnConflict(() => applyBatch(...args));
 }
 
 /**
@@ -624,7 +629,10 @@ export async function runRetention(
         pseudonymsOf: deps.pseudonymsOf,
       };
       for (const subjectId of await deferredErasureSubjects(db, deferred)) {
-        await db.transaction((tx) => completeDeferredErasure(tx, subjectId, deferred));
+        if (options.signal?.aborted) break;
+        await retriedOnConflict(() =>
+          db.transaction((tx) => completeDeferredErasure(tx, subjectId, deferred)),
+        );
       }
       const failed = (await ruleRowsOf(db, run.id)).some((row) => row.status === 'failed');
       await finishRun(db, run.id, 'completed', failed ? 'rows_failed' : undefined);

@@ -171,6 +171,23 @@ const contactErase = returnsTarget(
   contactEraseDue,
   async (tx, ids, context) => {
     const result = await eraseReturnsContactData(tx, ids, erasureContext(context));
+    // A dormant return's IBAN goes with its contact data: the payment clock waits for a refund that,
+    // years after the last activity, will not come, and with the contact data goes the e-mail index
+    // that would let a subject request find it.
+    const dormant =
+      result.erased.length === 0
+        ? []
+        : await tx
+            .select({ id: returns.id })
+            .from(returns)
+            .where(and(isAnyOf(returns.id, result.erased), notInArray(returns.status, [...endStatuses])));
+    if (dormant.length > 0) {
+      await eraseReturnsPaymentData(
+        tx,
+        dormant.map((row) => row.id),
+        erasureContext(context),
+      );
+    }
     return { done: result.erased, held: result.held };
   },
   true,

@@ -30,8 +30,9 @@ export const endedAt: SQL = sql`coalesce(min(${returnEvents.occurredAt}) filter 
  * A return that never reaches an end (a label issued and the parcel never sent, goods received and
  * never settled) would otherwise keep its personal data for ever. Once it has had no activity for this
  * long, neither creation nor an event arriving, it is dormant, and retention counts its `return_closed`
- * clock from then: archived, then erased like a closed return. An event arriving later wakes it (its
- * clock moves on), and its IBAN and accounting record keep their own clocks, since a refund may be owed.
+ * clock from then: archived, then erased like a closed return, its IBAN with its contact data
+ * (retention-targets.ts). An event arriving later wakes it: its clock moves on and, archived, it is
+ * active again (wakeDormantReturn). Its accounting record keeps its own clock.
  */
 export const dormantReturnAfter = 'P1Y';
 

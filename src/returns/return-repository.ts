@@ -1,4 +1,4 @@
-import { and, asc, eq, type SQL, sql } from 'drizzle-orm';
+import { and, asc, eq, isNotNull, isNull, type SQL, sql } from 'drizzle-orm';
 import {
   type AuditContext,
   auditEventPerRow,
@@ -337,6 +337,22 @@ export async function archiveReturns(tx: Executor, ids: string[]): Promise<void>
       updatedAt: sql`now()`,
     })
     .where(isAnyOf(returns.id, ids));
+}
+
+/**
+ * An event on an archived return that has not ended: it was archived as dormant (return-end.ts) and
+ * is under way again, so its data are for everyday purposes again, unless restricted. An erased one
+ * stays erased.
+ */
+export async function wakeDormantReturn(tx: Executor, id: string): Promise<void> {
+  await tx
+    .update(returns)
+    .set({
+      dataState: sql`case when ${returns.dataState} = 'archived' then 'active' else ${returns.dataState} end`,
+      archivedAt: null,
+      updatedAt: sql`now()`,
+    })
+    .where(and(eq(returns.id, id), isNotNull(returns.archivedAt), isNull(returns.erasedAt)));
 }
 
 /** Retention: the records go, their events with them (cascade), once their accounting period ended. */

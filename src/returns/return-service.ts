@@ -17,6 +17,7 @@ import { computeLegalClocks, type LegalClocks, withinWithdrawalWindow } from './
 import { letterboxRefusals } from './letterbox';
 import { postalArea } from './postal-codes';
 import { purposeAllowsState, readableData } from './read-purpose';
+import { endStatuses } from './return-end';
 import {
   decryptEventDetails,
   decryptReturnPersonalData,
@@ -34,6 +35,7 @@ import {
   type MerchantScope,
   readReturnAudited,
   updateReturnProgress,
+  wakeDormantReturn,
 } from './return-repository';
 import type { CreateReturnBody, ReturnEventBody } from './return-requests';
 import {
@@ -399,6 +401,9 @@ export async function recordReturnEvent(
       { status, refundDueAt: clocks.refund.dueAt, refundedAt: clocks.refund.refundedAt, refundedCents },
       { type, carrierCode: body.carrierCode ?? null, occurredAt: body.occurredAt },
     );
+    if (row.archivedAt && !(endStatuses as readonly string[]).includes(status)) {
+      await wakeDormantReturn(tx, row.id);
+    }
     await recordAuditEvent(tx, caller, {
       action: 'return.event',
       outcome: 'success',

@@ -1,4 +1,5 @@
 import { eq } from 'drizzle-orm';
+import postgres from 'postgres';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { auditEvents } from '../../src/audit/audit-events.schema';
 import { MasterKeyring } from '../../src/crypto/master-keyring';
@@ -175,6 +176,13 @@ describe('keys endpoints', () => {
       t.app.inject({ method: 'POST', url: '/v1/keys/rotate', headers: bearer(admin), payload });
     expect((await rotate({})).statusCode).toBe(409);
     expect((await rotate({ supersede: 'yes' })).statusCode).toBe(400);
+    // While a runner re-wraps (its lock held), some instance does hold v3: the override is refused.
+    const runner = postgres(t.database.url, { max: 1, onnotice: () => {} });
+    await runner`select pg_advisory_lock(7311002)`;
+    const whileRunning = await rotate({ supersede: true });
+    await runner.end();
+    expect(whileRunning.statusCode).toBe(409);
+    expect(whileRunning.json().detail).toMatch(/being run by an instance that holds that version/);
     const response = await rotate({ supersede: true });
     expect(response.statusCode).toBe(202);
     expect(response.json()).toMatchObject({ status: 'running', targetVersion: 'v2' });

@@ -514,15 +514,25 @@ describe('retention engine: a return that never ends', () => {
     await runRetention(deps, { asOf: justAfter('P1Y') });
     expect((await returnRow(t, never.id))!.data_state).toBe('active');
 
+    const revived = await createReturn(t);
     const archived = await runRetention(deps, { asOf: justAfter('P1Y3M') });
-    expect(counts(archived!)['contact-archive']).toEqual([1, 0]);
+    expect(counts(archived!)['contact-archive']).toEqual([2, 0]);
     expect(await returnRow(t, never.id)).toMatchObject({ data_state: 'archived', has_contact: true });
+    // An event on a dormant return wakes it: under way again, its data are for everyday purposes.
+    expect(await returnRow(t, revived.id)).toMatchObject({ data_state: 'archived' });
+    await postEvent(t, revived.id, 'label_created', new Date(Date.now() - 60_000));
+    expect(await returnRow(t, revived.id)).toMatchObject({ data_state: 'active', archived_at: null });
     // Two years on, its clock started anew.
     expect((await returnRow(t, woken.id))!.data_state).toBe('active');
 
     await runRetention(deps, { asOf: justAfter('P6Y') });
     const erased = await returnRow(t, never.id);
-    expect(erased).toMatchObject({ has_contact: false, has_iban: true });
+    // Its IBAN goes with its contact data: no refund comes years on, and nothing finds it by e-mail.
+    expect(erased).toMatchObject({ has_contact: false, has_iban: false });
+    const keys = await t.database.sql`
+      select data_class from subject_data_keys where wrapped_key is not null
+        and subject_id = (select subject_id from returns where id = ${never.id})`;
+    expect(keys).toEqual([]);
     expect(erased!.erased_at).not.toBeNull();
     expect(await returnRow(t, woken.id)).toMatchObject({ data_state: 'archived', has_contact: true });
   });
