@@ -17,7 +17,7 @@ export const unsignedRangeBundleFormat = 'returnvault-audit-bundle/1';
  * No release of the service wrote that format after this date: a /1 bundle on a checkpoint signed
  * later is a /2 bundle stripped of its statement (to hide a cut), and is refused.
  */
-export const unsignedRangeFormatEnd = '2026-11-27T02:30:00.000Z';
+export const unsignedRangeFormatEnd = '2026-11-27T02:40:00.000Z';
 
 /** Names what an export statement JWS is, so it cannot pass for a checkpoint or a certificate. */
 export const exportStatementType = 'returnvault-audit-export+jws';

@@ -30,6 +30,7 @@ async function runningJob(executor: Executor, lock = false): Promise<KeyRotation
 async function rotationRunnerActive(tx: Executor): Promise<boolean> {
   const [row] = (await tx.execute(sql`
     select exists (select 1 from pg_locks where locktype = 'advisory' and granted
+      and database = (select oid from pg_database where datname = current_database())
       and classid = 0 and objid = ${rotationLockKey} and objsubid = 1) as active`)) as unknown as {
     active: boolean;
   }[];

@@ -629,7 +629,7 @@ export async function runRetention(
         pseudonymsOf: deps.pseudonymsOf,
       };
       for (const subjectId of await deferredErasureSubjects(db, deferred)) {
-        if (options.signal?.aborted) break;
+        options.signal?.throwIfAborted();
         await retriedOnConflict(() =>
           db.transaction((tx) => completeDeferredErasure(tx, subjectId, deferred)),
         );

@@ -341,14 +341,16 @@ export async function archiveReturns(tx: Executor, ids: string[]): Promise<void>
 
 /**
  * An event on an archived return that has not ended: it was archived as dormant (return-end.ts) and
- * is under way again, so its data are for everyday purposes again, unless restricted. An erased one
- * stays erased.
+ * is under way again, so its data are for everyday purposes again, unless restricted (Art. 18, or
+ * kept for claims by an erasure request): then it is restricted, whatever its archived state said.
+ * An erased one stays erased.
  */
 export async function wakeDormantReturn(tx: Executor, id: string): Promise<void> {
   await tx
     .update(returns)
     .set({
-      dataState: sql`case when ${returns.dataState} = 'archived' then 'active' else ${returns.dataState} end`,
+      dataState: sql`case when ${returns.restrictedAt} is not null or ${returns.keptForClaimsAt} is not null
+        then 'restricted' when ${returns.dataState} = 'archived' then 'active' else ${returns.dataState} end`,
       archivedAt: null,
       updatedAt: sql`now()`,
     })

@@ -515,8 +515,14 @@ describe('retention engine: a return that never ends', () => {
     expect((await returnRow(t, never.id))!.data_state).toBe('active');
 
     const revived = await createReturn(t);
+    const restricted = await createReturn(t);
     const archived = await runRetention(deps, { asOf: justAfter('P1Y3M') });
-    expect(counts(archived!)['contact-archive']).toEqual([2, 0]);
+    expect(counts(archived!)['contact-archive']).toEqual([3, 0]);
+    // Restricted while archived (Art. 18 leaves an archived return's state as it is): waking it
+    // must not open it to everyday purposes.
+    await t.database.sql`update returns set restricted_at = now() where id = ${restricted.id}`;
+    await postEvent(t, restricted.id, 'label_created', new Date(Date.now() - 60_000));
+    expect(await returnRow(t, restricted.id)).toMatchObject({ data_state: 'restricted', archived_at: null });
     expect(await returnRow(t, never.id)).toMatchObject({ data_state: 'archived', has_contact: true });
     // An event on a dormant return wakes it: under way again, its data are for everyday purposes.
     expect(await returnRow(t, revived.id)).toMatchObject({ data_state: 'archived' });
