@@ -1,16 +1,4 @@
-import {
-  and,
-  gt,
-  inArray,
-  isNotNull,
-  isNull,
-  lt,
-  notInArray,
-  or,
-  type SQL,
-  type SQLWrapper,
-  sql,
-} from 'drizzle-orm';
+import { and, gt, inArray, isNotNull, isNull, lt, or, type SQL, type SQLWrapper, sql } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
 import { auditEvents } from '../audit/audit-events.schema';
 import type { Executor } from '../audit/record-audit-event';
@@ -25,7 +13,8 @@ import {
   endEventTypes,
   endedAt,
   endedWithoutRefund,
-  endStatuses,
+  hasEnded,
+  stillUnderWay,
 } from '../returns/return-end';
 import { archiveReturns, deleteReturns } from '../returns/return-repository';
 import { returnEvents, returns } from '../returns/returns.schema';
@@ -52,8 +41,6 @@ type DueMode = 'probe' | 'scan';
  * whole table.
  */
 function closedFor(rule: RetentionRule, asOf: Date, mode: DueMode): SQL {
-  const ended = inArray(returns.status, [...endStatuses]);
-  const underWay = notInArray(returns.status, [...endStatuses]);
   if (mode === 'scan') {
     // One IN over both kinds, which PostgreSQL can run as a semi-join: the ended returns by their end
     // events, and the returns still under way (few, once retention has run) with their last arrival.
@@ -68,7 +55,10 @@ function closedFor(rule: RetentionRule, asOf: Date, mode: DueMode): SQL {
         having ${isPast(sql`greatest(dormant.created_at, max(dormant_event.received_at)) + ${dormantReturnAfter}::interval`, rule, asOf)})`;
   }
   const returnEndedAt = sql`(select ${endedAt} from ${returnEvents} where ${returnEvents.returnId} = ${returns.id} and ${returnEvents.type} in (${endEventTypes}))`;
-  return or(and(ended, isPast(returnEndedAt, rule, asOf)), and(underWay, isPast(dormantSince, rule, asOf)))!;
+  return or(
+    and(hasEnded, isPast(returnEndedAt, rule, asOf)),
+    and(stillUnderWay, isPast(dormantSince, rule, asOf)),
+  )!;
 }
 
 /**
@@ -176,7 +166,7 @@ const contactErase = returnsTarget(
         : await tx
             .select({ id: returns.id })
             .from(returns)
-            .where(and(isAnyOf(returns.id, result.erased), notInArray(returns.status, [...endStatuses])));
+            .where(and(isAnyOf(returns.id, result.erased), stillUnderWay));
     if (dormant.length > 0) {
       await eraseReturnsPaymentData(
         tx,

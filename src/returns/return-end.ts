@@ -1,4 +1,4 @@
-import { and, inArray, isNull, type SQL, sql } from 'drizzle-orm';
+import { and, inArray, isNull, notInArray, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
 import { isAnyOf } from '../db/array-param';
 import { returnEvents, returns } from './returns.schema';
@@ -6,6 +6,13 @@ import { returnEvents, returns } from './returns.schema';
 /** Statuses a return ends in: `closed`, or refunded, rejected or cancelled, which lead only to `closed`. */
 export const endStatuses = ['closed', 'refunded', 'rejected', 'cancelled'] as const;
 export const endEventTypes = sql.raw(endStatuses.map((status) => `'${status}'`).join(', '));
+
+/** Whether a status is one a return ends in. */
+export const isEndStatus = (status: string): boolean => (endStatuses as readonly string[]).includes(status);
+
+/** A return that ended, and one still under way, as conditions on `returns`. */
+export const hasEnded: SQL = inArray(returns.status, [...endStatuses]);
+export const stillUnderWay: SQL = notInArray(returns.status, [...endStatuses]);
 
 /**
  * Statuses of a return that ended with no refund when `refunded_at` is null: rejected or cancelled, or

@@ -17,7 +17,7 @@ import { computeLegalClocks, type LegalClocks, withinWithdrawalWindow } from './
 import { letterboxRefusals } from './letterbox';
 import { postalArea } from './postal-codes';
 import { purposeAllowsState, readableData } from './read-purpose';
-import { endStatuses } from './return-end';
+import { isEndStatus } from './return-end';
 import {
   decryptEventDetails,
   decryptReturnPersonalData,
@@ -401,7 +401,7 @@ export async function recordReturnEvent(
       { status, refundDueAt: clocks.refund.dueAt, refundedAt: clocks.refund.refundedAt, refundedCents },
       { type, carrierCode: body.carrierCode ?? null, occurredAt: body.occurredAt },
     );
-    if (row.archivedAt && !(endStatuses as readonly string[]).includes(status)) {
+    if (row.archivedAt && !isEndStatus(status)) {
       await wakeDormantReturn(tx, row.id);
     }
     await recordAuditEvent(tx, caller, {

@@ -1,38 +1,19 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { MasterKeyring } from '../../src/crypto/master-keyring';
-import { type DatabaseHandle, openDatabase } from '../../src/db/database';
+import type { DatabaseHandle } from '../../src/db/database';
 import { findFreePort } from '../../src/db/embedded-postgres';
 import { applyMigrations, migrationsFolder } from '../../src/db/migrations';
 import { versionedKey } from '../crypto/crypto-fixtures';
 import { writeSubjects } from '../keys/rotation-fixtures';
 import { testEnvironment } from '../support/test-app';
-
-/** A database with nothing applied, as on a first deployment before `returnvault migrate`. */
-async function createUnmigratedDatabase() {
-  const adminUrl = inject('adminDatabaseUrl');
-  const name = `returnvault_unmigrated_${randomBytes(6).toString('hex')}`;
-  const admin = openDatabase(adminUrl, { maxConnections: 1 });
-  await admin.sql.unsafe(`create database ${name}`);
-  await admin.close();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const handle = openDatabase(url.toString(), { maxConnections: 2 });
-  afterAll(async () => {
-    await handle.close();
-    const cleanup = openDatabase(adminUrl, { maxConnections: 1 });
-    await cleanup.sql.unsafe(`drop database if exists ${name} with (force)`).catch(() => {});
-    await cleanup.close();
-  });
-  return handle;
-}
+import { createTestDatabase } from '../support/test-database';
 
 /** Applies the migrations that come before `tag` only, as an earlier release left the database. */
 async function applyMigrationsBefore(database: DatabaseHandle, tag: string) {
@@ -52,6 +33,20 @@ async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs 
     if (await check().catch(() => false)) return;
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Applies the migrations under a running server, which must then exit 1 having logged `line`. */
+async function expectExitOnceMigrated(
+  database: DatabaseHandle,
+  server: ChildProcess,
+  logged: (line: string) => boolean,
+  line: string,
+) {
+  const exited = once(server, 'exit');
+  await applyMigrations(database);
+  const [exitCode] = await exited;
+  expect(exitCode).toBe(1);
+  expect(logged(line)).toBe(true);
 }
 
 describe('a server started before its migrations', () => {
@@ -79,7 +74,7 @@ describe('a server started before its migrations', () => {
   it('publishes its signing key and starts the audit sequencer, retention and webhooks once "returnvault migrate" has run', {
     timeout: 120_000,
   }, async () => {
-    const database = await createUnmigratedDatabase();
+    const database = await createTestDatabase({ migrated: false });
     // The advisory locks the audit sequencer (7311004) and the webhook dispatcher (7311009) lead by.
     const leaderLocks = async () =>
       (
@@ -123,7 +118,7 @@ describe('a server started before its migrations', () => {
   it('stops with the reason when the jobs cannot start once migrated, as it would have at boot', {
     timeout: 120_000,
   }, async () => {
-    const database = await createUnmigratedDatabase();
+    const database = await createTestDatabase({ migrated: false });
     // A subscription this configuration could never deliver to: startWebhooks refuses it.
     const policiesDir = mkdtempSync(path.join(tmpdir(), 'rv-late-start-policies-'));
     cpSync(path.resolve('policies'), policiesDir, { recursive: true });
@@ -132,17 +127,13 @@ describe('a server started before its migrations', () => {
       'subscriptions:\n  - id: remote\n    url: http://192.0.2.10/hooks\n    events: [return.created]\n',
     );
     const { server, logged } = await serve(database.url, { POLICIES_DIR: policiesDir });
-    const exited = once(server, 'exit');
-
-    await applyMigrations(database);
-    const [exitCode] = await exited;
-    expect(exitCode).toBe(1);
-    expect(
-      logged(
-        'background jobs could not start: policy error: ' +
-          `${path.join(policiesDir, 'webhooks.yaml')}: subscriptions.0.url: plain http is allowed only to loopback targets`,
-      ),
-    ).toBe(true);
+    await expectExitOnceMigrated(
+      database,
+      server,
+      logged,
+      'background jobs could not start: policy error: ' +
+        `${path.join(policiesDir, 'webhooks.yaml')}: subscriptions.0.url: plain http is allowed only to loopback targets`,
+    );
   });
 
   it('resumes a key rotation left running once the migrations are applied', {
@@ -150,7 +141,7 @@ describe('a server started before its migrations', () => {
   }, async () => {
     // A database an earlier release migrated, before key_rotation_jobs.unreadable (0033), and a
     // rotation to v2 that release left running.
-    const database = await createUnmigratedDatabase();
+    const database = await createTestDatabase({ migrated: false });
     await applyMigrationsBefore(database, '0033_key-rotation-unreadable');
     const [v1, v2] = [versionedKey('v1'), versionedKey('v2')];
     await writeSubjects(database.db, new MasterKeyring([v1]), 2);
@@ -176,21 +167,17 @@ describe('a server started before its migrations', () => {
   it('stops, starting no job, when the migrated schema fails the full encryption-map check', {
     timeout: 120_000,
   }, async () => {
-    const database = await createUnmigratedDatabase();
+    const database = await createTestDatabase({ migrated: false });
     await applyMigrationsBefore(database, '0033_key-rotation-unreadable');
     // A declared encrypted column the schema lacks: only the check on a complete schema sees it.
     await database.sql`alter table subject_requests drop column changes_enc`;
     const { server, logged } = await serve(database.url);
-    const exited = once(server, 'exit');
-
-    await applyMigrations(database);
-    const [exitCode] = await exited;
-    expect(exitCode).toBe(1);
-    expect(
-      logged(
-        'background jobs could not start: encryption map column(s) absent from the schema or not bytea: subject_requests.changes_enc',
-      ),
-    ).toBe(true);
+    await expectExitOnceMigrated(
+      database,
+      server,
+      logged,
+      'background jobs could not start: encryption map column(s) absent from the schema or not bytea: subject_requests.changes_enc',
+    );
     expect(logged('audit sequencer: this instance leads')).toBe(false);
   });
 });
