@@ -14,6 +14,7 @@ import type { Policies } from '../policies/load-policies';
 import {
   endedWithoutRefund as endedWithoutRefundSql,
   endedWithoutRefundStatuses,
+  paymentClockStart,
   returnEndTimes,
 } from '../returns/return-end';
 import { keepReturnsForClaims } from '../returns/return-repository';
@@ -51,6 +52,8 @@ interface LockedReturn {
   merchantId: string;
   erasedAt: Date | null;
   refundedAt: Date | null;
+  /** The refund, or the dormancy of a return still under way (return-end.ts); null while neither. */
+  paymentClockStart: Date | null;
   status: string;
   /** The return still holds a value of the payment class (the refund IBAN). */
   holdsPayment: boolean;
@@ -95,6 +98,7 @@ function lockedReturnRows(tx: Executor, where: SQL): Promise<Omit<LockedReturn, 
       merchantId: returns.merchantId,
       erasedAt: returns.erasedAt,
       refundedAt: returns.refundedAt,
+      paymentClockStart: sql<Date | null>`${paymentClockStart}`.mapWith(returns.refundedAt),
       status: returns.status,
       holdsPayment: sql<boolean>`${holdsAny(paymentColumns, 'returns')}`,
     })
@@ -296,13 +300,14 @@ async function eraseReturnsOfSubject(tx: Executor, subjectId: string, where: SQL
   // Art. 17(3)(e)), no longer readable for everyday purposes. Archived returns already are.
   await keepReturnsForClaims(tx, contact.held);
 
-  // Payment: erased once its dispute window (13 months after the refund) is over, or when no refund
-  // will be paid; kept while the refund is owed or its window runs.
+  // Payment: erased once its dispute window (13 months after the refund, or after a return still under
+  // way went dormant) is over, or when no refund will be paid; kept while the refund is owed or its
+  // window runs.
   const paymentRule = retentionRule(context.policies, 'payment', ['erase']);
   const windowOver = (row: LockedReturn) =>
-    row.refundedAt !== null &&
+    row.paymentClockStart !== null &&
     paymentRule !== undefined &&
-    addIsoDuration(row.refundedAt, paymentRule.duration).getTime() <= context.now.getTime();
+    addIsoDuration(row.paymentClockStart, paymentRule.duration).getTime() <= context.now.getTime();
   const payment = await eraseLockedReturns(tx, locked, 'payment', context, {
     ...thisSubject,
     erasable: (row) => windowOver(row) || endedWithoutRefund(row),
@@ -324,7 +329,7 @@ export async function deferredErasureSubjects(
   const paymentColumns = columnsOfClass('payment', 'returns').get('returns') ?? [];
   const paymentRule = retentionRule(context.policies, 'payment', ['erase']);
   const windowOver = paymentRule
-    ? sql`${returns.refundedAt} + ${paymentRule.duration.iso}::interval <= ${timestampParam(context.now)}`
+    ? sql`${paymentClockStart} + ${paymentRule.duration.iso}::interval <= ${timestampParam(context.now)}`
     : sql`false`;
   const rows = await executor
     .selectDistinct({ subjectId: returns.subjectId })
@@ -469,7 +474,9 @@ async function keptData(
     kept.push({
       dataClass: 'payment',
       reason: 'legal_obligation',
-      legalBasis: 'Code de la consommation L221-24: the refund is still owed; then CMF L133-24',
+      // No date: the window starts with the refund, or once the return has had a year with no activity.
+      legalBasis:
+        'Code de la consommation L221-24: the refund is still owed; then CMF L133-24, from the refund or from the return going dormant (a year with no activity)',
       until: null,
       returns: owed,
     });

@@ -32,33 +32,42 @@ function isPast(start: SQLWrapper, rule: RetentionRule, asOf: Date): SQL {
  */
 type DueMode = 'probe' | 'scan';
 
+/** The returns still under way whose dormancy (return-end.ts) is `rule` old, for a count over the table. */
+const dormantReturnIds = (rule: RetentionRule, asOf: Date) => sql`
+  select dormant.id from ${returns} dormant
+    left join ${returnEvents} dormant_event on dormant_event.return_id = dormant.id
+    where dormant.status not in (${endEventTypes})
+    group by dormant.id
+    having ${isPast(sql`greatest(dormant.created_at, max(dormant_event.received_at)) + ${dormantReturnAfter}::interval`, rule, asOf)}`;
+
+/**
+ * A return still under way whose dormancy is `rule` old. For a batch, a scalar subquery per candidate
+ * row, a probe of the return's own events; for a count, the last arrivals of all such returns at once
+ * (few, once retention has run), hashed.
+ */
+function dormantFor(rule: RetentionRule, asOf: Date, mode: DueMode): SQL {
+  return mode === 'probe'
+    ? and(stillUnderWay, isPast(dormantSince, rule, asOf))!
+    : sql`${returns.id} in (${dormantReturnIds(rule, asOf)})`;
+}
+
 /**
  * A return's clock (`return_closed`) starts when it ended, or, for one still under way, when it went
- * dormant (return-end.ts). For a batch, scalar subqueries, not EXISTS: they stay probes of the return's
- * own events per candidate row, where a semi-join could walk the events index from its start on every
- * keyset batch (quadratic over a sweep). For a count, the end dates and last arrivals of all returns
- * at once (one pass over the events each, hashed), several times cheaper than a probe per row over the
- * whole table.
+ * dormant. For a batch, scalar subqueries, not EXISTS: they stay probes of the return's own events per
+ * candidate row, where a semi-join could walk the events index from its start on every keyset batch
+ * (quadratic over a sweep). For a count, the end dates of all returns at once (one pass over the events,
+ * hashed) and the dormant ones, in one IN that PostgreSQL can run as a semi-join: several times cheaper
+ * than a probe per row over the whole table.
  */
 function closedFor(rule: RetentionRule, asOf: Date, mode: DueMode): SQL {
   if (mode === 'scan') {
-    // One IN over both kinds, which PostgreSQL can run as a semi-join: the ended returns by their end
-    // events, and the returns still under way (few, once retention has run) with their last arrival.
     return sql`${returns.id} in (
       select ${returnEvents.returnId} from ${returnEvents} where ${returnEvents.type} in (${endEventTypes})
         group by ${returnEvents.returnId} having ${isPast(endedAt, rule, asOf)}
-      union all
-      select dormant.id from ${returns} dormant
-        left join ${returnEvents} dormant_event on dormant_event.return_id = dormant.id
-        where dormant.status not in (${endEventTypes})
-        group by dormant.id
-        having ${isPast(sql`greatest(dormant.created_at, max(dormant_event.received_at)) + ${dormantReturnAfter}::interval`, rule, asOf)})`;
+      union all ${dormantReturnIds(rule, asOf)})`;
   }
   const returnEndedAt = sql`(select ${endedAt} from ${returnEvents} where ${returnEvents.returnId} = ${returns.id} and ${returnEvents.type} in (${endEventTypes}))`;
-  return or(
-    and(hasEnded, isPast(returnEndedAt, rule, asOf)),
-    and(stillUnderWay, isPast(dormantSince, rule, asOf)),
-  )!;
+  return or(and(hasEnded, isPast(returnEndedAt, rule, asOf)), dormantFor(rule, asOf, mode))!;
 }
 
 /**
@@ -157,8 +166,8 @@ const contactErase = returnsTarget(
   contactEraseDue,
   async (tx, ids, context) => {
     const result = await eraseReturnsContactData(tx, ids, erasureContext(context));
-    // A dormant return's IBAN goes with its contact data: the payment clock waits for a refund that,
-    // years after the last activity, will not come, and with the contact data goes the e-mail index
+    // A dormant return's IBAN goes with its contact data at the latest (its own clock runs from the
+    // dormancy, but a policy may make it the longer one): with the contact data goes the e-mail index
     // that would let a subject request find it.
     const dormant =
       result.erased.length === 0
@@ -181,11 +190,16 @@ const contactErase = returnsTarget(
 
 /**
  * The refund IBAN goes at the end of its dispute window after the refund; when the return ended with
- * no refund there is no payment to dispute, and it goes at once.
+ * no refund there is no payment to dispute, and it goes at once. A return still under way counts the
+ * window from its dormancy (return-end.ts `paymentClockStart`), so an IBAN an erasure request kept
+ * while the refund was owed does not stay for ever once the return has gone quiet.
  */
 const paymentErase = returnsTarget(
-  (rule, asOf) =>
-    and(isNotNull(returns.ibanEnc), or(isPast(returns.refundedAt, rule, asOf), endedWithoutRefund))!,
+  (rule, asOf, mode) =>
+    and(
+      isNotNull(returns.ibanEnc),
+      or(isPast(returns.refundedAt, rule, asOf), endedWithoutRefund, dormantFor(rule, asOf, mode)),
+    )!,
   async (tx, ids, context) => {
     const result = await eraseReturnsPaymentData(tx, ids, erasureContext(context));
     return { done: result.erased, held: result.held };

@@ -46,6 +46,12 @@ export const dormantReturnAfter = 'P1Y';
 /** When a return still under way went (or will go) dormant, as SQL over `returns`. */
 export const dormantSince: SQL = sql`greatest(${returns.createdAt}, (select max(${returnEvents.receivedAt}) from ${returnEvents} where ${returnEvents.returnId} = ${returns.id})) + ${dormantReturnAfter}::interval`;
 
+/**
+ * When a return's payment clock (its IBAN's dispute window) starts: its refund, or, for a return still
+ * under way, its dormancy, which stands in for the refund that did not come in a year with no activity.
+ */
+export const paymentClockStart: SQL = sql`coalesce(${returns.refundedAt}, case when ${stillUnderWay} then ${dormantSince} end)`;
+
 /** When each of these returns ended; a return still under way is absent. */
 export async function returnEndTimes(executor: Executor, returnIds: string[]): Promise<Map<string, Date>> {
   if (returnIds.length === 0) return new Map();

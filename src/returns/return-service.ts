@@ -401,7 +401,10 @@ export async function recordReturnEvent(
       { status, refundDueAt: clocks.refund.dueAt, refundedAt: clocks.refund.refundedAt, refundedCents },
       { type, carrierCode: body.carrierCode ?? null, occurredAt: body.occurredAt },
     );
-    if (row.archivedAt && !isEndStatus(status)) {
+    // Archived while under way, it was dormant: awake now, even when this event ends it (its end-based
+    // clocks then apply from the next retention run). An ended return stays archived until it is under
+    // way again.
+    if (row.archivedAt && (!isEndStatus(row.status) || !isEndStatus(status))) {
       await wakeDormantReturn(tx, row.id);
     }
     await recordAuditEvent(tx, caller, {

@@ -543,3 +543,78 @@ describe('retention engine: a return that never ends', () => {
     expect(await returnRow(t, woken.id)).toMatchObject({ data_state: 'archived', has_contact: true });
   });
 });
+
+describe('retention engine: the IBAN of a return that never ends', () => {
+  it('goes a payment period after its dormancy, also when an erasure request kept it for the refund owed', async () => {
+    const t = await createTestApp();
+    const deps = retentionDeps(t);
+    const quiet = await createReturn(t);
+    const erasedOwed = await createReturn(t);
+    const { response } = await runRequest(t, { type: 'erasure', email: erasedOwed.email });
+    expect(response.json().result.kept).toContainEqual(
+      expect.objectContaining({ dataClass: 'payment', reason: 'legal_obligation', until: null, returns: 1 }),
+    );
+    expect(await returnRow(t, erasedOwed.id)).toMatchObject({ has_contact: false, has_iban: true });
+
+    // Dormant a year on: the 13-month window starts then.
+    const dormant = await runRetention(deps, { asOf: justAfter('P2Y') });
+    expect(counts(dormant!)['payment-erase']).toEqual([0, 0]);
+    expect((await returnRow(t, erasedOwed.id))!.has_iban).toBe(true);
+
+    const over = await runRetention(deps, { asOf: justAfter('P2Y1M') });
+    expect(counts(over!)['payment-erase']).toEqual([2, 0]);
+    expect(await returnRow(t, erasedOwed.id)).toMatchObject({ has_iban: false });
+    // The quiet one's contact data keep their own clock (archived, erased 5 years after its dormancy).
+    expect(await returnRow(t, quiet.id)).toMatchObject({
+      data_state: 'archived',
+      has_contact: true,
+      has_iban: false,
+    });
+  });
+
+  it('goes at once with an erasure request made after the window counted from its dormancy', async () => {
+    const t = await createTestApp();
+    const longQuiet = await createReturn(t);
+    await t.database
+      .sql`update returns set created_at = now() - interval '2 years 2 months' where id = ${longQuiet.id}`;
+    const { response } = await runRequest(t, { type: 'erasure', email: longQuiet.email });
+    const result = response.json().result;
+    expect(result.erased).toContainEqual(expect.objectContaining({ dataClass: 'payment', returns: 1 }));
+    expect(result.kept).not.toContainEqual(expect.objectContaining({ dataClass: 'payment' }));
+    expect(await returnRow(t, longQuiet.id)).toMatchObject({ has_contact: false, has_iban: false });
+  });
+});
+
+describe('retention engine: an end event on a return archived while dormant', () => {
+  it('wakes it: its end-based clocks apply from then', async () => {
+    const t = await createTestApp();
+    const deps = retentionDeps(t);
+    const dormant = await createReturn(t);
+    const ended = await createReturn(t);
+    await closeReturn(t, ended.id);
+    await runRetention(deps, { asOf: justAfter('P1Y3M') });
+    expect(await returnRow(t, dormant.id)).toMatchObject({ data_state: 'archived' });
+    expect(await returnRow(t, ended.id)).toMatchObject({ data_state: 'archived' });
+
+    await postEvent(t, dormant.id, 'cancelled', new Date(Date.now() - 60_000));
+    expect(await returnRow(t, dormant.id)).toMatchObject({ data_state: 'active', archived_at: null });
+    // A return archived after it ended stays archived when a late carrier scan arrives.
+    const late = await t.app.inject({
+      method: 'POST',
+      url: `/v1/returns/${ended.id}/events`,
+      headers: bearer(await t.token('carrier')),
+      payload: {
+        carrierCode: 'ET1',
+        carrier: 'colissimo',
+        occurredAt: new Date(Date.now() - 30_000).toISOString(),
+      },
+    });
+    expect(late.statusCode, late.body).toBeLessThan(300);
+    expect(await returnRow(t, ended.id)).toMatchObject({ data_state: 'archived' });
+
+    // Archived again three months after it was cancelled.
+    const archived = await runRetention(deps, { asOf: justAfter('P3M') });
+    expect(counts(archived!)['contact-archive']).toEqual([1, 0]);
+    expect(await returnRow(t, dormant.id)).toMatchObject({ data_state: 'archived' });
+  });
+});
