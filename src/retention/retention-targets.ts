@@ -2,6 +2,7 @@ import { and, gt, inArray, isNotNull, isNull, lt, or, type SQL, type SQLWrapper,
 import type { PgColumn } from 'drizzle-orm/pg-core';
 import { auditEvents } from '../audit/audit-events.schema';
 import type { Executor } from '../audit/record-audit-event';
+import { subjects } from '../crypto/subjects.schema';
 import { arrayParam, isAnyOf } from '../db/array-param';
 import { timestampParam } from '../db/sql-timestamp';
 import { type ErasureContext, eraseReturnsContactData, eraseReturnsPaymentData } from '../erasure/erase';
@@ -235,10 +236,20 @@ const accountingDelete = returnsTarget(
   },
 );
 
+/**
+ * A restriction still in force (Art. 18): its request is what the DPO lifts it through, so its period
+ * has not started; once lifted, or its subject erased, it has.
+ */
+const restrictionInForce = sql`${subjectRequests.type} = 'restriction' and ${subjectRequests.status} = 'completed'
+  and ${subjectRequests.result}->>'liftedAt' is null and exists (
+  select 1 from ${subjects} where ${subjects.id} = ${subjectRequests.subjectId}
+    and ${subjects.restrictedAt} is not null and ${subjects.erasedAt} is null)`;
+
 const finishedRequest = (rule: RetentionRule, asOf: Date) =>
   and(
     inArray(subjectRequests.status, ['completed', 'rejected']),
     isPast(subjectRequests.completedAt, rule, asOf),
+    sql`not (${restrictionInForce})`,
   )!;
 
 /** Subject requests whose subject an active legal hold covers. */

@@ -85,6 +85,14 @@ export function addParisDays(instant: Date, days: number): Date {
   return new Date(wallClock - parisClockAt(new Date(wallClock - offsetMs)).offsetMs);
 }
 
+/** The instant a Paris calendar day begins: its midnight, Paris time. */
+export function parisDayStart(date: CalendarDate): Date {
+  const utcMidnight = toUtcMs(date);
+  // Paris is one or two hours ahead of UTC, and its clocks change at 01:00 UTC: the offset in force at
+  // UTC midnight is the one at the Paris midnight before it.
+  return new Date(utcMidnight - parisClockAt(new Date(utcMidnight)).offsetMs);
+}
+
 export function toUtcMs(date: CalendarDate): number {
   return Date.UTC(Number(date.slice(0, 4)), Number(date.slice(5, 7)) - 1, Number(date.slice(8, 10)));
 }

@@ -1,4 +1,4 @@
-import { addMonths, parisDateOf, toUtcMs } from '../returns/calendar-date';
+import { addDays, addMonths, parisDateOf, parisDayStart, toUtcMs } from '../returns/calendar-date';
 
 /**
  * GDPR Art. 12(3) counts in calendar months, not in days: a request received on 15 March is due on
@@ -31,7 +31,8 @@ export type ExtensionRefusal = 'already_extended' | 'first_month_over' | 'too_ma
 
 /**
  * The extended deadline, counted from the original one (never from receipt: 31 Jan is due 28 Feb,
- * and two more months end on 28 Apr, not 30 Apr). Allowed once, only before the first month ends.
+ * and two more months end on 28 Apr, not 30 Apr). Allowed once, only before the first month ends:
+ * until the end of the due date, in Paris.
  */
 export function extendedDueAt(
   request: { dueAt: Date; extendedDueAt: Date | null },
@@ -42,7 +43,10 @@ export function extendedDueAt(
   if (!Number.isInteger(months) || months < 1 || months > maxExtensionMonths) {
     return { ok: false, refusal: 'too_many_months' };
   }
-  if (now.getTime() >= request.dueAt.getTime()) return { ok: false, refusal: 'first_month_over' };
+  // The month ends with the last hour of its last day (Reg. 1182/71 Art. 3(2)(c), which the EDPB
+  // applies to Art. 12(3)): `dueAt` keeps the time of receipt, but the day is the controller's to its end.
+  const firstMonthOver = parisDayStart(addDays(parisDateOf(request.dueAt), 1));
+  if (now.getTime() >= firstMonthOver.getTime()) return { ok: false, refusal: 'first_month_over' };
   return { ok: true, extendedDueAt: addCalendarMonths(request.dueAt, months) };
 }
 

@@ -88,6 +88,16 @@ async function performRequest(
     case 'erasure':
       return eraseForRequest(tx, deps, audit, row, subjectId, now);
     case 'rectification': {
+      if (subjectId && !row.subjectId && row.changesEnc === null) {
+        // Received when nothing was held on the e-mail, its changes were not kept (there was no key
+        // to encrypt them under); data has arrived since. Completing it would report a rectification
+        // that changed nothing: the changes must be received again.
+        throw new AppError(
+          'conflict',
+          'Data is now held on this e-mail, but the request was received before any was and its changes were not kept: reject it and receive the changes again.',
+          { reason: 'changes_not_kept' },
+        );
+      }
       const changes = subjectId
         ? await decryptChanges(tx, deps.keyring, { requestId: row.id, subjectId }, row.changesEnc)
         : null;

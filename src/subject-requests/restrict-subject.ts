@@ -6,6 +6,15 @@ import { restrictedDataState } from '../returns/return-repository';
 import { returns } from '../returns/returns.schema';
 
 /**
+ * An intake holds its subject FOR KEY SHARE until it commits (and the return's foreign key does too),
+ * which an update of `restricted_at` alone does not wait for: the return it is inserting would be
+ * born before the mark and missed by the update of the subject's returns. FOR UPDATE waits for it.
+ */
+async function lockSubject(tx: Executor, subjectId: string): Promise<void> {
+  await tx.select({ id: subjects.id }).from(subjects).where(eq(subjects.id, subjectId)).for('update');
+}
+
+/**
  * Art. 18: the subject's data is only stored, read for nothing but the purposes policies/ allows on
  * restricted data (legal claims). The subject is marked (new returns inherit it, migration
  * returns-inherit-subject-restriction), its active returns move to the `restricted` data state, and
@@ -13,6 +22,7 @@ import { returns } from '../returns/returns.schema';
  * ones too (the pseudonymized feed flags them all, and the update moves them so recipients learn of it).
  */
 export async function restrictSubject(tx: Executor, subjectId: string, now: Date): Promise<number> {
+  await lockSubject(tx, subjectId);
   await tx
     .update(subjects)
     .set({ restrictedAt: sql`coalesce(${subjects.restrictedAt}, ${timestampParam(now)})` })
@@ -34,6 +44,7 @@ export async function restrictSubject(tx: Executor, subjectId: string, now: Date
  * kept for legal claims stays restricted (`kept_for_claims_at`).
  */
 export async function liftSubjectRestriction(tx: Executor, subjectId: string): Promise<number> {
+  await lockSubject(tx, subjectId);
   await tx.update(subjects).set({ restrictedAt: null }).where(eq(subjects.id, subjectId));
   const lifted = await tx
     .update(returns)

@@ -618,3 +618,30 @@ describe('retention engine: an end event on a return archived while dormant', ()
     expect(await returnRow(t, dormant.id)).toMatchObject({ data_state: 'archived' });
   });
 });
+
+describe('retention engine: subject-request records', () => {
+  it('deletes them five years after completion, but not a restriction still in force', async () => {
+    const t = await createTestApp();
+    const restricted = await createReturn(t);
+    const { id: restrictionId } = await runRequest(t, { type: 'restriction', email: restricted.email });
+    await runRequest(t, { type: 'access', email: restricted.email });
+    const requestIds = async () =>
+      (await t.database.sql`select id from subject_requests order by id`).map((row) => row.id as string);
+
+    const first = await runRetention(retentionDeps(t), { asOf: justAfter('P5Y') });
+    expect(counts(first!)['requests-delete']).toEqual([1, 0]);
+    // Lifting goes through the restriction's request: deleting it would leave the subject restricted.
+    expect(await requestIds()).toEqual([restrictionId]);
+
+    const lift = await t.app.inject({
+      method: 'POST',
+      url: `/v1/subject-requests/${restrictionId}/lift-restriction`,
+      headers: bearer(await t.token('dpo')),
+    });
+    expect(lift.statusCode, lift.body).toBe(200);
+    await t.database.sql`delete from retention_runs`;
+    const second = await runRetention(retentionDeps(t), { asOf: justAfter('P5Y') });
+    expect(counts(second!)['requests-delete']).toEqual([1, 0]);
+    expect(await requestIds()).toEqual([]);
+  });
+});

@@ -77,8 +77,19 @@ describe('extension (Art. 12(3): once, two more months at most, within the first
     expect(one).toEqual({ ok: true, extendedDueAt: at('2026-03-28T09:00:00Z') });
   });
 
-  it('is refused once the first month is over, at the deadline itself too', () => {
-    expect(extendedDueAt(request, 2, request.dueAt)).toEqual({ ok: false, refusal: 'first_month_over' });
+  it('is allowed to the end of the last day of the first month, in Paris, and refused after', () => {
+    // Due 28 February at 09:00 UTC (the time of receipt); that day ends at midnight in Paris (23:00 UTC).
+    expect(extendedDueAt(request, 2, request.dueAt)).toMatchObject({ ok: true });
+    expect(extendedDueAt(request, 2, at('2026-02-28T22:59:59.999Z'))).toMatchObject({ ok: true });
+    expect(extendedDueAt(request, 2, at('2026-02-28T23:00:00Z'))).toEqual({
+      ok: false,
+      refusal: 'first_month_over',
+    });
+    // In summer time, Paris midnight is 22:00 UTC: received 30 June, due 30 July.
+    const summer = { dueAt: requestDueAt(at('2026-06-30T20:00:00Z')), extendedDueAt: null };
+    expect(summer.dueAt).toEqual(at('2026-07-30T20:00:00Z'));
+    expect(extendedDueAt(summer, 1, at('2026-07-30T21:59:59Z'))).toMatchObject({ ok: true });
+    expect(extendedDueAt(summer, 1, at('2026-07-30T22:00:00Z'))).toMatchObject({ ok: false });
     expect(extendedDueAt(request, 2, at('2026-03-01T00:00:00Z'))).toEqual({
       ok: false,
       refusal: 'first_month_over',

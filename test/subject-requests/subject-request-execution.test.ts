@@ -274,6 +274,27 @@ describe('access, portability, rectification and restriction', () => {
     expect(request).toEqual({ subject_id: null, changes_enc: null });
   });
 
+  it('refuses to complete a rectification whose changes came before any data: they were not kept', async () => {
+    const { id } = await runRequest(
+      t,
+      { type: 'rectification', email: emailOf('rect-early'), changes: { name: 'Zoé Renommée' } },
+      { execute: false },
+    );
+    const subject = await returnFor(t, 'rect-early');
+    const executed = await t.app.inject({
+      method: 'POST',
+      url: `/v1/subject-requests/${id}/execute`,
+      headers: dpo,
+    });
+    expect(executed.statusCode, executed.body).toBe(409);
+    expect(executed.json()).toMatchObject({ code: 'conflict', reason: 'changes_not_kept' });
+    const [request] = await t.database.sql`select status from subject_requests where id = ${id}`;
+    expect(request!.status).toBe('verified');
+    expect((await readReturn(t, subject.id, 'customer_support')).json().customer.name).toBe(
+      'Zoé Vauquelin-rect-early',
+    );
+  });
+
   it('refuses a rectification onto an e-mail another subject uses', async () => {
     await returnFor(t, 'rect2');
     await returnFor(t, 'rect3');
@@ -283,6 +304,37 @@ describe('access, portability, rectification and restriction', () => {
       changes: { email: emailOf('rect3') },
     });
     expect(response.statusCode).toBe(409);
+  });
+
+  it('restricts a return whose intake was under way when the restriction was executed', async () => {
+    const subject = await returnFor(t, 'restr-race');
+    const { id } = await runRequest(
+      t,
+      { type: 'restriction', email: emailOf('restr-race') },
+      { execute: false },
+    );
+    let execute: Promise<{ statusCode: number; body: string }> | undefined;
+    let lateId = '';
+    await t.database.sql.begin(async (tx) => {
+      // What an intake does: the subject held FOR KEY SHARE, its return inserted, not yet committed.
+      await tx`select id from subjects where id = ${subject.subjectId} for key share`;
+      const [late] = await tx`
+        insert into returns select (jsonb_populate_record(null::returns, to_jsonb(source)
+          || jsonb_build_object('id', gen_random_uuid(), 'order_ref', 'ORD-restr-race-b'))).*
+        from returns source where source.id = ${subject.id} returning id`;
+      lateId = late!.id;
+      execute = t.app.inject({ method: 'POST', url: `/v1/subject-requests/${id}/execute`, headers: dpo });
+      const first = await Promise.race([
+        execute.then(() => 'answered'),
+        new Promise((resolve) => setTimeout(() => resolve('waiting'), 500)),
+      ]);
+      expect(first).toBe('waiting');
+    });
+    const executed = await execute!;
+    expect(executed.statusCode, executed.body).toBe(200);
+    const [late] = await t.database.sql`select data_state, restricted_at from returns where id = ${lateId}`;
+    expect(late!.data_state).toBe('restricted');
+    expect(late!.restricted_at).not.toBeNull();
   });
 
   it('restricts processing to legal claims, and lifting it is its own audited step', async () => {
