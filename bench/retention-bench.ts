@@ -250,6 +250,7 @@ export async function run(args: string[]) {
         database: handle,
         policies: contactEraseOnly(policies),
         pseudonymsOf: createPseudonymKeys(config.pseudonymSecret),
+        signer: app.signer,
       },
       {
         batchSize: options.batch,

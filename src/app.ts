@@ -16,7 +16,12 @@ import type { DatabaseHandle } from './db/database';
 import { pendingMigrationCount } from './db/migrations';
 import './db/schema-modules';
 import { AppError } from './http/app-error';
-import { handleFrameworkError, registerErrorHandling, sendProblem } from './http/error-handler';
+import {
+  handleClientError,
+  handleFrameworkError,
+  registerErrorHandling,
+  sendProblem,
+} from './http/error-handler';
 import './http/validation-messages';
 import { healthRoutes } from './http/health-routes';
 import { loggerOptions } from './http/logging';
@@ -94,6 +99,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     return503OnClosing: true,
     routerOptions: { maxParamLength: 200 },
     frameworkErrors: handleFrameworkError,
+    clientErrorHandler: handleClientError,
     ajv: { customOptions: { coerceTypes: false } },
   });
 
@@ -117,6 +123,12 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   registerErrorHandling(app);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // API answers carry decrypted personal data: no shared or browser cache may keep them, and no
+    // browser may read a JSON body as HTML.
+    if (request.url.startsWith('/v1/')) {
+      reply.header('cache-control', 'no-store');
+      reply.header('x-content-type-options', 'nosniff');
+    }
   });
   // A query parameter sent empty (`?status=&overdue=true`, as forms and URL templates send them) is one
   // not sent: an optional filter is then off, and a required one is reported missing.

@@ -50,7 +50,7 @@ export async function consistencyProof(sql: Queryable, fromTreeSize: number, req
   const toTreeSize = await resolveTreeSize(sql, requestedSize);
   if (fromTreeSize > toTreeSize) {
     throw new AppError('validation_failed', `from (${fromTreeSize}) must not exceed to (${toTreeSize}).`, {
-      errors: [{ path: 'querystring.from', message: 'larger than the newer tree size' }],
+      errors: [{ path: 'query.from', message: 'larger than the newer tree size' }],
     });
   }
   return {

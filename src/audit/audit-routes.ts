@@ -6,6 +6,7 @@ import { principalOf } from '../auth/auth-plugin';
 import { rejectMerchantScopedTokens } from '../auth/controller-wide';
 import { AppError } from '../http/app-error';
 import { problemResponses } from '../http/problem';
+import { instantOrDateAsText } from '../http/request-fields';
 import { publishedKeys } from '../signing/published-keys';
 import { bundleSchema, checkpointSchema } from './audit-bundle';
 import { eventsAsCsv, listEvents, prepareExport } from './audit-export';
@@ -16,11 +17,8 @@ const tags = ['audit'];
 const security = [{ bearerAuth: [] }];
 const scopes = ['audit:read'] as const;
 
-/** An ISO date-time with an offset, or an ISO date (its midnight, UTC), as retention's asOf takes them. */
-const instant = z.union([
-  z.iso.datetime({ offset: true }),
-  z.iso.date().transform((date) => `${date}T00:00:00Z`),
-]);
+/** As retention's asOf, but kept as text: audit times are compared to the microsecond. */
+const instant = instantOrDateAsText;
 const treeSize = z.coerce.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const hexHash = z.string().regex(/^[0-9a-f]{64}$/);
 

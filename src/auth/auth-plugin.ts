@@ -25,8 +25,26 @@ export function principalOf(request: FastifyRequest): Principal {
   return request.principal;
 }
 
+/** Records a refused request as an `auth.denied` audit event; a failure to record it is logged. */
+export async function recordAuthDenial(
+  request: FastifyRequest,
+  details: Record<string, unknown>,
+  principal?: Principal,
+): Promise<void> {
+  await recordAuditEvent(
+    request.server.database.db,
+    { principal, requestId: request.id },
+    {
+      action: 'auth.denied',
+      outcome: 'denied',
+      targetType: 'route',
+      targetId: `${request.method} ${request.routeOptions.url ?? ''}`,
+      details,
+    },
+  ).catch((error) => request.log.error({ err: error }, 'could not record an access denial'));
+}
+
 async function recordDenial(
-  app: FastifyInstance,
   budget: AnonymousDenialBudget,
   request: FastifyRequest,
   reason: string,
@@ -44,17 +62,7 @@ async function recordDenial(
     if (!write) return;
     if (suppressedBefore > 0) details = { ...details, suppressedBefore };
   }
-  await recordAuditEvent(
-    app.database.db,
-    { principal, requestId: request.id },
-    {
-      action: 'auth.denied',
-      outcome: 'denied',
-      targetType: 'route',
-      targetId: `${request.method} ${request.routeOptions.url ?? ''}`,
-      details,
-    },
-  ).catch((error) => request.log.error({ err: error }, 'could not record an access denial'));
+  await recordAuthDenial(request, details, principal);
 }
 
 /**
@@ -98,7 +106,7 @@ export const authPlugin = fp(
       const header = request.headers.authorization;
       // The scheme name is case-insensitive (RFC 9110, 11.1).
       if (!header || !/^bearer [A-Za-z0-9._~+/=-]+$/i.test(header)) {
-        await recordDenial(app, denialBudget, request, 'missing_token');
+        await recordDenial(denialBudget, request, 'missing_token');
         throw new AppError('unauthorized', 'Send a bearer access token in the Authorization header.');
       }
       let principal: Principal | undefined;
@@ -108,7 +116,7 @@ export const authPlugin = fp(
         principal = undefined;
       }
       if (!principal) {
-        await recordDenial(app, denialBudget, request, 'invalid_token');
+        await recordDenial(denialBudget, request, 'invalid_token');
         throw new AppError(
           'unauthorized',
           'The access token is invalid, expired or not meant for this service.',
@@ -116,7 +124,7 @@ export const authPlugin = fp(
       }
       const missing = required.filter((scope) => !principal.scopes.includes(scope));
       if (missing.length > 0) {
-        await recordDenial(app, denialBudget, request, 'missing_scope', principal);
+        await recordDenial(denialBudget, request, 'missing_scope', principal);
         throw new AppError('forbidden', `The token lacks the scope(s): ${missing.join(', ')}.`, {
           requiredScopes: required,
         });

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../http/app-error';
-import { principalOf } from './auth-plugin';
+import { principalOf, recordAuthDenial } from './auth-plugin';
 
 /**
  * Subject requests, legal holds, retention, the audit log and the keys act across every merchant (one
@@ -9,7 +9,9 @@ import { principalOf } from './auth-plugin';
  * read, erase or rewrap another merchant's data, so these routes refuse it.
  */
 export async function rejectMerchantScopedTokens(request: FastifyRequest): Promise<void> {
-  if (principalOf(request).merchantId !== undefined) {
+  const principal = principalOf(request);
+  if (principal.merchantId !== undefined) {
+    await recordAuthDenial(request, { reason: 'merchant_scoped_token' }, principal);
     throw new AppError('forbidden', 'This operation is controller-wide; use a token without merchant_id.');
   }
 }

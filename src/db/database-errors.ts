@@ -61,6 +61,7 @@ export function translateDatabaseError(error: unknown): AppError | undefined {
     case '22P02': // invalid_text_representation
     case '22007': // invalid_datetime_format
     case '22008': // datetime_field_overflow
+    case '22009': // invalid_time_zone_displacement_value (an offset beyond ±15:59)
     case '22003': // numeric_value_out_of_range
     case '22001': // string_data_right_truncation
     case '22021': // character_not_in_repertoire (a NUL byte in text)

@@ -19,6 +19,8 @@ import {
 } from '../returns/return-end';
 import { keepReturnsForClaims } from '../returns/return-repository';
 import { returns } from '../returns/returns.schema';
+import type { Signer } from '../signing/signing-key';
+import { recordDeferredCompletions } from './deferred-completion';
 import type { ErasedData, ErasureOutcome, KeptData } from './erasure-outcome';
 import { announceErasedReturns, type PseudonymsOf } from './recipient-notices';
 import { columnsOfClass, holdsAny, nullAssignments, subjectLocations } from './subject-data-locations';
@@ -33,6 +35,11 @@ export interface ErasureContext {
   origin: 'subject_request' | 'deferred_request' | 'retention';
   /** When given, subscribed merchants and recipients get a `return.erased` webhook (Art. 19). */
   pseudonymsOf?: PseudonymsOf;
+}
+
+/** A deferred erasure's completion is certified on its request (deferred-completion.ts). */
+export interface DeferredErasureContext extends ErasureContext {
+  signer: Signer;
 }
 
 export interface ReturnsErasureResult {
@@ -312,7 +319,39 @@ async function eraseReturnsOfSubject(tx: Executor, subjectId: string, where: SQL
     ...thisSubject,
     erasable: (row) => windowOver(row) || endedWithoutRefund(row),
   });
-  return { locked, contact, payment, windowOver };
+  return { subjectId, locked, contact, payment, windowOver };
+}
+
+/**
+ * What an erasure of the subject's returns (eraseReturnsOfSubject) erased and what it kept, why and
+ * until when: the answer of a request, or of the completion of one a hold deferred.
+ */
+async function outcomeOf(
+  tx: Executor,
+  context: ErasureContext,
+  done: Awaited<ReturnType<typeof eraseReturnsOfSubject>>,
+): Promise<ErasureOutcome> {
+  const { subjectId, locked, contact, payment, windowOver } = done;
+  const contactShredded = contact.subjectsShredded.includes(subjectId);
+  const paymentShredded = payment.subjectsShredded.includes(subjectId);
+  const erased: ErasedData[] = [
+    {
+      dataClass: 'contact',
+      returns: contact.erased.length,
+      keyDestroyed: contactShredded,
+      emailIndexRemoved: contactShredded,
+    },
+    { dataClass: 'payment', returns: payment.erased.length, keyDestroyed: paymentShredded },
+  ];
+  const payments = locked.filter((row) => row.holdsPayment);
+  const kept = await keptData(tx, context, {
+    subjectId,
+    locked,
+    contactHeld: contact.held.length,
+    paymentHeld: payments.filter((row) => row.held).length,
+    paymentRunning: payments.filter((row) => !row.held && !windowOver(row) && !endedWithoutRefund(row)),
+  });
+  return { erased, kept };
 }
 
 /**
@@ -349,12 +388,14 @@ export async function deferredErasureSubjects(
 /**
  * Completes the erasure request a legal hold deferred for one subject (deferredErasureSubjects): its
  * row locked first, as an erasure request locks it, then the returns the erasure kept for claims and
- * no hold covers any more erased as the request asked. Answers how many returns had data erased.
+ * no hold covers any more erased as the request asked, and the completion recorded, with its own
+ * certificate, on the requests whose answer still said a hold kept something (deferred-completion.ts).
+ * Answers how many returns had data erased.
  */
 export async function completeDeferredErasure(
   tx: Executor,
   subjectId: string,
-  context: ErasureContext,
+  context: DeferredErasureContext,
 ): Promise<number> {
   await tx.select({ id: subjects.id }).from(subjects).where(eq(subjects.id, subjectId)).for('update');
   const done = await eraseReturnsOfSubject(
@@ -363,7 +404,14 @@ export async function completeDeferredErasure(
     and(eq(returns.subjectId, subjectId), isNotNull(returns.keptForClaimsAt))!,
     context,
   );
-  return new Set([...done.contact.erased, ...done.payment.erased]).size;
+  const erasedReturns = new Set([...done.contact.erased, ...done.payment.erased]).size;
+  if (erasedReturns === 0) return 0;
+  const outcome = await outcomeOf(tx, context, done);
+  // The request record's own retention runs from the request's completion, as its first certificate
+  // says; this step does not move it, so it is left out rather than restated with another date.
+  const kept = outcome.kept.filter((entry) => entry.dataClass !== 'requests');
+  await recordDeferredCompletions(tx, subjectId, context, { erased: outcome.erased, kept });
+  return erasedReturns;
 }
 
 /**
@@ -382,33 +430,8 @@ export async function eraseSubject(
     .where(eq(subjects.id, subjectId))
     .for('update');
   if (!subject) throw new AppError('not_found', 'No subject has this id.');
-  const { locked, contact, payment, windowOver } = await eraseReturnsOfSubject(
-    tx,
-    subjectId,
-    eq(returns.subjectId, subjectId),
-    context,
-  );
-  const contactShredded = contact.subjectsShredded.includes(subjectId);
-  const paymentShredded = payment.subjectsShredded.includes(subjectId);
-
-  const erased: ErasedData[] = [
-    {
-      dataClass: 'contact',
-      returns: contact.erased.length,
-      keyDestroyed: contactShredded,
-      emailIndexRemoved: contactShredded,
-    },
-    { dataClass: 'payment', returns: payment.erased.length, keyDestroyed: paymentShredded },
-  ];
-  const payments = locked.filter((row) => row.holdsPayment);
-  const kept = await keptData(tx, context, {
-    subjectId,
-    locked,
-    contactHeld: contact.held.length,
-    paymentHeld: payments.filter((row) => row.held).length,
-    paymentRunning: payments.filter((row) => !row.held && !windowOver(row) && !endedWithoutRefund(row)),
-  });
-  return { erased, kept };
+  const done = await eraseReturnsOfSubject(tx, subjectId, eq(returns.subjectId, subjectId), context);
+  return outcomeOf(tx, context, done);
 }
 
 async function keptData(

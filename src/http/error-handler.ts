@@ -1,9 +1,11 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { DecryptionError } from '../crypto/decryption-errors';
 import { translateDatabaseError } from '../db/database-errors';
 import { AppError, isAppError, type ValidationIssue } from './app-error';
-import type { ErrorCode } from './error-codes';
+import { type ErrorCode, errorCodes } from './error-codes';
 import { buildProblem, problemContentType } from './problem';
 
 /** Fastify's own client errors, by code. Their messages are not forwarded: some quote the input. */
@@ -113,15 +115,46 @@ export function handleFrameworkError(error: FastifyError, request: FastifyReques
   return sendProblem(reply, toAppError(error).appError, request.id);
 }
 
+/** Node's parser errors, which arrive before any request object exists. */
+function clientProblem(code: string | undefined): [ErrorCode, string] {
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT')
+    return ['request_timeout', 'The request was not received in time.'];
+  if (code === 'HPE_HEADER_OVERFLOW')
+    return ['headers_too_large', 'The request headers are larger than the limit.'];
+  return ['malformed_request', 'The request is not valid HTTP.'];
+}
+
+/**
+ * Fastify's `clientErrorHandler`: a request Node could not parse still gets problem+json. The error
+ * is not logged whole: its `rawPacket` holds the bytes received, headers and body included.
+ */
+export function handleClientError(this: FastifyInstance, error: Error & { code?: string }, socket: Socket) {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [code, detail] = clientProblem(error.code);
+  this.log.debug({ clientError: error.code }, 'client error');
+  // Bytes written after a response has begun would corrupt it: then the connection is only closed.
+  const current = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (!socket.writable || current?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify(buildProblem(code, detail));
+  const { status } = errorCodes[code];
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${problemContentType}\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    // Flushed, then closed both ways: a half-open socket would wait for a client that may never end.
+    () => socket.destroy(),
+  );
+}
+
 /** The one error handler: every error becomes RFC 9457 problem+json; 5xx details go to the log only. */
 export function registerErrorHandling(app: FastifyInstance) {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const { appError, issues } = toAppError(error);
     if (appError.status >= 500) {
-      request.log.error(
-        { err: { type: error.name, code: error.code ?? appError.code, stack: error.stack } },
-        'request failed',
-      );
+      // The logger's err serializer (logging.ts) keeps the type, code and frames, never the message.
+      request.log.error({ err: error, problem: appError.code }, 'request failed');
     }
     return sendProblem(reply, appError, request.id, issues);
   });

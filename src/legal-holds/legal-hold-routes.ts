@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { principalOf } from '../auth/auth-plugin';
 import { rejectMerchantScopedTokens } from '../auth/controller-wide';
 import { problemResponses } from '../http/problem';
+import { instant, text } from '../http/request-fields';
 import { createPseudonymKeys } from '../pseudonymization/pseudonyms';
 import type { LegalHoldRow } from './legal-holds.schema';
 import { createLegalHold, listLegalHolds, releaseLegalHold } from './manage-legal-holds';
@@ -44,12 +45,8 @@ const createBodySchema = z
   .strictObject({
     email: z.string().trim().max(254).pipe(z.email('expected an e-mail address')).optional(),
     returnId: z.uuid().optional(),
-    reason: z.string().trim().min(1).max(1000),
-    until: z.iso
-      .datetime({ offset: true, message: 'expected an ISO 8601 date-time with an offset' })
-      .transform((value) => new Date(value))
-      .refine((date) => date.getTime() > Date.now(), 'must be in the future')
-      .optional(),
+    reason: text(1000),
+    until: instant.refine((date) => date.getTime() > Date.now(), 'must be in the future').optional(),
   })
   .refine((body) => (body.email === undefined) !== (body.returnId === undefined), {
     message: 'send exactly one of email or returnId',
@@ -69,6 +66,7 @@ export async function legalHoldRoutes(app: FastifyInstance) {
   const releaseDeps = {
     policies: app.policies,
     pseudonymsOf: createPseudonymKeys(app.config.pseudonymSecret),
+    signer: app.signer,
   };
 
   routes.post(

@@ -10,6 +10,7 @@ import type { PseudonymsOf } from '../erasure/recipient-notices';
 import { AppError } from '../http/app-error';
 import type { Policies } from '../policies/load-policies';
 import { returns } from '../returns/returns.schema';
+import type { Signer } from '../signing/signing-key';
 import { type LegalHoldRow, legalHolds } from './legal-holds.schema';
 
 export interface NewLegalHold {
@@ -75,10 +76,14 @@ export async function createLegalHold(
   });
 }
 
-/** What completing a deferred erasure needs: the retention periods and the recipients' pseudonyms. */
+/**
+ * What completing a deferred erasure needs: the retention periods, the recipients' pseudonyms and the
+ * key that signs the completion's certificate on the erasure request.
+ */
 export interface HoldReleaseDeps {
   policies: Policies;
   pseudonymsOf: PseudonymsOf;
+  signer: Signer;
 }
 
 /**
@@ -118,6 +123,7 @@ export async function releaseLegalHold(
       now,
       origin: 'deferred_request' as const,
       pseudonymsOf: deps.pseudonymsOf,
+      signer: deps.signer,
     };
     let deferredErasures = 0;
     for (const deferred of subjectId ? await deferredErasureSubjects(tx, context, [subjectId]) : []) {

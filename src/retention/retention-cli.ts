@@ -5,6 +5,8 @@ import { connectDatabase } from '../db/connect';
 import { AppError } from '../http/app-error';
 import { loadPolicies } from '../policies/load-policies';
 import { createPseudonymKeys } from '../pseudonymization/pseudonyms';
+import { publishSigningKey } from '../signing/published-keys';
+import { createSigner } from '../signing/signing-key';
 import { futureAsOfProblem, parseAsOf } from './as-of-date';
 import {
   defaultBatchSize,
@@ -113,8 +115,12 @@ export function registerRetentionCommands(program: Command): void {
       const database = await connectDatabase(config, { maxConnections: 4 });
       const progress = progressReporter();
       try {
+        const signer = await createSigner(config.signingKeyPem);
+        // A deferred erasure this run completes is certified with this key: it must verify through the
+        // service's JWKS.
+        await publishSigningKey(database.db, signer);
         const summary = await runRetention(
-          { database, policies, pseudonymsOf: createPseudonymKeys(config.pseudonymSecret) },
+          { database, policies, pseudonymsOf: createPseudonymKeys(config.pseudonymSecret), signer },
           {
             asOf: options.asOf,
             dryRun: options.dryRun,

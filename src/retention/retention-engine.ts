@@ -9,6 +9,7 @@ import type { PseudonymsOf } from '../erasure/recipient-notices';
 import { AppError } from '../http/app-error';
 import type { Policies } from '../policies/load-policies';
 import type { RetentionRule } from '../policies/retention-policy';
+import type { Signer } from '../signing/signing-key';
 import { createForegroundWatch, type ForegroundWatch } from './foreground-activity';
 import { tryRetentionLock } from './retention-lock';
 import {
@@ -91,6 +92,8 @@ export interface RetentionDependencies {
   policies: Policies;
   /** Recipients' pseudonym keys: erased returns are announced (`return.erased`, Art. 19). */
   pseudonymsOf: PseudonymsOf;
+  /** Signs the certificate of an erasure request a hold deferred, once the run completes it. */
+  signer: Signer;
   /** Who asked; absent for the schedule. */
   principal?: Principal;
   requestId?: string;
@@ -627,6 +630,7 @@ export async function runRetention(
         now: run.asOf,
         origin: 'deferred_request' as const,
         pseudonymsOf: deps.pseudonymsOf,
+        signer: deps.signer,
       };
       for (const subjectId of await deferredErasureSubjects(db, deferred)) {
         options.signal?.throwIfAborted();

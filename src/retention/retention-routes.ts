@@ -4,8 +4,9 @@ import { z } from 'zod';
 import { principalOf } from '../auth/auth-plugin';
 import { rejectMerchantScopedTokens } from '../auth/controller-wide';
 import { problemResponses } from '../http/problem';
+import { instantOrDate } from '../http/request-fields';
 import { createPseudonymKeys } from '../pseudonymization/pseudonyms';
-import { asOfSchema, futureAsOfProblem } from './as-of-date';
+import { futureAsOfProblem } from './as-of-date';
 import {
   previewRetention,
   type RetentionDependencies,
@@ -62,7 +63,7 @@ const security = [{ bearerAuth: [] }];
 const runBodySchema = z.preprocess(
   (body) => body ?? {},
   z
-    .object({ dryRun: z.boolean().default(false), asOf: asOfSchema.optional() })
+    .object({ dryRun: z.boolean().default(false), asOf: instantOrDate.optional() })
     .superRefine((body, context) => {
       // Zod runs this even when asOf failed its own check and is still a string.
       const asOf: unknown = body.asOf;
@@ -87,6 +88,7 @@ export async function retentionRoutes(app: FastifyInstance) {
     database: app.database,
     policies: app.policies,
     pseudonymsOf,
+    signer: app.signer,
     principal: principalOf(request),
     requestId: request.id,
   });
@@ -138,7 +140,7 @@ export async function retentionRoutes(app: FastifyInstance) {
       schema: {
         tags: ['retention'],
         security,
-        querystring: z.object({ asOf: asOfSchema.optional() }),
+        querystring: z.object({ asOf: instantOrDate.optional() }),
         response: {
           200: z.object({
             asOf: z.string(),

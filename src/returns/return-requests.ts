@@ -1,6 +1,7 @@
 import { electronicFormatIBAN, isValidIBAN } from 'ibantools';
 import { isValidPhoneNumber } from 'libphonenumber-js';
 import { z } from 'zod';
+import { instant, text } from '../http/request-fields';
 import type { ReturnRulesPolicy } from '../policies/return-rules-policy';
 import { carrierCodePattern } from './carrier-codes';
 import { isValidPostalCode, normalisePostalCode } from './postal-codes';
@@ -13,18 +14,8 @@ import { eventTypes } from './return-status';
 
 /** Clock skew tolerated between the caller and the service for "not in the future". */
 const clockSkewMs = 5 * 60_000;
-const earliestPlausible = Date.UTC(2000, 0, 1);
 
-const noControlCharacters = /^[^\p{Cc}]*$/u;
 const regionNames = new Intl.DisplayNames(['en'], { type: 'region', fallback: 'none' });
-
-const text = (max: number) =>
-  z
-    .string()
-    .trim()
-    .min(1, 'must not be empty')
-    .max(max, `must be at most ${max} characters`)
-    .regex(noControlCharacters, 'must not contain control characters');
 
 /** Ids that travel in webhook payloads too, so they keep to the token alphabet those accept. */
 const identifier = (max: number) =>
@@ -40,12 +31,11 @@ export const reasonCode = z
   .string()
   .regex(/^[a-z][a-z0-9_]{0,63}$/, 'expected a snake_case code of at most 64 characters');
 
-/** An RFC 3339 instant with an offset, as a Date, not in the future and not before 2000. */
-const pastInstant = z.iso
-  .datetime({ offset: true, message: 'expected an ISO 8601 date-time with an offset' })
-  .transform((value) => new Date(value))
-  .refine((date) => date.getTime() >= earliestPlausible, 'must not be before 2000')
-  .refine((date) => date.getTime() <= Date.now() + clockSkewMs, 'must not be in the future');
+/** An RFC 3339 instant with an offset, as a Date, not in the future (and, as any instant, not before 2000). */
+const pastInstant = instant.refine(
+  (date) => date.getTime() <= Date.now() + clockSkewMs,
+  'must not be in the future',
+);
 
 const country = z
   .string()

@@ -42,7 +42,7 @@ async function startMigratedJobs(deps: BackgroundJobDependencies, stops: Stop[])
   stops.push(() => sequencer.stop());
   // Retention on RETENTION_CRON; every instance schedules it, one runs it (advisory lock + run row).
   const retention = startRetentionScheduler(
-    { database, policies, pseudonymsOf: createPseudonymKeys(config.pseudonymSecret) },
+    { database, policies, pseudonymsOf: createPseudonymKeys(config.pseudonymSecret), signer },
     config.retentionCron,
     log,
   );

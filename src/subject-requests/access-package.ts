@@ -1,9 +1,9 @@
-import { asc, eq } from 'drizzle-orm';
+import { asc, eq, inArray, or } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Executor } from '../audit/record-audit-event';
 import type { DataClass } from '../crypto/data-classes';
 import { loadSubjectKeyset } from '../crypto/field-cipher';
-import { subjects } from '../crypto/subjects.schema';
+import { type SubjectRow, subjects } from '../crypto/subjects.schema';
 import { activeHoldsFor } from '../legal-holds/active-holds';
 import { disclosuresForSubject } from '../pseudonymization/disclosure-register';
 import { computeLegalClocks } from '../returns/legal-clocks';
@@ -112,6 +112,33 @@ export const subjectPackageSchema = z
 
 export type SubjectPackage = z.infer<typeof subjectPackageSchema>;
 
+/**
+ * The subject's own requests: those tied to it by id, and those that only carry the blind index of
+ * its e-mail (received before the subject existed, then rejected or still open, this one included),
+ * matched on every digest the subject is stored under. Both columns are indexed.
+ */
+function requestsOfSubject(executor: Executor, subject: SubjectRow) {
+  const digests = [subject.emailIndex].filter((digest): digest is Buffer => digest !== null);
+  return executor
+    .select({
+      id: subjectRequests.id,
+      type: subjectRequests.type,
+      status: subjectRequests.status,
+      receivedAt: subjectRequests.receivedAt,
+      dueAt: subjectRequests.dueAt,
+      extendedDueAt: subjectRequests.extendedDueAt,
+      completedAt: subjectRequests.completedAt,
+    })
+    .from(subjectRequests)
+    .where(
+      or(
+        eq(subjectRequests.subjectId, subject.id),
+        digests.length > 0 ? inArray(subjectRequests.emailIndex, digests) : undefined,
+      ),
+    )
+    .orderBy(asc(subjectRequests.receivedAt), asc(subjectRequests.id));
+}
+
 function groupEvents(events: ReturnEventRow[]): Map<string, ReturnEventRow[]> {
   const byReturn = new Map<string, ReturnEventRow[]>();
   for (const event of events) byReturn.set(event.returnId, [...(byReturn.get(event.returnId) ?? []), event]);
@@ -192,21 +219,7 @@ export async function buildSubjectPackage(
   }
   const disclosures = subject ? await disclosuresForSubject(executor, subject.id) : [];
   // The subject's own requests are data held on them too (Art. 15): what they asked and when.
-  const requests = subject
-    ? await executor
-        .select({
-          id: subjectRequests.id,
-          type: subjectRequests.type,
-          status: subjectRequests.status,
-          receivedAt: subjectRequests.receivedAt,
-          dueAt: subjectRequests.dueAt,
-          extendedDueAt: subjectRequests.extendedDueAt,
-          completedAt: subjectRequests.completedAt,
-        })
-        .from(subjectRequests)
-        .where(eq(subjectRequests.subjectId, subject.id))
-        .orderBy(asc(subjectRequests.receivedAt))
-    : [];
+  const requests = subject ? await requestsOfSubject(executor, subject) : [];
   const holds = subject
     ? await activeHoldsFor(executor, { subjectId: subject.id, returnIds: rows.map((row) => row.id) }, now)
     : [];

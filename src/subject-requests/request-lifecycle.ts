@@ -43,7 +43,7 @@ export async function createSubjectRequest(
   const receivedAt = input.receivedAt ?? now;
   if (receivedAt.getTime() > now.getTime() + allowedClockSkewMs) {
     throw new AppError('validation_failed', 'receivedAt is in the future.', {
-      errors: [{ path: 'receivedAt', message: 'must not be in the future' }],
+      errors: [{ path: 'body.receivedAt', message: 'must not be in the future' }],
     });
   }
   return deps.db.transaction(async (tx) => {

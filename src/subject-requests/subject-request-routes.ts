@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { principalOf } from '../auth/auth-plugin';
 import { rejectMerchantScopedTokens } from '../auth/controller-wide';
 import { problemResponses } from '../http/problem';
+import { instant, text } from '../http/request-fields';
 import { erasureNoticesOfSubject } from '../pseudonymization/disclosure-register';
 import { createPseudonymKeys } from '../pseudonymization/pseudonyms';
 import { subjectPackageSchema } from './access-package';
@@ -22,7 +23,9 @@ import type { SubjectRequestDeps } from './subject-request-deps';
 import { subjectRequestSchema, toSubjectRequestView } from './subject-request-view';
 import { subjectRequestStatuses, subjectRequestTypes, verificationMethods } from './subject-requests.schema';
 
-const reasonText = z.string().trim().min(1, 'must not be empty').max(1000, 'must be at most 1000 characters');
+const reasonText = text(1000);
+/** GDPR Art. 99(2): no request could be received before the regulation applied. */
+const gdprApplies = Date.UTC(2018, 4, 25);
 const idParams = z.strictObject({ id: z.uuid() });
 const auditContext = (request: FastifyRequest) => ({
   principal: principalOf(request),
@@ -54,9 +57,9 @@ export async function subjectRequestRoutes(app: FastifyInstance) {
         .trim()
         .max(254, 'must be at most 254 characters')
         .pipe(z.email('expected an e-mail address')),
-      receivedAt: z.iso
-        .datetime({ offset: true, message: 'expected an ISO 8601 date-time with an offset' })
-        .transform((value) => new Date(value))
+      // "Not in the future" is checked against the clock of the request, in createSubjectRequest.
+      receivedAt: instant
+        .refine((date) => date.getTime() >= gdprApplies, 'must not be before 2018-05-25 (GDPR applies)')
         .optional(),
       channel: z
         .string()

@@ -150,4 +150,28 @@ describe('health, docs and problem+json', () => {
     expect(logs).not.toContain('paul.verlaine');
     expect(logs).not.toContain(token);
   });
+
+  it('logs the route pattern, not a path or query key that could hold personal data', async () => {
+    const support = { ...bearer(await t.token('support')), 'x-purpose': 'customer_support' };
+    const id = '0190f3a4-7b1c-7d2e-8f90-123456789abc';
+    await t.app.inject({ url: '/v1/returns/jean.secret@c.fr', headers: support });
+    await t.app.inject({ url: `/v1/returns/${id}?anne.secret%40c.fr=1&limit=2`, headers: support });
+    await t.app.inject({ url: '/nowhere/marc.secret@c.fr' });
+    const logs = t.logs.join('');
+    expect(logs).not.toContain('jean.secret');
+    expect(logs).not.toContain('anne.secret');
+    expect(logs).not.toContain('marc.secret');
+    const urls = t.logs.map((line) => JSON.parse(line).req?.url).filter(Boolean);
+    expect(urls).toContain('/v1/returns/:id');
+    expect(urls).toContain(`/v1/returns/${id}?[unknown]=[redacted]&limit=[redacted]`);
+  });
+
+  it('forbids caching and content sniffing of every /v1 answer, errors included', async () => {
+    const me = await t.app.inject({ url: '/v1/me', headers: bearer(await t.token('dpo')) });
+    const refused = await t.app.inject({ url: '/v1/me' });
+    for (const response of [me, refused]) {
+      expect(response.headers['cache-control']).toBe('no-store');
+      expect(response.headers['x-content-type-options']).toBe('nosniff');
+    }
+  });
 });

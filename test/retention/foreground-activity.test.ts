@@ -27,6 +27,9 @@ describe("retention's watch on other work in the database", () => {
     expect(await laneAsks(watch, () => false)).toBe('quiet');
 
     const other = await openOtherTransaction(database);
+    // A sample is reused for `sampleMs`: on a fast machine the transaction opens within that time of
+    // the quiet sample above, which would then answer for it.
+    await new Promise((resolve) => setTimeout(resolve, 50));
     try {
       const waiting = watch.untilQuiet(() => false);
       expect(await within(600, waiting)).toBe('waiting');

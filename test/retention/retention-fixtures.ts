@@ -22,6 +22,7 @@ export function retentionDeps(t: TestApp): RetentionDependencies {
     database: t.database,
     policies: t.policies,
     pseudonymsOf: createPseudonymKeys(t.config.pseudonymSecret),
+    signer: t.app.signer,
   };
 }
 
