@@ -59,7 +59,10 @@ interface LockedReturn {
   merchantId: string;
   erasedAt: Date | null;
   refundedAt: Date | null;
-  /** The refund, or the dormancy of a return still under way (return-end.ts); null while neither. */
+  /**
+   * The refund, or, for a return still under way, when it goes (or went) dormant (return-end.ts); null
+   * for a return that ended with no refund.
+   */
   paymentClockStart: Date | null;
   status: string;
   /** The return still holds a value of the payment class (the refund IBAN). */

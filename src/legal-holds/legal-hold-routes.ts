@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { principalOf } from '../auth/auth-plugin';
 import { rejectMerchantScopedTokens } from '../auth/controller-wide';
 import { problemResponses } from '../http/problem';
-import { instant, text } from '../http/request-fields';
+import { instant, multilineText } from '../http/request-fields';
 import { createPseudonymKeys } from '../pseudonymization/pseudonyms';
 import type { LegalHoldRow } from './legal-holds.schema';
 import { createLegalHold, listLegalHolds, releaseLegalHold } from './manage-legal-holds';
@@ -45,7 +45,7 @@ const createBodySchema = z
   .strictObject({
     email: z.string().trim().max(254).pipe(z.email('expected an e-mail address')).optional(),
     returnId: z.uuid().optional(),
-    reason: text(1000),
+    reason: multilineText(1000),
     until: instant.refine((date) => date.getTime() > Date.now(), 'must be in the future').optional(),
   })
   .refine((body) => (body.email === undefined) !== (body.returnId === undefined), {

@@ -117,8 +117,8 @@ export function registerRetentionCommands(program: Command): void {
       try {
         const signer = await createSigner(config.signingKeyPem);
         // A deferred erasure this run completes is certified with this key: it must verify through the
-        // service's JWKS.
-        await publishSigningKey(database.db, signer);
+        // service's JWKS. A dry run changes nothing, that key's publication included.
+        if (!options.dryRun) await publishSigningKey(database.db, signer);
         const summary = await runRetention(
           { database, policies, pseudonymsOf: createPseudonymKeys(config.pseudonymSecret), signer },
           {

@@ -42,33 +42,38 @@ const dormantReturnIds = (rule: RetentionRule, asOf: Date) => sql`
     having ${isPast(sql`greatest(dormant.created_at, max(dormant_event.received_at)) + ${dormantReturnAfter}::interval`, rule, asOf)}`;
 
 /**
- * A return still under way whose dormancy is `rule` old. For a batch, a scalar subquery per candidate
- * row, a probe of the return's own events; for a count, the last arrivals of all such returns at once
- * (few, once retention has run), hashed.
+ * For a count over the table: the returns any of these selects of return ids finds, as one IN. Inside
+ * an OR, PostgreSQL runs an IN as a subplan, hashed only while it expects the rows to fit in work_mem
+ * and scanned again for every row beyond that (quadratic over a million returns); one IN over a
+ * UNION ALL is a semi-join.
  */
-function dormantFor(rule: RetentionRule, asOf: Date, mode: DueMode): SQL {
-  return mode === 'probe'
-    ? and(stillUnderWay, isPast(dormantSince, rule, asOf))!
-    : sql`${returns.id} in (${dormantReturnIds(rule, asOf)})`;
+function returnIdIn(...selects: SQL[]): SQL {
+  return sql`${returns.id} in (${sql.join(selects, sql` union all `)})`;
 }
+
+/** The ids of the returns a condition selects, for returnIdIn. */
+const returnIdsWhere = (condition: SQL) => sql`select ${returns.id} from ${returns} where ${condition}`;
+
+/** The same for a batch: a scalar subquery per candidate row, a probe of the return's own events. */
+const dormantFor = (rule: RetentionRule, asOf: Date) => and(stillUnderWay, isPast(dormantSince, rule, asOf))!;
 
 /**
  * A return's clock (`return_closed`) starts when it ended, or, for one still under way, when it went
  * dormant. For a batch, scalar subqueries, not EXISTS: they stay probes of the return's own events per
  * candidate row, where a semi-join could walk the events index from its start on every keyset batch
  * (quadratic over a sweep). For a count, the end dates of all returns at once (one pass over the events,
- * hashed) and the dormant ones, in one IN that PostgreSQL can run as a semi-join: several times cheaper
- * than a probe per row over the whole table.
+ * hashed) and the dormant ones: several times cheaper than a probe per row over the whole table.
  */
 function closedFor(rule: RetentionRule, asOf: Date, mode: DueMode): SQL {
   if (mode === 'scan') {
-    return sql`${returns.id} in (
-      select ${returnEvents.returnId} from ${returnEvents} where ${returnEvents.type} in (${endEventTypes})
-        group by ${returnEvents.returnId} having ${isPast(endedAt, rule, asOf)}
-      union all ${dormantReturnIds(rule, asOf)})`;
+    return returnIdIn(
+      sql`select ${returnEvents.returnId} from ${returnEvents} where ${returnEvents.type} in (${endEventTypes})
+        group by ${returnEvents.returnId} having ${isPast(endedAt, rule, asOf)}`,
+      dormantReturnIds(rule, asOf),
+    );
   }
   const returnEndedAt = sql`(select ${endedAt} from ${returnEvents} where ${returnEvents.returnId} = ${returns.id} and ${returnEvents.type} in (${endEventTypes}))`;
-  return or(and(hasEnded, isPast(returnEndedAt, rule, asOf)), dormantFor(rule, asOf, mode))!;
+  return or(and(hasEnded, isPast(returnEndedAt, rule, asOf)), dormantFor(rule, asOf))!;
 }
 
 /**
@@ -196,11 +201,16 @@ const contactErase = returnsTarget(
  * while the refund was owed does not stay for ever once the return has gone quiet.
  */
 const paymentErase = returnsTarget(
-  (rule, asOf, mode) =>
-    and(
+  (rule, asOf, mode) => {
+    const refundWindowOver = or(isPast(returns.refundedAt, rule, asOf), endedWithoutRefund)!;
+    if (mode === 'probe') {
+      return and(isNotNull(returns.ibanEnc), or(refundWindowOver, dormantFor(rule, asOf)))!;
+    }
+    return and(
       isNotNull(returns.ibanEnc),
-      or(isPast(returns.refundedAt, rule, asOf), endedWithoutRefund, dormantFor(rule, asOf, mode)),
-    )!,
+      returnIdIn(returnIdsWhere(refundWindowOver), dormantReturnIds(rule, asOf)),
+    )!;
+  },
   async (tx, ids, context) => {
     const result = await eraseReturnsPaymentData(tx, ids, erasureContext(context));
     return { done: result.erased, held: result.held };
@@ -214,8 +224,13 @@ const paymentErase = returnsTarget(
  */
 const accountingDelete = returnsTarget(
   // Counted from the refund; for a return that ended with none, from its end.
-  (rule, asOf, mode) =>
-    or(isPast(returns.refundedAt, rule, asOf), and(endedWithoutRefund, closedFor(rule, asOf, mode)))!,
+  (rule, asOf, mode) => {
+    const refunded = isPast(returns.refundedAt, rule, asOf);
+    const endedWithNone = and(endedWithoutRefund, closedFor(rule, asOf, mode))!;
+    return mode === 'probe'
+      ? or(refunded, endedWithNone)!
+      : returnIdIn(returnIdsWhere(refunded), returnIdsWhere(endedWithNone));
+  },
   async (tx, ids, context) => {
     let held = new Set<string>();
     const checked = await unlessHeld(tx, ids, context.asOf, async (due) => {

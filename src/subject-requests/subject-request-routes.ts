@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { principalOf } from '../auth/auth-plugin';
 import { rejectMerchantScopedTokens } from '../auth/controller-wide';
 import { problemResponses } from '../http/problem';
-import { instant, text } from '../http/request-fields';
+import { instant, multilineText } from '../http/request-fields';
 import { erasureNoticesOfSubject } from '../pseudonymization/disclosure-register';
 import { createPseudonymKeys } from '../pseudonymization/pseudonyms';
 import { subjectPackageSchema } from './access-package';
@@ -23,7 +23,7 @@ import type { SubjectRequestDeps } from './subject-request-deps';
 import { subjectRequestSchema, toSubjectRequestView } from './subject-request-view';
 import { subjectRequestStatuses, subjectRequestTypes, verificationMethods } from './subject-requests.schema';
 
-const reasonText = text(1000);
+const reasonText = multilineText(1000);
 /** GDPR Art. 99(2): no request could be received before the regulation applied. */
 const gdprApplies = Date.UTC(2018, 4, 25);
 const idParams = z.strictObject({ id: z.uuid() });
