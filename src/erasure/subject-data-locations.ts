@@ -3,6 +3,7 @@ import type { DataClass } from '../crypto/data-classes';
 import { encryptedColumns } from '../crypto/encryption-map';
 import { uuidArray } from '../db/array-param';
 // Imported for their encryption-map declarations: every table below must have declared its columns.
+import '../legal-holds/legal-holds.schema';
 import '../returns/returns.schema';
 import '../subject-requests/subject-requests.schema';
 
@@ -17,6 +18,9 @@ const rowsOfSubjects: Record<string, (subjectIds: SQL, nulledReturnIds: SQL) => 
   return_events: (subjectIds, nulled) =>
     sql`return_id = any(array(select id from returns where subject_id = any(${subjectIds}) and id <> all(${nulled})))`,
   subject_requests: (subjectIds) => sql`subject_id = any(${subjectIds})`,
+  // A hold names its subject, or one return of it.
+  legal_holds: (subjectIds) =>
+    sql`(subject_id = any(${subjectIds}) or return_id = any(array(select id from returns where subject_id = any(${subjectIds}))))`,
 };
 
 export class UnmappedEncryptedTableError extends Error {

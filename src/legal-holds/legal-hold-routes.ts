@@ -6,6 +6,7 @@ import { rejectMerchantScopedTokens } from '../auth/controller-wide';
 import { problemResponses } from '../http/problem';
 import { instant, multilineText } from '../http/request-fields';
 import { createPseudonymKeys } from '../pseudonymization/pseudonyms';
+import { holdReasons } from './hold-reasons';
 import type { LegalHoldRow } from './legal-holds.schema';
 import { createLegalHold, listLegalHolds, releaseLegalHold } from './manage-legal-holds';
 
@@ -15,7 +16,8 @@ const legalHoldSchema = z
     on: z.enum(['subject', 'return']),
     subjectId: z.uuid().nullable(),
     returnId: z.uuid().nullable(),
-    reason: z.string(),
+    /** Null when not kept: the subject has been erased since (the reason went with its contact key). */
+    reason: z.string().nullable(),
     until: z.string().nullable(),
     active: z.boolean(),
     createdBy: z.string(),
@@ -25,13 +27,17 @@ const legalHoldSchema = z
   })
   .meta({ id: 'LegalHold' });
 
-function toView(hold: LegalHoldRow, now = new Date()): z.infer<typeof legalHoldSchema> {
+function toView(
+  hold: LegalHoldRow,
+  reason: string | null,
+  now = new Date(),
+): z.infer<typeof legalHoldSchema> {
   return {
     id: hold.id,
     on: hold.returnId ? 'return' : 'subject',
     subjectId: hold.subjectId,
     returnId: hold.returnId,
-    reason: hold.reason,
+    reason,
     until: hold.until?.toISOString() ?? null,
     active: hold.releasedAt === null && (hold.until === null || hold.until > now),
     createdBy: hold.createdBy,
@@ -63,6 +69,10 @@ export async function legalHoldRoutes(app: FastifyInstance) {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   app.addHook('onRequest', rejectMerchantScopedTokens);
   const common = { tags: ['legal-holds'], security: [{ bearerAuth: [] }] };
+  const views = async (holds: LegalHoldRow[]) => {
+    const reasons = await holdReasons(app.database.db, app.keyring, holds);
+    return holds.map((hold) => toView(hold, reasons.get(hold.id) ?? null));
+  };
   const releaseDeps = {
     policies: app.policies,
     pseudonymsOf: createPseudonymKeys(app.config.pseudonymSecret),
@@ -83,11 +93,12 @@ export async function legalHoldRoutes(app: FastifyInstance) {
     async (request, reply) => {
       const hold = await createLegalHold(
         app.database.db,
-        app.emailIndex,
+        { emailIndex: app.emailIndex, keyring: app.keyring },
         auditContext(request),
         request.body,
       );
-      return reply.code(201).send(toView(hold));
+      const [view] = await views([hold]);
+      return reply.code(201).send(view!);
     },
   );
 
@@ -108,7 +119,7 @@ export async function legalHoldRoutes(app: FastifyInstance) {
     async (request) => {
       const released = request.query.released === undefined ? undefined : request.query.released === 'true';
       const holds = await listLegalHolds(app.database.db, { released, limit: request.query.limit });
-      return { items: holds.map((hold) => toView(hold)) };
+      return { items: await views(holds) };
     },
   );
 
@@ -123,7 +134,15 @@ export async function legalHoldRoutes(app: FastifyInstance) {
         response: { 200: legalHoldSchema, ...problemResponses(400, 401, 403, 404) },
       },
     },
-    async (request) =>
-      toView(await releaseLegalHold(app.database.db, releaseDeps, auditContext(request), request.params.id)),
+    async (request) => {
+      const hold = await releaseLegalHold(
+        app.database.db,
+        releaseDeps,
+        auditContext(request),
+        request.params.id,
+      );
+      const [view] = await views([hold]);
+      return view!;
+    },
   );
 }

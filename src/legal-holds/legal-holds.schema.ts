@@ -1,6 +1,8 @@
 import { sql } from 'drizzle-orm';
 import { check, index, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { declareEncryptedColumns } from '../crypto/encryption-map';
 import { subjects } from '../crypto/subjects.schema';
+import { bytea } from '../db/bytea';
 
 /**
  * A legal hold keeps a subject's data, or one return's, out of erasure and retention until it is
@@ -12,7 +14,10 @@ export const legalHolds = pgTable(
     id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
     subjectId: uuid('subject_id').references(() => subjects.id),
     returnId: uuid('return_id'),
-    reason: text('reason').notNull(),
+    /** Clear text written before migration 0034, encrypted at start (db/encrypt-legacy-reasons.ts). */
+    reason: text('reason'),
+    /** Why the data is kept: free text that may name the person, under the subject's contact key. */
+    reasonEnc: bytea('reason_enc'),
     until: timestamp('until', { withTimezone: true, mode: 'date' }),
     createdBy: text('created_by').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
@@ -27,3 +32,5 @@ export const legalHolds = pgTable(
 );
 
 export type LegalHoldRow = typeof legalHolds.$inferSelect;
+
+declareEncryptedColumns('legal_holds', { reason_enc: 'contact' });

@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { and, desc, eq, isNotNull, isNull } from 'drizzle-orm';
 import type { AuditContext, Executor } from '../audit/record-audit-event';
 import { recordAuditEvent } from '../audit/record-audit-event';
 import type { EmailBlindIndex } from '../crypto/blind-index';
+import type { MasterKeyring } from '../crypto/master-keyring';
 import { findSubjectIdByEmail } from '../crypto/subjects';
 import { subjects } from '../crypto/subjects.schema';
 import type { Database } from '../db/database';
@@ -11,6 +13,7 @@ import { AppError } from '../http/app-error';
 import type { Policies } from '../policies/load-policies';
 import { returns } from '../returns/returns.schema';
 import type { Signer } from '../signing/signing-key';
+import { encryptHoldReason } from './hold-reasons';
 import { type LegalHoldRow, legalHolds } from './legal-holds.schema';
 
 export interface NewLegalHold {
@@ -44,18 +47,25 @@ async function holdTarget(
 /** Places a hold: erasure and retention leave what it covers until it is released or ends. */
 export async function createLegalHold(
   db: Database,
-  emailIndex: EmailBlindIndex,
+  keys: { emailIndex: EmailBlindIndex; keyring: MasterKeyring },
   audit: AuditContext,
   input: NewLegalHold,
 ): Promise<LegalHoldRow> {
   return db.transaction(async (tx) => {
-    const target = await holdTarget(tx, emailIndex, input);
+    const target = await holdTarget(tx, keys.emailIndex, input);
+    const id = randomUUID();
     const [hold] = await tx
       .insert(legalHolds)
       .values({
+        id,
         subjectId: target.subjectId,
         returnId: target.returnId,
-        reason: input.reason,
+        reasonEnc: await encryptHoldReason(
+          tx,
+          keys.keyring,
+          { holdId: id, subjectId: target.subjectRef },
+          input.reason,
+        ),
         until: input.until ?? null,
         createdBy: audit.principal?.sub ?? 'anonymous',
       })

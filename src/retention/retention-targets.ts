@@ -337,8 +337,8 @@ const requestsRedact = requestsTarget(
       or(
         isNotNull(subjectRequests.result),
         isNotNull(subjectRequests.changesEnc),
-        isNotNull(subjectRequests.rejectionReason),
-        isNotNull(subjectRequests.extensionReason),
+        isNotNull(subjectRequests.rejectionReasonEnc),
+        isNotNull(subjectRequests.extensionReasonEnc),
       ),
     )!,
   (tx, ids) =>
@@ -347,8 +347,8 @@ const requestsRedact = requestsTarget(
       .set({
         result: null,
         changesEnc: null,
-        rejectionReason: null,
-        extensionReason: null,
+        rejectionReasonEnc: null,
+        extensionReasonEnc: null,
         updatedAt: sql`now()`,
       })
       .where(isAnyOf(subjectRequests.id, ids)),

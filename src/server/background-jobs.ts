@@ -2,7 +2,9 @@ import type { FastifyBaseLogger } from 'fastify';
 import { checkSchemaAndPublishSigningKey } from '../app';
 import { startSequencer } from '../audit/sequencer';
 import type { AppConfig } from '../config/app-config';
+import type { MasterKeyring } from '../crypto/master-keyring';
 import type { DatabaseHandle } from '../db/database';
+import { encryptLegacyReasons } from '../db/encrypt-legacy-reasons';
 import { pendingMigrationCount } from '../db/migrations';
 import type { RotationWorker } from '../keys/rotation-worker';
 import type { Policies } from '../policies/load-policies';
@@ -16,6 +18,8 @@ export interface BackgroundJobDependencies {
   policies: Policies;
   database: DatabaseHandle;
   signer: Signer;
+  /** Encrypts the reasons stored in clear before migration 0034. */
+  keyring: MasterKeyring;
   log: FastifyBaseLogger;
   /** The app's: it stops with the app. */
   rotationWorker: RotationWorker;
@@ -36,7 +40,13 @@ type Stop = () => Promise<void>;
  * a failure part-way leaves nothing running that cannot be stopped.
  */
 async function startMigratedJobs(deps: BackgroundJobDependencies, stops: Stop[]): Promise<void> {
-  const { config, policies, database, signer, log, rotationWorker } = deps;
+  const { config, policies, database, signer, keyring, log, rotationWorker } = deps;
+  const legacy = await encryptLegacyReasons(database.db, keyring);
+  if (legacy.encrypted + legacy.dropped > 0) {
+    log.info(
+      `reasons stored in clear before migration 0034: ${legacy.encrypted} encrypted, ${legacy.dropped} not kept (no subject, or erased)`,
+    );
+  }
   // Positions and signs audit events on whichever instance wins the leader lock.
   const sequencer = startSequencer({ database, signer, log });
   stops.push(() => sequencer.stop());

@@ -48,7 +48,15 @@ export async function runServer(config: AppConfig): Promise<void> {
   }
   // Stopped before the pool closes.
   const jobs = await startBackgroundJobs(
-    { config, policies, database, signer, log: app.log, rotationWorker: app.rotationWorker },
+    {
+      config,
+      policies,
+      database,
+      signer,
+      keyring: app.keyring,
+      log: app.log,
+      rotationWorker: app.rotationWorker,
+    },
     {
       pending,
       // What would have stopped the start had the migrations been applied at boot stops the process.

@@ -5,6 +5,7 @@ import type { DataClass } from '../crypto/data-classes';
 import { loadSubjectKeyset } from '../crypto/field-cipher';
 import { type SubjectRow, subjects } from '../crypto/subjects.schema';
 import { activeHoldsFor } from '../legal-holds/active-holds';
+import { holdReasons } from '../legal-holds/hold-reasons';
 import { disclosuresForSubject } from '../pseudonymization/disclosure-register';
 import { computeLegalClocks } from '../returns/legal-clocks';
 import { decryptEventDetails, decryptReturnPersonalData } from '../returns/return-personal-data';
@@ -101,7 +102,7 @@ export const subjectPackageSchema = z
           id: z.uuid(),
           on: z.enum(['subject', 'return']),
           returnId: z.uuid().nullable(),
-          reason: z.string(),
+          reason: z.string().nullable(),
           since: z.string(),
           until: z.string().nullable(),
         }),
@@ -224,6 +225,7 @@ export async function buildSubjectPackage(
   const holds = subject
     ? await activeHoldsFor(executor, { subjectId: subject.id, returnIds: rows.map((row) => row.id) }, now)
     : [];
+  const reasons = await holdReasons(executor, deps.keyring, holds);
   const processing = buildRecordOfProcessing(policies);
   return {
     format: 'returnvault.access/v1',
@@ -273,7 +275,7 @@ export async function buildSubjectPackage(
       id: hold.id,
       on: hold.returnId ? ('return' as const) : ('subject' as const),
       returnId: hold.returnId,
-      reason: hold.reason,
+      reason: reasons.get(hold.id) ?? null,
       since: hold.createdAt.toISOString(),
       until: hold.until?.toISOString() ?? null,
     })),

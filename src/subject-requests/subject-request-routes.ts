@@ -19,9 +19,15 @@ import {
   rejectSubjectRequest,
   verifySubjectRequest,
 } from './request-lifecycle';
+import { requestReasons } from './request-reasons';
 import type { SubjectRequestDeps } from './subject-request-deps';
 import { subjectRequestSchema, toSubjectRequestView } from './subject-request-view';
-import { subjectRequestStatuses, subjectRequestTypes, verificationMethods } from './subject-requests.schema';
+import {
+  type SubjectRequestRow,
+  subjectRequestStatuses,
+  subjectRequestTypes,
+  verificationMethods,
+} from './subject-requests.schema';
 
 const reasonText = multilineText(1000);
 /** GDPR Art. 99(2): no request could be received before the regulation applied. */
@@ -47,7 +53,12 @@ export async function subjectRequestRoutes(app: FastifyInstance) {
   };
   const common = { tags: ['subject-requests'], security: [{ bearerAuth: [] }] };
   const config = { scopes: ['dsr:manage'] as const };
-  const view = (row: Parameters<typeof toSubjectRequestView>[0]) => toSubjectRequestView(row, new Date());
+  const views = async (rows: SubjectRequestRow[]) => {
+    const reasons = await requestReasons(app.database.db, app.keyring, rows);
+    const now = new Date();
+    return rows.map((row) => toSubjectRequestView(row, reasons.get(row.id)!, now));
+  };
+  const view = async (row: SubjectRequestRow) => (await views([row]))[0]!;
 
   const createBody = z
     .strictObject({
@@ -93,7 +104,7 @@ export async function subjectRequestRoutes(app: FastifyInstance) {
     },
     async (request, reply) => {
       const row = await createSubjectRequest(deps, auditContext(request), request.body, new Date());
-      return reply.code(201).send(view(row));
+      return reply.code(201).send(await view(row));
     },
   );
 
@@ -122,7 +133,7 @@ export async function subjectRequestRoutes(app: FastifyInstance) {
         { status, overdue: overdue === 'true', limit },
         new Date(),
       );
-      return { items: rows.map(view) };
+      return { items: await views(rows) };
     },
   );
 
@@ -142,7 +153,7 @@ export async function subjectRequestRoutes(app: FastifyInstance) {
       if (found.type !== 'erasure' || found.subjectId === null) return view(found);
       const notices = await erasureNoticesOfSubject(app.database.db, found.subjectId);
       return {
-        ...view(found),
+        ...(await view(found)),
         recipients: notices.map((notice) => ({
           ...notice,
           lastDisclosedAt: notice.lastDisclosedAt?.toISOString() ?? null,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { effectiveDueAt } from './calendar-month';
 import { isOverdue } from './request-lifecycle';
+import type { RequestReasons } from './request-reasons';
 import {
   type SubjectRequestRow,
   subjectRequestStatuses,
@@ -24,11 +25,12 @@ export const subjectRequestSchema = z
     extendedDueAt: z.string().nullable(),
     effectiveDueAt: z.string(),
     overdue: z.boolean(),
-    extension: z.object({ reason: z.string(), by: z.string(), at: z.string() }).nullable(),
+    // A reason is null when not kept: the request's e-mail had no data held, or its subject was erased.
+    extension: z.object({ reason: z.string().nullable(), by: z.string(), at: z.string() }).nullable(),
     verification: z
       .object({ method: z.enum(verificationMethods), by: z.string(), at: z.string() })
       .nullable(),
-    rejection: z.object({ reason: z.string(), by: z.string() }).nullable(),
+    rejection: z.object({ reason: z.string().nullable(), by: z.string() }).nullable(),
     pendingChanges: z
       .boolean()
       .meta({ description: 'Rectification changes held (encrypted) until execution' }),
@@ -58,7 +60,11 @@ export type SubjectRequestView = z.infer<typeof subjectRequestSchema>;
 
 const iso = (date: Date | null) => date?.toISOString() ?? null;
 
-export function toSubjectRequestView(row: SubjectRequestRow, now: Date): SubjectRequestView {
+export function toSubjectRequestView(
+  row: SubjectRequestRow,
+  reasons: RequestReasons,
+  now: Date,
+): SubjectRequestView {
   return {
     id: row.id,
     type: row.type,
@@ -70,15 +76,14 @@ export function toSubjectRequestView(row: SubjectRequestRow, now: Date): Subject
     extendedDueAt: iso(row.extendedDueAt),
     effectiveDueAt: effectiveDueAt(row).toISOString(),
     overdue: isOverdue(row, now),
-    extension:
-      row.extendedAt && row.extensionReason
-        ? { reason: row.extensionReason, by: row.extendedBy ?? '', at: row.extendedAt.toISOString() }
-        : null,
+    extension: row.extendedAt
+      ? { reason: reasons.extension, by: row.extendedBy ?? '', at: row.extendedAt.toISOString() }
+      : null,
     verification:
       row.verificationMethod && row.verifiedAt
         ? { method: row.verificationMethod, by: row.verifiedBy ?? '', at: row.verifiedAt.toISOString() }
         : null,
-    rejection: row.rejectionReason ? { reason: row.rejectionReason, by: row.rejectedBy ?? '' } : null,
+    rejection: row.status === 'rejected' ? { reason: reasons.rejection, by: row.rejectedBy ?? '' } : null,
     pendingChanges: row.changesEnc !== null,
     result: row.result,
     policyVersion: row.policyVersion,

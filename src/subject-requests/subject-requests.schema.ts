@@ -28,8 +28,9 @@ export type VerificationMethod = (typeof verificationMethods)[number];
  * A data-subject request (GDPR Art. 12 to 22) and its answer, kept as proof of compliance. The
  * e-mail is never stored: the subject is referenced by id, or, while no subject is known for it, by
  * the keyed blind index of the e-mail (removed when the subject is erased). Rectification changes
- * are encrypted with the subject's contact key until executed, then dropped. `result` holds ids,
- * classes, dates and legal bases only.
+ * are encrypted with the subject's contact key until executed, then dropped; so are the reasons of an
+ * extension or a rejection (not kept for a request with no subject: nothing to encrypt them under).
+ * `result` holds ids, classes, dates and legal bases only.
  */
 export const subjectRequests = pgTable(
   'subject_requests',
@@ -46,13 +47,17 @@ export const subjectRequests = pgTable(
     receivedAt: timestamp('received_at', { withTimezone: true, mode: 'date' }).notNull(),
     dueAt: timestamp('due_at', { withTimezone: true, mode: 'date' }).notNull(),
     extendedDueAt: timestamp('extended_due_at', { withTimezone: true, mode: 'date' }),
+    /** Clear text written before migration 0034, encrypted at start (db/encrypt-legacy-reasons.ts). */
     extensionReason: text('extension_reason'),
+    extensionReasonEnc: bytea('extension_reason_enc'),
     extendedBy: text('extended_by'),
     extendedAt: timestamp('extended_at', { withTimezone: true, mode: 'date' }),
     verificationMethod: text('verification_method', { enum: verificationMethods }),
     verifiedBy: text('verified_by'),
     verifiedAt: timestamp('verified_at', { withTimezone: true, mode: 'date' }),
+    /** Clear text, as `extension_reason`. */
     rejectionReason: text('rejection_reason'),
+    rejectionReasonEnc: bytea('rejection_reason_enc'),
     rejectedBy: text('rejected_by'),
     result: jsonb('result').$type<Record<string, unknown>>(),
     policyVersion: text('policy_version').notNull(),
@@ -69,7 +74,12 @@ export const subjectRequests = pgTable(
   ],
 );
 
-// Pending rectifications are personal data: encrypted with the subject's contact key.
-declareEncryptedColumns('subject_requests', { changes_enc: 'contact' });
+// Pending rectifications, and the reasons written to the person (which may name them), are personal
+// data: encrypted with the subject's contact key, and shredded with it.
+declareEncryptedColumns('subject_requests', {
+  changes_enc: 'contact',
+  extension_reason_enc: 'contact',
+  rejection_reason_enc: 'contact',
+});
 
 export type SubjectRequestRow = typeof subjectRequests.$inferSelect;

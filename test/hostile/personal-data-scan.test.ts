@@ -5,6 +5,12 @@ import { bearer, createTestApp, type TestApp } from '../support/test-app';
 
 const tags = ['scan1', 'scan2', 'scan3', 'scan4', 'scan5'];
 const rectified = { name: 'Honorine Rectifiée-scan2', email: 'honorine.rectifiee.scan2@example.org' };
+/** Reasons written by the DPO that name the person (Art. 12(3), 12(4), a hold). */
+const reasons = {
+  hold: 'Litige en cours avec Apolline Reason-scan4',
+  extension: 'Dossier de Barnabé Reason-scan1 réparti sur plusieurs marchands',
+  rejection: 'Identité de Céleste Reason-scan3 non établie',
+};
 
 /** The personal values the workload stores; postal codes are left out (digits recur in ids). */
 function personalValues(): string[] {
@@ -25,6 +31,7 @@ function personalValues(): string[] {
     returnRequest().refund.iban,
     rectified.name,
     rectified.email,
+    ...Object.values(reasons),
   ];
 }
 
@@ -109,8 +116,25 @@ describe('a scan of the whole database and of every log line after a workload ov
       method: 'POST',
       url: '/v1/legal-holds',
       headers: dpo,
-      payload: { email: returnRequest({}, 'scan4').customer.email, reason: 'pending dispute' },
+      payload: { email: returnRequest({}, 'scan4').customer.email, reason: reasons.hold },
     });
+    const decided = async (email: string, action: 'extend' | 'reject', reason: string) => {
+      const created = await t.app.inject({
+        method: 'POST',
+        url: '/v1/subject-requests',
+        headers: dpo,
+        payload: { type: 'access', email },
+      });
+      const decision = await t.app.inject({
+        method: 'POST',
+        url: `/v1/subject-requests/${created.json().id}/${action}`,
+        headers: dpo,
+        payload: { reason },
+      });
+      expect(decision.statusCode, decision.body).toBe(200);
+    };
+    await decided(returnRequest({}, 'scan1').customer.email, 'extend', reasons.extension);
+    await decided(returnRequest({}, 'scan3').customer.email, 'reject', reasons.rejection);
     await request({ type: 'erasure', email: returnRequest({}, 'scan4').customer.email });
     await request({ type: 'erasure', email: returnRequest({}, 'scan5').customer.email });
     await t.app.inject({ method: 'POST', url: '/v1/retention/run', headers: dpo, payload: { dryRun: true } });

@@ -135,6 +135,7 @@ describe('keys endpoints', () => {
         policies: restarted.policies,
         database: t.database,
         signer: restarted.app.signer,
+        keyring: restarted.app.keyring,
         log: restarted.app.log,
         rotationWorker: restarted.app.rotationWorker,
       },

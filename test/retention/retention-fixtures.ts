@@ -100,7 +100,7 @@ export function justAfter(iso: string, from = new Date()): Date {
 export async function placeHold(t: TestApp, target: Omit<NewLegalHold, 'reason'>): Promise<string> {
   const hold = await createLegalHold(
     t.database.db,
-    t.app.emailIndex,
+    { emailIndex: t.app.emailIndex, keyring: t.app.keyring },
     {},
     { reason: 'pending litigation', ...target },
   );

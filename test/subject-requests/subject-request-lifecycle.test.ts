@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createReturnVia, returnRequest } from '../returns/return-fixtures';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
+import { emailOf, returnFor } from './dsr-fixtures';
 
 describe('subject-request lifecycle and deadlines', () => {
   let t: TestApp;
@@ -112,7 +113,8 @@ describe('subject-request lifecycle and deadlines', () => {
   });
 
   it('rejects with a reason (Art. 12(4)) and then refuses every other step', async () => {
-    const id = (await create({ type: 'erasure', email: 'reject@example.org' })).json().id;
+    await returnFor(t, 'reject');
+    const id = (await create({ type: 'erasure', email: emailOf('reject') })).json().id;
     expect((await step(id, 'reject', {})).statusCode).toBe(400);
     const rejected = await step(id, 'reject', { reason: 'manifestly unfounded: repetitive request' });
     expect(rejected.json()).toMatchObject({
@@ -125,7 +127,8 @@ describe('subject-request lifecycle and deadlines', () => {
 
   it('extends once, by two months at most, only within the first month, with a reason', async () => {
     const receivedAt = new Date(Date.now() - 10 * 86_400_000).toISOString();
-    const id = (await create({ type: 'access', email: 'extend@example.org', receivedAt })).json().id;
+    await returnFor(t, 'extend');
+    const id = (await create({ type: 'access', email: emailOf('extend'), receivedAt })).json().id;
     expect((await step(id, 'extend', {})).statusCode).toBe(400);
     expect((await step(id, 'extend', { reason: 'complex', months: 3 })).statusCode).toBe(400);
     const extended = await step(id, 'extend', { reason: 'many returns across merchants to review' });
