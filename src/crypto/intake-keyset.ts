@@ -9,7 +9,7 @@ import type { DataClass } from './data-classes';
 import { loadSubjectKeyset, SubjectKeyset } from './field-cipher';
 import { generateDataKey, type MasterKeyring } from './master-keyring';
 import { storedKeysByClass, storedKeysJson } from './stored-keys-json';
-import { findOrCreateSubject } from './subjects';
+import { claimOpenRequests, findOrCreateSubject } from './subjects';
 
 /**
  * What an intake of an e-mail never seen stores: a subject id chosen here, fresh data keys wrapped
@@ -59,7 +59,9 @@ export function newSubject(
 /**
  * CTEs `found` (the subject of any of the e-mail's blind-index digests, held FOR KEY SHARE: an erasure
  * holding it FOR UPDATE is waited for, as in findOrCreateSubject), `created` (the new subject, unless
- * found or created first by a concurrent intake) and `created_keys` (its wrapped keys). Placeholders
+ * found or created first by a concurrent intake), `claimed_requests` (with older blind-index keys: the
+ * open requests kept under them, subjects.ts `claimOpenRequests`) and `created_keys` (its wrapped
+ * keys). Placeholders
  * from `newSubject`; arrays travel as text so the statement's text is the same for any number of
  * key versions and data classes.
  */
@@ -82,7 +84,7 @@ export function subjectIntakeCtes(olderDigests: boolean): SQL {
     where not exists (select 1 from found)
     on conflict (email_index) do nothing
     returning id
-  ), created_keys as (
+  )${olderDigests ? sql`, claimed_requests as (${claimOpenRequests(sql`(select id from created)`, sql`${sql.placeholder('olderDigests')}::text[]::bytea[]`)})` : sql``}, created_keys as (
     insert into subject_data_keys (subject_id, data_class, wrapped_key, kek_version)
     select created.id, fresh.data_class, fresh.wrapped_key, fresh.kek_version
     from created, unnest(${sql.placeholder('keyClasses')}::text[],

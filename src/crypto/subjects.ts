@@ -1,7 +1,21 @@
-import { inArray } from 'drizzle-orm';
+import { inArray, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
+import { arrayParam } from '../db/array-param';
+import { byteaText } from '../db/bytea';
 import { type EmailBlindIndex, normalizeEmail } from './blind-index';
 import { subjects } from './subjects.schema';
+
+/**
+ * A request received while nothing was held on an e-mail keeps only the e-mail's digest, under the
+ * blind-index key of the day; its execution finds the subject by that digest. A subject created after
+ * the key changed is stored under the new key, which that digest never matches: its creation, which
+ * knows the e-mail's digests under the older keys, makes the requests still open its own.
+ */
+export function claimOpenRequests(subjectId: SQL, olderDigests: SQL): SQL {
+  return sql`update subject_requests set subject_id = ${subjectId}, updated_at = now()
+    where ${subjectId} is not null and subject_id is null
+      and status in ('received', 'verified', 'in_progress') and email_index = any(${olderDigests})`;
+}
 
 /** The subject of an e-mail, found through the blind index of every key version; never a scan. */
 export async function findSubjectIdByEmail(
@@ -78,7 +92,13 @@ export async function findOrCreateSubjects(
     .returning({ id: subjects.id, emailIndex: subjects.emailIndex });
   const emailOf = new Map(computed.map(({ email, digest }) => [digest.toString('hex'), email]));
   for (const row of inserted) {
-    result.set(emailOf.get(row.emailIndex!.toString('hex'))!, { subjectId: row.id, created: true });
+    const email = emailOf.get(row.emailIndex!.toString('hex'))!;
+    result.set(email, { subjectId: row.id, created: true });
+    const older = index.olderCandidates(email);
+    if (older.length > 0) {
+      const digests = sql`${arrayParam(older.map(byteaText), 'text')}::bytea[]`;
+      await executor.execute(claimOpenRequests(sql`${row.id}::uuid`, digests));
+    }
   }
   // Lost races: a concurrent transaction committed the same e-mail first.
   const raced = missing.filter((email) => !result.has(email));

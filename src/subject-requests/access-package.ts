@@ -116,8 +116,10 @@ export type SubjectPackage = z.infer<typeof subjectPackageSchema>;
 /**
  * The subject's own requests: those tied to it by id, and those that only carry the blind index of
  * its e-mail (received before the subject existed, then rejected or still open, this one included),
- * matched on the digest the subject is stored under (a request kept under an older blind-index key
- * version is not found: the e-mail is not kept to compute it again). Both columns are indexed.
+ * matched on the digest the subject is stored under. One kept under an older blind-index key is the
+ * subject's by id when it was still open as the subject was created (crypto/subjects.ts
+ * `claimOpenRequests`); one answered before is not found: the e-mail is not kept to compute its digest
+ * again. Both columns are indexed.
  */
 function requestsOfSubject(executor: Executor, subject: SubjectRow) {
   const digests = [subject.emailIndex].filter((digest): digest is Buffer => digest !== null);
