@@ -19,7 +19,7 @@ import {
   rejectSubjectRequest,
   verifySubjectRequest,
 } from './request-lifecycle';
-import { requestReasons } from './request-reasons';
+import { type RequestReasons, requestReasons } from './request-reasons';
 import type { SubjectRequestDeps } from './subject-request-deps';
 import { subjectRequestSchema, toSubjectRequestView } from './subject-request-view';
 import {
@@ -53,12 +53,17 @@ export async function subjectRequestRoutes(app: FastifyInstance) {
   };
   const common = { tags: ['subject-requests'], security: [{ bearerAuth: [] }] };
   const config = { scopes: ['dsr:manage'] as const };
-  const views = async (rows: SubjectRequestRow[]) => {
+  const views = async (rows: SubjectRequestRow[], given: Partial<RequestReasons> = {}) => {
     const reasons = await requestReasons(app.database.db, app.keyring, rows);
     const now = new Date();
-    return rows.map((row) => toSubjectRequestView(row, reasons.get(row.id)!, now));
+    return rows.map((row) => toSubjectRequestView(row, { ...reasons.get(row.id)!, ...given }, now));
   };
-  const view = async (row: SubjectRequestRow) => (await views([row]))[0]!;
+  /**
+   * `given`: the answer to a decision carries its reason as the caller gave it, to pass on to the
+   * person, also when none is kept (a request on an e-mail nothing is held on).
+   */
+  const view = async (row: SubjectRequestRow, given?: Partial<RequestReasons>) =>
+    (await views([row], given))[0]!;
 
   const createBody = z
     .strictObject({
@@ -209,6 +214,7 @@ export async function subjectRequestRoutes(app: FastifyInstance) {
     async (request) =>
       view(
         await extendSubjectRequest(deps, auditContext(request), request.params.id, request.body, new Date()),
+        { extension: request.body.reason },
       ),
   );
 
@@ -233,6 +239,7 @@ export async function subjectRequestRoutes(app: FastifyInstance) {
           request.body.reason,
           new Date(),
         ),
+        { rejection: request.body.reason },
       ),
   );
 

@@ -68,7 +68,9 @@ describe('reasons of decisions and of legal holds', () => {
       await post('/v1/subject-requests', { type: 'access', email: emailOf('why-none') })
     ).json();
     const rejected = await post(`/v1/subject-requests/${request.id}/reject`, { reason });
-    expect(rejected.json()).toMatchObject({ status: 'rejected', rejection: { reason: null } });
+    // The answer to the decision carries the reason as given, to pass on; the record keeps none.
+    expect(rejected.json()).toMatchObject({ status: 'rejected', rejection: { reason } });
+    expect((await requestOf(request.id)).rejection).toMatchObject({ reason: null });
     expect(await storedInClear(reason)).toBe(false);
   });
 
