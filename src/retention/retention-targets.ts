@@ -339,6 +339,9 @@ const requestsRedact = requestsTarget(
         isNotNull(subjectRequests.changesEnc),
         isNotNull(subjectRequests.rejectionReasonEnc),
         isNotNull(subjectRequests.extensionReasonEnc),
+        // Clear text a start has not encrypted yet (db/encrypt-legacy-reasons.ts).
+        isNotNull(subjectRequests.rejectionReason),
+        isNotNull(subjectRequests.extensionReason),
       ),
     )!,
   (tx, ids) =>
@@ -349,6 +352,8 @@ const requestsRedact = requestsTarget(
         changesEnc: null,
         rejectionReasonEnc: null,
         extensionReasonEnc: null,
+        rejectionReason: null,
+        extensionReason: null,
         updatedAt: sql`now()`,
       })
       .where(isAnyOf(subjectRequests.id, ids)),

@@ -42,9 +42,9 @@ type Stop = () => Promise<void>;
 async function startMigratedJobs(deps: BackgroundJobDependencies, stops: Stop[]): Promise<void> {
   const { config, policies, database, signer, keyring, log, rotationWorker } = deps;
   const legacy = await encryptLegacyReasons(database.db, keyring);
-  if (legacy.encrypted + legacy.dropped > 0) {
+  if (legacy.encrypted + legacy.dropped + legacy.skipped > 0) {
     log.info(
-      `reasons stored in clear before migration 0034: ${legacy.encrypted} encrypted, ${legacy.dropped} not kept (no subject, or erased)`,
+      `reasons stored in clear before migration 0034: ${legacy.encrypted} encrypted, ${legacy.dropped} not kept (no subject, or erased), ${legacy.skipped} left for an instance with their master key`,
     );
   }
   // Positions and signs audit events on whichever instance wins the leader lock.

@@ -1,6 +1,5 @@
 import { eq } from 'drizzle-orm';
 import type { AuditContext, Executor } from '../audit/record-audit-event';
-import { subjects } from '../crypto/subjects.schema';
 import { eraseSubject } from '../erasure/erase';
 import { signErasureCertificate } from '../erasure/erasure-certificate';
 import type { ErasureOutcome } from '../erasure/erasure-outcome';
@@ -9,23 +8,10 @@ import { buildSubjectPackage } from './access-package';
 import { decryptChanges } from './rectification-changes';
 import { rectifySubject } from './rectify-subject';
 import { auditRequest, lockSubjectRequest } from './request-lifecycle';
+import { resolveSubject } from './request-subject';
 import { liftSubjectRestriction, restrictSubject } from './restrict-subject';
 import type { SubjectRequestDeps } from './subject-request-deps';
 import { type SubjectRequestRow, subjectRequests } from './subject-requests.schema';
-
-/**
- * The subject of a request: its id, or, for a request received before any data existed on the
- * e-mail, the subject its kept blind-index digest finds now.
- */
-async function resolveSubject(tx: Executor, row: SubjectRequestRow): Promise<string | null> {
-  if (row.subjectId) return row.subjectId;
-  if (!row.emailIndex) return null;
-  const [subject] = await tx
-    .select({ id: subjects.id })
-    .from(subjects)
-    .where(eq(subjects.emailIndex, row.emailIndex));
-  return subject?.id ?? null;
-}
 
 function requireExecutable(row: SubjectRequestRow): void {
   if (row.status === 'received') {

@@ -7,7 +7,7 @@ import { AppError } from '../http/app-error';
 import { effectiveDueAt, extendedDueAt, requestDueAt } from './calendar-month';
 import type { ContactChanges } from './rectification-changes';
 import { encryptChanges } from './rectification-changes';
-import { encryptRequestReason } from './request-reasons';
+import { reasonUpdate } from './request-reasons';
 import type { SubjectRequestDeps } from './subject-request-deps';
 import {
   type SubjectRequestRow,
@@ -178,13 +178,7 @@ export async function extendSubjectRequest(
       .update(subjectRequests)
       .set({
         extendedDueAt: decision.extendedDueAt,
-        extensionReasonEnc: await encryptRequestReason(
-          tx,
-          deps.keyring,
-          row,
-          'extension_reason_enc',
-          extension.reason,
-        ),
+        ...(await reasonUpdate(tx, deps.keyring, row, 'extension_reason_enc', extension.reason)),
         extendedBy: audit.principal?.sub ?? 'anonymous',
         extendedAt: now,
         updatedAt: now,
@@ -214,7 +208,7 @@ export async function rejectSubjectRequest(
       .update(subjectRequests)
       .set({
         status: 'rejected',
-        rejectionReasonEnc: await encryptRequestReason(tx, deps.keyring, row, 'rejection_reason_enc', reason),
+        ...(await reasonUpdate(tx, deps.keyring, row, 'rejection_reason_enc', reason)),
         rejectedBy: audit.principal?.sub ?? 'anonymous',
         changesEnc: null,
         completedAt: now,

@@ -1,6 +1,7 @@
 import type { Executor } from '../audit/record-audit-event';
 import type { MasterKeyring } from '../crypto/master-keyring';
 import { decryptSubjectTexts, encryptSubjectText } from '../crypto/subject-text';
+import { resolveSubject } from './request-subject';
 import type { SubjectRequestRow } from './subject-requests.schema';
 
 /** The reasons a request's decisions carry, as written to the person (Art. 12(3), 12(4)). */
@@ -17,18 +18,29 @@ const reasonRef = (requestId: string, column: ReasonColumn) => ({
   rowId: requestId,
 });
 
+const reasonField = {
+  extension_reason_enc: 'extensionReasonEnc',
+  rejection_reason_enc: 'rejectionReasonEnc',
+} as const;
+
 /**
- * A decision's reason, under the contact key of the request's subject (crypto/subject-text.ts): null,
- * not kept, for a request on an e-mail nothing is held on.
+ * What a decision writes for its reason: the reason under the contact key of the request's subject
+ * (crypto/subject-text.ts), none for a request on an e-mail nothing is held on. A request received
+ * before its subject existed is tied to it here, as its execution would: the reason is read under it.
  */
-export function encryptRequestReason(
+export async function reasonUpdate(
   tx: Executor,
   keyring: MasterKeyring,
-  row: Pick<SubjectRequestRow, 'id' | 'subjectId'>,
+  row: SubjectRequestRow,
   column: ReasonColumn,
   reason: string,
-): Promise<Buffer | null> {
-  return encryptSubjectText(tx, keyring, row.subjectId, reasonRef(row.id, column), reason);
+): Promise<Partial<SubjectRequestRow>> {
+  const subjectId = await resolveSubject(tx, row);
+  const ciphertext = await encryptSubjectText(tx, keyring, subjectId, reasonRef(row.id, column), reason);
+  return {
+    [reasonField[column]]: ciphertext,
+    ...(ciphertext && !row.subjectId ? { subjectId, emailIndex: null, emailIndexVersion: null } : {}),
+  };
 }
 
 /** The reasons of these requests by request id; null where none was kept or its subject was erased. */

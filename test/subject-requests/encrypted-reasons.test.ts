@@ -74,6 +74,18 @@ describe('reasons of decisions and of legal holds', () => {
     expect(await storedInClear(reason)).toBe(false);
   });
 
+  it('keeps it for a request received before its subject existed, tying the request to the subject', async () => {
+    const request = (await post('/v1/subject-requests', { type: 'access', email: emailOf('why-late') })).json();
+    const subject = await returnFor(t, 'why-late');
+    const reason = 'Zoé why-late : trois marchands à interroger';
+    expect((await post(`/v1/subject-requests/${request.id}/extend`, { reason })).statusCode).toBe(200);
+    expect(await requestOf(request.id)).toMatchObject({
+      subjectId: subject.subjectId,
+      extension: { reason },
+    });
+    expect(await storedInClear(reason)).toBe(false);
+  });
+
   it('encrypts at start the reasons stored in clear before migration 0034', async () => {
     const subject = await returnFor(t, 'why-old');
     const request = (
@@ -92,7 +104,11 @@ describe('reasons of decisions and of legal holds', () => {
     await t.database.sql`
       update legal_holds set reason = 'Ancien litige why-old', reason_enc = null where id = ${hold.id}`;
 
-    expect(await encryptLegacyReasons(t.database.db, t.app.keyring)).toEqual({ encrypted: 2, dropped: 1 });
+    expect(await encryptLegacyReasons(t.database.db, t.app.keyring)).toEqual({
+      encrypted: 2,
+      dropped: 1,
+      skipped: 0,
+    });
     for (const text of ['Ancien motif why-old', 'Ancien motif why-orphan', 'Ancien litige why-old']) {
       expect(await storedInClear(text)).toBe(false);
     }
@@ -100,6 +116,10 @@ describe('reasons of decisions and of legal holds', () => {
     expect((await requestOf(orphan.id)).rejection.reason).toBeNull();
     expect((await holdOf(hold.id)).reason).toBe('Ancien litige why-old');
     // Nothing left to do: a second start changes nothing.
-    expect(await encryptLegacyReasons(t.database.db, t.app.keyring)).toEqual({ encrypted: 0, dropped: 0 });
+    expect(await encryptLegacyReasons(t.database.db, t.app.keyring)).toEqual({
+      encrypted: 0,
+      dropped: 0,
+      skipped: 0,
+    });
   });
 });
