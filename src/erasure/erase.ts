@@ -21,7 +21,7 @@ import { keepReturnsForClaims } from '../returns/return-repository';
 import { returns } from '../returns/returns.schema';
 import type { Signer } from '../signing/signing-key';
 import { recordDeferredCompletions } from './deferred-completion';
-import type { ErasedData, ErasureOutcome, KeptData } from './erasure-outcome';
+import { accountingFieldsKept, type ErasedData, type ErasureOutcome, type KeptData } from './erasure-outcome';
 import { announceErasedReturns, type PseudonymsOf } from './recipient-notices';
 import { columnsOfClass, holdsAny, nullAssignments, subjectLocations } from './subject-data-locations';
 
@@ -527,6 +527,7 @@ async function keptData(
           ? latestEnd(policies, 'accounting', ['delete', 'redact'], starts)
           : null,
       returns: facts.locked.length,
+      fields: accountingFieldsKept,
     });
   }
   const requests = retentionRule(policies, 'requests', ['delete', 'redact']);

@@ -21,7 +21,23 @@ export interface KeptData {
   until: string | null;
   /** Returns concerned, when the data belongs to returns. */
   returns?: number;
+  /** What the kept data is, where a class name alone would not tell (accounting). */
+  fields?: string[];
 }
+
+/**
+ * What an erasure leaves of a return: the record of the sale and of its return, in clear and never
+ * personal on its own (no name, contact, address line, IBAN, comment or tracking location).
+ */
+export const accountingFieldsKept = [
+  'merchant id and order reference',
+  'items: SKU, quantity, unit price, return reason code',
+  'amounts, refund method, refund date and amount',
+  'dates: delivery, notification, creation, legal deadlines',
+  'status and tracking timeline: event types, times, carrier and carrier codes',
+  'parcel size and weight, return method',
+  'postal area (first characters of the postal code: a French département) and country',
+];
 
 export interface ErasureOutcome {
   erased: ErasedData[];

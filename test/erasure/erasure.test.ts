@@ -83,6 +83,16 @@ describe('erasure by crypto-shredding (Art. 17)', () => {
         expect.objectContaining({ dataClass: 'requests', reason: 'legal_obligation' }),
       ]),
     );
+    // The certificate says what "accounting" is: the tracking timeline and the postal area among it.
+    const accounting = (body.result.kept as { dataClass: string; fields?: string[] }[]).find(
+      (kept) => kept.dataClass === 'accounting',
+    );
+    expect(accounting!.fields).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining('tracking timeline'),
+        expect.stringContaining('postal area'),
+      ]),
+    );
 
     // Nothing of the subject is left to decrypt, and the e-mail no longer finds it.
     expect(await remainingCiphertext(t, first.subjectId)).toEqual({

@@ -75,7 +75,9 @@ describe('reasons of decisions and of legal holds', () => {
   });
 
   it('keeps it for a request received before its subject existed, tying the request to the subject', async () => {
-    const request = (await post('/v1/subject-requests', { type: 'access', email: emailOf('why-late') })).json();
+    const request = (
+      await post('/v1/subject-requests', { type: 'access', email: emailOf('why-late') })
+    ).json();
     const subject = await returnFor(t, 'why-late');
     const reason = 'Zoé why-late : trois marchands à interroger';
     expect((await post(`/v1/subject-requests/${request.id}/extend`, { reason })).statusCode).toBe(200);
