@@ -31,11 +31,23 @@ async function holdTarget(
   // The target is locked until the hold commits, against an erasure or a retention batch that locks
   // it FOR UPDATE: one waits for the other, so a batch never acts on data a hold committed meanwhile.
   if (input.returnId) {
-    const [row] = await tx
-      .select({ subjectId: returns.subjectId })
-      .from(returns)
-      .where(eq(returns.id, input.returnId))
-      .for('share');
+    const returnOf = (lock: boolean) => {
+      const query = tx
+        .select({ subjectId: returns.subjectId })
+        .from(returns)
+        .where(eq(returns.id, input.returnId!));
+      return lock ? query.for('share') : query;
+    };
+    const [found] = await returnOf(false);
+    if (!found) throw new AppError('not_found', 'No return has this id.');
+    // Subject, then return: the order an erasure locks them in (the reason is written under the
+    // subject's key, which holds it), so the two wait for each other instead of deadlocking.
+    await tx
+      .select({ id: subjects.id })
+      .from(subjects)
+      .where(eq(subjects.id, found.subjectId))
+      .for('key share');
+    const [row] = await returnOf(true);
     if (!row) throw new AppError('not_found', 'No return has this id.');
     return { subjectId: null, returnId: input.returnId, subjectRef: row.subjectId };
   }

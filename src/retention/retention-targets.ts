@@ -134,7 +134,25 @@ function returnsTarget(
     surveyDue: (executor, rule, asOf, lanes) =>
       surveyRows(executor, returns.id, sql`from ${returns} where ${dueWhere(rule, asOf, 'scan')}`, lanes),
     held: (executor, ids, asOf) => heldReturnIds(executor, ids, asOf),
-    apply: act,
+    apply: async (tx, ids, context) => {
+      // Chosen before their locks were held: an event that committed meanwhile (waking a dormant
+      // return, ending one) may have changed whether a return is due. Locked, then read again in a
+      // statement of its own, which sees what committed while it waited.
+      await tx
+        .select({ id: returns.id })
+        .from(returns)
+        .where(isAnyOf(returns.id, ids))
+        .orderBy(returns.id)
+        .for('update');
+      const stillDue = (
+        await tx
+          .select({ id: returns.id })
+          .from(returns)
+          .where(and(isAnyOf(returns.id, ids), dueWhere(context.rule, context.asOf, 'probe')))
+          .orderBy(returns.id)
+      ).map((row) => row.id);
+      return stillDue.length === 0 ? { done: [], held: [] } : act(tx, stillDue, context);
+    },
   };
 }
 
@@ -161,8 +179,15 @@ const erasureContext = (context: ApplyContext): ErasureContext => ({
 
 const contactArchiveDue = (rule: RetentionRule, asOf: Date, mode: DueMode) =>
   and(closedFor(rule, asOf, mode), isNull(returns.archivedAt), isNull(returns.erasedAt))!;
+/**
+ * A return restricted at its subject's request (Art. 18) is only stored: no retention rule erases or
+ * deletes it until the restriction is lifted (the person may need the data for a claim, Art. 18(1)(c)).
+ * Archiving goes on, and keeps it restricted.
+ */
+const notRestricted = isNull(returns.restrictedAt);
+
 const contactEraseDue = (rule: RetentionRule, asOf: Date, mode: DueMode) =>
-  and(closedFor(rule, asOf, mode), isNull(returns.erasedAt))!;
+  and(closedFor(rule, asOf, mode), isNull(returns.erasedAt), notRestricted)!;
 
 const contactArchive = returnsTarget(contactArchiveDue, (tx, ids, context) =>
   unlessHeld(tx, ids, context.asOf, (due) => archiveReturns(tx, due)),
@@ -204,10 +229,11 @@ const paymentErase = returnsTarget(
   (rule, asOf, mode) => {
     const refundWindowOver = or(isPast(returns.refundedAt, rule, asOf), endedWithoutRefund)!;
     if (mode === 'probe') {
-      return and(isNotNull(returns.ibanEnc), or(refundWindowOver, dormantFor(rule, asOf)))!;
+      return and(isNotNull(returns.ibanEnc), notRestricted, or(refundWindowOver, dormantFor(rule, asOf)))!;
     }
     return and(
       isNotNull(returns.ibanEnc),
+      notRestricted,
       returnIdIn(returnIdsWhere(refundWindowOver), dormantReturnIds(rule, asOf)),
     )!;
   },
@@ -223,13 +249,17 @@ const paymentErase = returnsTarget(
  * keys are shredded the way an erasure does it even for a return that never closed.
  */
 const accountingDelete = returnsTarget(
-  // Counted from the refund; for a return that ended with none, from its end.
+  // Counted from the refund; for a return that ended with none, from its end; for one that never
+  // ends, from its dormancy (the record would otherwise stay for ever).
   (rule, asOf, mode) => {
     const refunded = isPast(returns.refundedAt, rule, asOf);
     const endedWithNone = and(endedWithoutRefund, closedFor(rule, asOf, mode))!;
     return mode === 'probe'
-      ? or(refunded, endedWithNone)!
-      : returnIdIn(returnIdsWhere(refunded), returnIdsWhere(endedWithNone));
+      ? and(notRestricted, or(refunded, endedWithNone, dormantFor(rule, asOf)))!
+      : and(
+          notRestricted,
+          returnIdIn(returnIdsWhere(refunded), returnIdsWhere(endedWithNone), dormantReturnIds(rule, asOf)),
+        )!;
   },
   async (tx, ids, context) => {
     let held = new Set<string>();
@@ -263,7 +293,12 @@ const restrictionInForce = sql`${subjectRequests.type} = 'restriction' and ${sub
 const finishedRequest = (rule: RetentionRule, asOf: Date) =>
   and(
     inArray(subjectRequests.status, ['completed', 'rejected']),
-    isPast(subjectRequests.completedAt, rule, asOf),
+    // A lifted restriction's record proves the lift too (Art. 18(3)): its period runs from then.
+    isPast(
+      sql`greatest(${subjectRequests.completedAt}, (${subjectRequests.result}->>'liftedAt')::timestamptz)`,
+      rule,
+      asOf,
+    ),
     sql`not (${restrictionInForce})`,
   )!;
 

@@ -166,7 +166,10 @@ export async function buildSubjectPackage(
     ? await executor.select().from(subjects).where(eq(subjects.id, request.subjectId))
     : [];
   const rows = subject ? await findReturnsOfSubject(executor, subject.id, {}) : [];
-  const dataHeld = rows.some((row) => row.erasedAt === null);
+  // An erasure can keep a return's IBAN (a refund owed, or its dispute window): data is still held.
+  const stillHolds = (row: { erasedAt: Date | null; ibanEnc: Buffer | null }) =>
+    row.erasedAt === null || row.ibanEnc !== null;
+  const dataHeld = rows.some(stillHolds);
   const base = {
     requestId: request.id,
     generatedAt: now.toISOString(),
@@ -210,7 +213,7 @@ export async function buildSubjectPackage(
       format: 'returnvault.portability/v1',
       ...base,
       providedData: returnViews
-        .filter((view) => view.erasedAt === null)
+        .filter((_, index) => stillHolds(rows[index]!))
         .map((view) => ({
           orderRef: view.orderRef,
           createdAt: view.createdAt,

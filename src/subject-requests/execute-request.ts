@@ -1,5 +1,6 @@
-import { eq } from 'drizzle-orm';
+import { and, eq, ne, sql } from 'drizzle-orm';
 import type { AuditContext, Executor } from '../audit/record-audit-event';
+import { loadSubjectKeyset } from '../crypto/field-cipher';
 import { eraseSubject } from '../erasure/erase';
 import { signErasureCertificate } from '../erasure/erasure-certificate';
 import type { ErasureOutcome } from '../erasure/erasure-outcome';
@@ -9,7 +10,7 @@ import { decryptChanges } from './rectification-changes';
 import { rectifySubject } from './rectify-subject';
 import { auditRequest, lockSubjectRequest } from './request-lifecycle';
 import { resolveSubject } from './request-subject';
-import { liftSubjectRestriction, restrictSubject } from './restrict-subject';
+import { liftSubjectRestriction, lockSubject, restrictSubject } from './restrict-subject';
 import type { SubjectRequestDeps } from './subject-request-deps';
 import { type SubjectRequestRow, subjectRequests } from './subject-requests.schema';
 
@@ -74,10 +75,13 @@ async function performRequest(
     case 'erasure':
       return eraseForRequest(tx, deps, audit, row, subjectId, now);
     case 'rectification': {
-      if (subjectId && !row.subjectId && row.changesEnc === null) {
+      const keys = subjectId ? await loadSubjectKeyset(tx, deps.keyring, subjectId) : undefined;
+      if (keys && !keys.isDestroyed('contact') && row.changesEnc === null) {
         // Received when nothing was held on the e-mail, its changes were not kept (there was no key
-        // to encrypt them under); data has arrived since. Completing it would report a rectification
-        // that changed nothing: the changes must be received again.
+        // to encrypt them under); data has arrived since, whether the request was tied to it since
+        // (a decision, a blind-index claim) or not. Completing it would report a rectification that
+        // changed nothing: the changes must be received again. (An erasure that shredded the subject
+        // since nulled them too: then there is nothing to rectify.)
         throw new AppError(
           'conflict',
           'Data is now held on this e-mail, but the request was received before any was and its changes were not kept: reject it and receive the changes again.',
@@ -182,7 +186,27 @@ export async function liftRestriction(
       throw new AppError('conflict', 'Only a completed restriction request can be lifted.');
     }
     if (row.result?.liftedAt) return row;
-    const lifted = row.subjectId ? await liftSubjectRestriction(tx, row.subjectId) : 0;
+    // Another restriction of the subject still in force keeps the data restricted: this one is
+    // lifted on its own record only, and says which request still holds it. The subject is locked
+    // first, so two lifts at once see each other's outcome.
+    if (row.subjectId) await lockSubject(tx, row.subjectId);
+    const others = row.subjectId
+      ? (
+          await tx
+            .select({ id: subjectRequests.id })
+            .from(subjectRequests)
+            .where(
+              and(
+                eq(subjectRequests.subjectId, row.subjectId),
+                eq(subjectRequests.type, 'restriction'),
+                eq(subjectRequests.status, 'completed'),
+                ne(subjectRequests.id, row.id),
+                sql`${subjectRequests.result}->>'liftedAt' is null`,
+              ),
+            )
+        ).map((other) => other.id)
+      : [];
+    const lifted = row.subjectId && others.length === 0 ? await liftSubjectRestriction(tx, row.subjectId) : 0;
     const [updated] = await tx
       .update(subjectRequests)
       .set({
@@ -191,6 +215,7 @@ export async function liftRestriction(
           liftedAt: now.toISOString(),
           liftedBy: audit.principal?.sub ?? 'anonymous',
           liftedReturns: lifted,
+          ...(others.length > 0 ? { restrictionRemainsUnder: others } : {}),
         },
         updatedAt: now,
       })

@@ -10,7 +10,7 @@ import { returns } from '../returns/returns.schema';
  * which an update of `restricted_at` alone does not wait for: the return it is inserting would be
  * born before the mark and missed by the update of the subject's returns. FOR UPDATE waits for it.
  */
-async function lockSubject(tx: Executor, subjectId: string): Promise<void> {
+export async function lockSubject(tx: Executor, subjectId: string): Promise<void> {
   await tx.select({ id: subjects.id }).from(subjects).where(eq(subjects.id, subjectId)).for('update');
 }
 

@@ -295,6 +295,58 @@ describe('access, portability, rectification and restriction', () => {
     );
   });
 
+  it('refuses it too once a decision tied the request to the subject that arrived since', async () => {
+    const { id } = await runRequest(
+      t,
+      { type: 'rectification', email: emailOf('rect-tied'), changes: { name: 'Zoé Renommée' } },
+      { execute: false },
+    );
+    await returnFor(t, 'rect-tied');
+    const extended = await t.app.inject({
+      method: 'POST',
+      url: `/v1/subject-requests/${id}/extend`,
+      headers: dpo,
+      payload: { reason: 'vérification en cours' },
+    });
+    expect(extended.json().subjectId).not.toBeNull();
+    const executed = await t.app.inject({
+      method: 'POST',
+      url: `/v1/subject-requests/${id}/execute`,
+      headers: dpo,
+    });
+    expect(executed.statusCode, executed.body).toBe(409);
+    expect(executed.json()).toMatchObject({ reason: 'changes_not_kept' });
+  });
+
+  it('says data is still held, and gives it back, when an erasure kept the IBAN of a refund owed', async () => {
+    const owed = await returnFor(t, 'iban-kept');
+    const { response } = await runRequest(t, { type: 'erasure', email: emailOf('iban-kept') });
+    expect(response.json().result.kept).toContainEqual(
+      expect.objectContaining({ dataClass: 'payment', reason: 'legal_obligation' }),
+    );
+    // The e-mail no longer finds the subject: the packages are asked for through the subject id.
+    const [row] = await t.database
+      .sql`select iban_enc is not null as kept from returns where id = ${owed.id}`;
+    expect(row!.kept).toBe(true);
+    const pack = async (type: 'access' | 'portability') => {
+      const { id } = await runRequest(t, { type, email: emailOf('iban-kept-probe') }, { execute: false });
+      await t.database
+        .sql`update subject_requests set subject_id = ${owed.subjectId}, email_index = null where id = ${id}`;
+      return (await packageOf(id)).json();
+    };
+    const access = await pack('access');
+    expect(access.dataHeld).toBe(true);
+    expect(access.returns[0].refund.iban).toBe('FR1420041010050500013M02606');
+    const portability = await pack('portability');
+    expect(portability.dataHeld).toBe(true);
+    expect(portability.providedData).toEqual([
+      expect.objectContaining({
+        customer: expect.objectContaining({ name: null, email: null }),
+        refund: { method: 'bank_transfer', iban: 'FR1420041010050500013M02606' },
+      }),
+    ]);
+  });
+
   it('refuses a rectification onto an e-mail another subject uses', async () => {
     await returnFor(t, 'rect2');
     await returnFor(t, 'rect3');
@@ -335,6 +387,20 @@ describe('access, portability, rectification and restriction', () => {
     const [late] = await t.database.sql`select data_state, restricted_at from returns where id = ${lateId}`;
     expect(late!.data_state).toBe('restricted');
     expect(late!.restricted_at).not.toBeNull();
+  });
+
+  it('keeps a subject restricted while another of its restriction requests is in force', async () => {
+    const subject = await returnFor(t, 'restr-two');
+    const { id: first } = await runRequest(t, { type: 'restriction', email: emailOf('restr-two') });
+    const { id: second } = await runRequest(t, { type: 'restriction', email: emailOf('restr-two') });
+    const lift = (id: string) =>
+      t.app.inject({ method: 'POST', url: `/v1/subject-requests/${id}/lift-restriction`, headers: dpo });
+    const liftedFirst = await lift(first);
+    expect(liftedFirst.json().result).toMatchObject({ liftedReturns: 0, restrictionRemainsUnder: [second] });
+    expect((await readReturn(t, subject.id, 'customer_support')).statusCode).toBe(403);
+    const liftedSecond = await lift(second);
+    expect(liftedSecond.json().result).toMatchObject({ liftedReturns: 1 });
+    expect((await readReturn(t, subject.id, 'customer_support')).statusCode).toBe(200);
   });
 
   it('restricts processing to legal claims, and lifting it is its own audited step', async () => {
