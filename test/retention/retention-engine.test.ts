@@ -3,7 +3,7 @@ import { AppError } from '../../src/http/app-error';
 import { type RetentionDependencies, runRetention } from '../../src/retention/retention-engine';
 import { runScheduledRetention } from '../../src/retention/retention-scheduler';
 import { untilFeedCaughtUp } from '../pseudonymization/feed-fixtures';
-import { runRequest } from '../subject-requests/dsr-fixtures';
+import { liftRestriction, runRequest } from '../subject-requests/dsr-fixtures';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 import {
   closeReturn,
@@ -633,11 +633,7 @@ describe('retention engine: subject-request records', () => {
     // Lifting goes through the restriction's request: deleting it would leave the subject restricted.
     expect(await requestIds()).toEqual([restrictionId]);
 
-    const lift = await t.app.inject({
-      method: 'POST',
-      url: `/v1/subject-requests/${restrictionId}/lift-restriction`,
-      headers: bearer(await t.token('dpo')),
-    });
+    const lift = await liftRestriction(t, restrictionId);
     expect(lift.statusCode, lift.body).toBe(200);
     await t.database.sql`delete from retention_runs`;
     const second = await runRetention(retentionDeps(t), { asOf: justAfter('P5Y') });

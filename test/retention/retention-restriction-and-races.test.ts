@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runRetention } from '../../src/retention/retention-engine';
-import { runRequest } from '../subject-requests/dsr-fixtures';
-import { bearer, createTestApp } from '../support/test-app';
+import { liftRestriction, runRequest } from '../subject-requests/dsr-fixtures';
+import { createTestApp } from '../support/test-app';
 import { closeReturn, createReturn, justAfter, retentionDeps } from './retention-fixtures';
 
 const counts = (summary: { rules: { ruleId: string; done: number }[] }) =>
@@ -21,11 +21,7 @@ describe('retention and what it must leave', () => {
     expect(row).toMatchObject({ data_state: 'restricted', erased_at: null, has_contact: true });
     expect(await t.database.sql`select id from subject_requests where id = ${requestId}`).toHaveLength(1);
 
-    const lift = await t.app.inject({
-      method: 'POST',
-      url: `/v1/subject-requests/${requestId}/lift-restriction`,
-      headers: bearer(await t.token('dpo')),
-    });
+    const lift = await liftRestriction(t, requestId);
     expect(lift.statusCode, lift.body).toBe(200);
     await t.database.sql`delete from retention_runs`;
     const after = await runRetention(retentionDeps(t), { asOf: justAfter('P11Y') });
@@ -38,11 +34,7 @@ describe('retention and what it must leave', () => {
     const { id } = await runRequest(t, { type: 'restriction', email: subject.email });
     await t.database
       .sql`update subject_requests set completed_at = now() - interval '6 years' where id = ${id}`;
-    await t.app.inject({
-      method: 'POST',
-      url: `/v1/subject-requests/${id}/lift-restriction`,
-      headers: bearer(await t.token('dpo')),
-    });
+    await liftRestriction(t, id);
     await runRetention(retentionDeps(t), { asOf: new Date() });
     expect(await t.database.sql`select id from subject_requests where id = ${id}`).toHaveLength(1);
     await t.database.sql`delete from retention_runs`;

@@ -42,3 +42,12 @@ export async function readReturn(t: TestApp, id: string, purpose: string) {
     headers: { ...bearer(await t.token('support')), 'x-purpose': purpose },
   });
 }
+
+/** Lifts a restriction request (Art. 18(3)), as the DPO does. */
+export async function liftRestriction(t: TestApp, requestId: string) {
+  return t.app.inject({
+    method: 'POST',
+    url: `/v1/subject-requests/${requestId}/lift-restriction`,
+    headers: bearer(await t.token('dpo')),
+  });
+}
