@@ -7,7 +7,7 @@ import { AppError } from '../http/app-error';
 import { AnonymousDenialBudget } from './denial-budget';
 import { type Principal, principalFromClaims, type VerifiedClaims } from './principal';
 import type { Scope } from './scopes';
-import { createVerificationKeys } from './verification-keys';
+import { createVerificationKeys, KeySourceUnavailableError } from './verification-keys';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -112,7 +112,15 @@ export const authPlugin = fp(
       let principal: Principal | undefined;
       try {
         principal = principalFromClaims((await request.jwtVerify()) as VerifiedClaims);
-      } catch {
+      } catch (error) {
+        // What the key resolver threw arrives as it is, or wrapped by fast-jwt as `originalError`.
+        const cause = (error as { originalError?: unknown }).originalError ?? error;
+        if (cause instanceof KeySourceUnavailableError) {
+          throw new AppError(
+            'auth_keys_unavailable',
+            "The identity provider's signing keys could not be fetched; retry shortly.",
+          );
+        }
         principal = undefined;
       }
       if (!principal) {

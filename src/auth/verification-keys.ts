@@ -42,6 +42,17 @@ function parsePublicKey(text: string): KeyObject {
 
 export class TokenKeyError extends Error {}
 
+/**
+ * The identity provider's key set could not be fetched (down, slow, or answering no key set): the
+ * token may be good, so the caller is told to retry (503), not that its token is refused.
+ */
+export class KeySourceUnavailableError extends Error {
+  override name = 'KeySourceUnavailableError';
+}
+
+/** jose's answers about the token's own key: the key set was read, and it does not name this one. */
+const tokenKeyCodes = new Set(['ERR_JWKS_NO_MATCHING_KEY', 'ERR_JWKS_MULTIPLE_MATCHING_KEYS']);
+
 export function createVerificationKeys(settings: JwtSettings): VerificationKeys {
   const byAlgorithm = new Map<string, (kid: string | undefined) => Promise<string>>();
   if (settings.secret) {
@@ -60,7 +71,10 @@ export function createVerificationKeys(settings: JwtSettings): VerificationKeys 
     });
     for (const alg of ['RS256', 'ES256', 'EdDSA'] as const) {
       byAlgorithm.set(alg, async (kid) => {
-        const key = await jwks({ alg, kid });
+        const key = await jwks({ alg, kid }).catch((error: { code?: unknown }) => {
+          if (typeof error?.code === 'string' && tokenKeyCodes.has(error.code)) throw error;
+          throw new KeySourceUnavailableError('the key set at JWT_JWKS_URL could not be fetched');
+        });
         const keyObject =
           key instanceof KeyObject ? key : KeyObject.from(key as Parameters<typeof KeyObject.from>[0]);
         return keyObject.export({ format: 'pem', type: 'spki' }).toString();

@@ -32,6 +32,7 @@ export const errorCodes = {
   data_integrity_failure: { status: 500, title: 'Stored data failed its integrity check' },
   key_unavailable: { status: 503, title: 'A master key the data needs is not configured' },
   database_unavailable: { status: 503, title: 'The database is unavailable' },
+  auth_keys_unavailable: { status: 503, title: "The identity provider's keys are unavailable" },
   not_ready: { status: 503, title: 'The service is not ready' },
   overloaded: { status: 503, title: 'The service is overloaded' },
   audit_streams_busy: { status: 503, title: 'Too many audit streams at once' },

@@ -259,4 +259,27 @@ describe('bearer tokens from an identity provider', () => {
       server.close();
     }
   });
+
+  it('answers 503, not 401, while the key set at JWT_JWKS_URL cannot be fetched', async () => {
+    const { createServer } = await import('node:http');
+    // A port that was just free: nothing answers there.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as { port: number }).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const t = await createTestApp({
+      env: { JWT_SECRET: undefined, JWT_JWKS_URL: `http://127.0.0.1:${port}/jwks.json` },
+    });
+    const ed = generateKeyPairSync('ed25519');
+    const token = await new SignJWT({ scope: 'audit:read' })
+      .setProtectedHeader({ alg: 'EdDSA', kid: 'ed-1' })
+      .setIssuer(issuer)
+      .setAudience(audience)
+      .setSubject('idp-user')
+      .setExpirationTime('5m')
+      .sign(ed.privateKey);
+    const response = await t.app.inject({ url: '/v1/me', headers: bearer(token) });
+    expect(response.statusCode, response.body).toBe(503);
+    expect(response.json()).toMatchObject({ code: 'auth_keys_unavailable' });
+  });
 });
