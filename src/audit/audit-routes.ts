@@ -17,8 +17,6 @@ const tags = ['audit'];
 const security = [{ bearerAuth: [] }];
 const scopes = ['audit:read'] as const;
 
-/** As retention's asOf, but kept as text: audit times are compared to the microsecond. */
-const instant = instantOrDateAsText;
 const treeSize = z.coerce.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const hexHash = z.string().regex(/^[0-9a-f]{64}$/);
 
@@ -31,16 +29,16 @@ const filterText = (max: number) =>
     .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters');
 
 const eventsQuery = z.object({
-  from: instant.optional().describe('events that occurred at or after this instant'),
-  to: instant.optional().describe('events that occurred before this instant'),
+  from: instantOrDateAsText.optional().describe('events that occurred at or after this instant'),
+  to: instantOrDateAsText.optional().describe('events that occurred before this instant'),
   actor: filterText(256).optional(),
   action: filterText(128).optional(),
   format: z.enum(['ndjson', 'csv']).default('ndjson'),
 });
 
 const exportQuery = z.object({
-  from: instant.optional(),
-  to: instant.optional(),
+  from: instantOrDateAsText.optional(),
+  to: instantOrDateAsText.optional(),
   since: treeSize
     .optional()
     .describe('tree size of a checkpoint kept earlier: adds a consistency proof from it'),

@@ -4,12 +4,13 @@ import { byteaText } from '../db/bytea';
 import { clientOf } from '../db/database';
 import { preparedStatement } from '../db/prepared-statement';
 import { timeOrderedUuid } from '../db/time-ordered-uuid';
+import { claimOpenRequests } from '../subject-requests/request-subject';
 import type { EmailBlindIndex } from './blind-index';
 import type { DataClass } from './data-classes';
 import { loadSubjectKeyset, SubjectKeyset } from './field-cipher';
 import { generateDataKey, type MasterKeyring } from './master-keyring';
 import { storedKeysByClass, storedKeysJson } from './stored-keys-json';
-import { claimOpenRequests, findOrCreateSubject } from './subjects';
+import { findOrCreateSubject } from './subjects';
 
 /**
  * What an intake of an e-mail never seen stores: a subject id chosen here, fresh data keys wrapped
@@ -60,7 +61,7 @@ export function newSubject(
  * CTEs `found` (the subject of any of the e-mail's blind-index digests, held FOR KEY SHARE: an erasure
  * holding it FOR UPDATE is waited for, as in findOrCreateSubject), `created` (the new subject, unless
  * found or created first by a concurrent intake), `claimed_requests` (with older blind-index keys: the
- * open requests kept under them, subjects.ts `claimOpenRequests`) and `created_keys` (its wrapped
+ * open requests kept under them, subject-requests/request-subject.ts `claimOpenRequests`) and `created_keys` (its wrapped
  * keys). Placeholders
  * from `newSubject`; arrays travel as text so the statement's text is the same for any number of
  * key versions and data classes.

@@ -1,8 +1,7 @@
-import { eq } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
 import { type FieldRef, loadSubjectKeyset, loadSubjectKeysets } from './field-cipher';
 import type { MasterKeyring } from './master-keyring';
-import { subjects } from './subjects.schema';
+import { lockSubject } from './subjects';
 
 /*
  * Free text the controller's staff write about a subject (why a request was refused or extended, why
@@ -23,11 +22,7 @@ export async function encryptSubjectText(
   if (subjectId === null) return null;
   // Held until commit: an erasure holding the subject (FOR UPDATE) is waited for, and then its key is
   // seen destroyed, rather than a text written under a key it is destroying, past its nulling.
-  await executor
-    .select({ id: subjects.id })
-    .from(subjects)
-    .where(eq(subjects.id, subjectId))
-    .for('key share');
+  await lockSubject(executor, subjectId, 'key share');
   const keys = await loadSubjectKeyset(executor, keyring, subjectId);
   if (keys.isDestroyed('contact')) return null;
   return keys.encrypt('contact', ref, text);

@@ -1,20 +1,17 @@
-import { inArray, type SQL, sql } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
 import { arrayParam } from '../db/array-param';
 import { byteaText } from '../db/bytea';
+import { claimOpenRequests } from '../subject-requests/request-subject';
 import { type EmailBlindIndex, normalizeEmail } from './blind-index';
 import { subjects } from './subjects.schema';
 
 /**
- * A request received while nothing was held on an e-mail keeps only the e-mail's digest, under the
- * blind-index key of the day; its execution finds the subject by that digest. A subject created after
- * the key changed is stored under the new key, which that digest never matches: its creation, which
- * knows the e-mail's digests under the older keys, makes the requests still open its own.
+ * Locks a subject row until the transaction ends: `update` to change what it holds (an erasure, a
+ * restriction), `key share` to write data under its keys while no erasure destroys them meanwhile.
  */
-export function claimOpenRequests(subjectId: SQL, olderDigests: SQL): SQL {
-  return sql`update subject_requests set subject_id = ${subjectId}, updated_at = now()
-    where ${subjectId} is not null and subject_id is null
-      and status in ('received', 'verified', 'in_progress') and email_index = any(${olderDigests})`;
+export async function lockSubject(executor: Executor, subjectId: string, strength: 'update' | 'key share') {
+  await executor.select({ id: subjects.id }).from(subjects).where(eq(subjects.id, subjectId)).for(strength);
 }
 
 /** The subject of an e-mail, found through the blind index of every key version; never a scan. */

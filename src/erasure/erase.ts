@@ -3,6 +3,7 @@ import type { AuditContext, Executor } from '../audit/record-audit-event';
 import { recordAuditEvent } from '../audit/record-audit-event';
 import type { DataClass } from '../crypto/data-classes';
 import { destroySubjectKeys } from '../crypto/field-cipher';
+import { lockSubject } from '../crypto/subjects';
 import { subjects } from '../crypto/subjects.schema';
 import { isAnyOf, uuidArray } from '../db/array-param';
 import { timestampParam } from '../db/sql-timestamp';
@@ -400,7 +401,7 @@ export async function completeDeferredErasure(
   subjectId: string,
   context: DeferredErasureContext,
 ): Promise<number> {
-  await tx.select({ id: subjects.id }).from(subjects).where(eq(subjects.id, subjectId)).for('update');
+  await lockSubject(tx, subjectId, 'update');
   const done = await eraseReturnsOfSubject(
     tx,
     subjectId,
@@ -480,6 +481,8 @@ async function keptData(
       });
     }
   }
+  // Dated from the refund only: a dormant return's window runs from its dormancy, which an event can
+  // still move, so it stays among the refunds owed, with no date.
   const refunded = facts.paymentRunning.filter((row) => row.refundedAt !== null);
   if (refunded.length > 0) {
     kept.push({
@@ -508,7 +511,8 @@ async function keptData(
     });
   }
   if (facts.locked.length > 0) {
-    // Kept 10 years from the refund, or from the end of a return that ended with none.
+    // Kept 10 years from the refund, from the end of a return that ended with none, or from the
+    // dormancy of one that never ends.
     const noRefund = facts.locked.filter(endedWithoutRefund);
     const ends = await returnEndTimes(
       tx,
@@ -521,7 +525,8 @@ async function keptData(
       dataClass: 'accounting',
       reason: 'legal_obligation',
       legalBasis: accounting?.legalBasis ?? 'Code de commerce L123-22',
-      // A return still under way, or still owing its refund, has no end date yet: then none is known.
+      // A return still under way (its dormancy moves with any event) has no fixed end date: then none
+      // is given.
       until:
         starts.length === facts.locked.length
           ? latestEnd(policies, 'accounting', ['delete', 'redact'], starts)

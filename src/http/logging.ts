@@ -59,7 +59,7 @@ function urlForLog(request: FastifyRequest): string {
  * message. A drizzle message ends with every bound parameter, a PostgreSQL one can quote the value
  * it refused, and V8's JSON.parse quotes the text it could not parse: any of them personal data.
  */
-export function errorForLog(error: unknown): Record<string, unknown> {
+function errorForLog(error: unknown): Record<string, unknown> {
   if (!(error instanceof Error)) return { type: typeof error };
   const causes: string[] = [];
   let cause: unknown = error.cause;

@@ -105,14 +105,14 @@ function instantOrDateCheck(earliest: number) {
   };
 }
 
-const instantOrDateText = z
+const instantOrDateInput = z
   .string()
   .meta({ description: 'an ISO date (midnight UTC) or an ISO date-time with an offset' });
 
 const asOfCheck = instantOrDateCheck(year2000);
 
 /** A date-time with an offset, or a calendar date meaning its midnight UTC (as-of dates). */
-export const instantOrDate = instantOrDateText.transform(
+export const instantOrDate = instantOrDateInput.transform(
   (value, context) => asOfCheck(value, context) ?? z.NEVER,
 );
 
@@ -122,7 +122,7 @@ const windowCheck = instantOrDateCheck(epoch);
  * A bound of a window to search, kept as text for PostgreSQL: a Date holds milliseconds, and audit
  * windows are compared in microseconds.
  */
-export const instantOrDateAsText = instantOrDateText.transform((value, context) => {
+export const instantOrDateAsText = instantOrDateInput.transform((value, context) => {
   if (windowCheck(value, context) === undefined) return z.NEVER;
   return value.length === 10 ? `${value}T00:00:00Z` : value;
 });

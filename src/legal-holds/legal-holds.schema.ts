@@ -14,7 +14,7 @@ export const legalHolds = pgTable(
     id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
     subjectId: uuid('subject_id').references(() => subjects.id),
     returnId: uuid('return_id'),
-    /** Clear text written before migration 0034, encrypted at start (db/encrypt-legacy-reasons.ts). */
+    /** Clear text from before migration 0034, encrypted at start (subject-requests/encrypt-legacy-reasons.ts). */
     reason: text('reason'),
     /** Why the data is kept: free text that may name the person, under the subject's contact key. */
     reasonEnc: bytea('reason_enc'),

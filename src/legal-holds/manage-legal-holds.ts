@@ -4,8 +4,7 @@ import type { AuditContext, Executor } from '../audit/record-audit-event';
 import { recordAuditEvent } from '../audit/record-audit-event';
 import type { EmailBlindIndex } from '../crypto/blind-index';
 import type { MasterKeyring } from '../crypto/master-keyring';
-import { findSubjectIdByEmail } from '../crypto/subjects';
-import { subjects } from '../crypto/subjects.schema';
+import { findSubjectIdByEmail, lockSubject } from '../crypto/subjects';
 import type { Database } from '../db/database';
 import { completeDeferredErasure, deferredErasureSubjects } from '../erasure/erase';
 import type { PseudonymsOf } from '../erasure/recipient-notices';
@@ -42,11 +41,7 @@ async function holdTarget(
     if (!found) throw new AppError('not_found', 'No return has this id.');
     // Subject, then return: the order an erasure locks them in (the reason is written under the
     // subject's key, which holds it), so the two wait for each other instead of deadlocking.
-    await tx
-      .select({ id: subjects.id })
-      .from(subjects)
-      .where(eq(subjects.id, found.subjectId))
-      .for('key share');
+    await lockSubject(tx, found.subjectId, 'key share');
     const [row] = await returnOf(true);
     if (!row) throw new AppError('not_found', 'No return has this id.');
     return { subjectId: null, returnId: input.returnId, subjectRef: row.subjectId };
@@ -130,7 +125,7 @@ export async function releaseLegalHold(
     // The subject is locked before the release, as an erasure locks it: releases of two holds on one
     // subject then run one after the other, and the second sees the first and completes the erasure.
     if (subjectId) {
-      await tx.select({ id: subjects.id }).from(subjects).where(eq(subjects.id, subjectId)).for('update');
+      await lockSubject(tx, subjectId, 'update');
     }
     const [released] = await tx
       .update(legalHolds)

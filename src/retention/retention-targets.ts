@@ -19,6 +19,7 @@ import {
 } from '../returns/return-end';
 import { archiveReturns, deleteReturns } from '../returns/return-repository';
 import { returnEvents, returns } from '../returns/returns.schema';
+import { restrictionNotLifted } from '../subject-requests/restrict-subject';
 import { subjectRequests } from '../subject-requests/subject-requests.schema';
 import type { AppliedTarget, ApplyContext, DueSurvey, DueWindow, RetentionTarget } from './retention-target';
 
@@ -54,7 +55,7 @@ function returnIdIn(...selects: SQL[]): SQL {
 /** The ids of the returns a condition selects, for returnIdIn. */
 const returnIdsWhere = (condition: SQL) => sql`select ${returns.id} from ${returns} where ${condition}`;
 
-/** The same for a batch: a scalar subquery per candidate row, a probe of the return's own events. */
+/** `dormantReturnIds` for a batch: a scalar subquery per candidate row, a probe of the return's events. */
 const dormantFor = (rule: RetentionRule, asOf: Date) => and(stillUnderWay, isPast(dormantSince, rule, asOf))!;
 
 /**
@@ -285,8 +286,7 @@ const accountingDelete = returnsTarget(
  * A restriction still in force (Art. 18): its request is what the DPO lifts it through, so its period
  * has not started; once lifted, or its subject erased, it has.
  */
-const restrictionInForce = sql`${subjectRequests.type} = 'restriction' and ${subjectRequests.status} = 'completed'
-  and ${subjectRequests.result}->>'liftedAt' is null and exists (
+const restrictionInForce = sql`${restrictionNotLifted} and exists (
   select 1 from ${subjects} where ${subjects.id} = ${subjectRequests.subjectId}
     and ${subjects.restrictedAt} is not null and ${subjects.erasedAt} is null)`;
 
@@ -374,7 +374,7 @@ const requestsRedact = requestsTarget(
         isNotNull(subjectRequests.changesEnc),
         isNotNull(subjectRequests.rejectionReasonEnc),
         isNotNull(subjectRequests.extensionReasonEnc),
-        // Clear text a start has not encrypted yet (db/encrypt-legacy-reasons.ts).
+        // Clear text a start has not encrypted yet (subject-requests/encrypt-legacy-reasons.ts).
         isNotNull(subjectRequests.rejectionReason),
         isNotNull(subjectRequests.extensionReason),
       ),

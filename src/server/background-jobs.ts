@@ -4,13 +4,13 @@ import { startSequencer } from '../audit/sequencer';
 import type { AppConfig } from '../config/app-config';
 import type { MasterKeyring } from '../crypto/master-keyring';
 import type { DatabaseHandle } from '../db/database';
-import { encryptLegacyReasons } from '../db/encrypt-legacy-reasons';
 import { pendingMigrationCount } from '../db/migrations';
 import type { RotationWorker } from '../keys/rotation-worker';
 import type { Policies } from '../policies/load-policies';
 import { createPseudonymKeys } from '../pseudonymization/pseudonyms';
 import { retentionTimeZone, startRetentionScheduler } from '../retention/retention-scheduler';
 import type { Signer } from '../signing/signing-key';
+import { encryptLegacyReasons } from '../subject-requests/encrypt-legacy-reasons';
 import { startWebhooks } from '../webhooks/start-webhooks';
 
 export interface BackgroundJobDependencies {

@@ -1,6 +1,7 @@
-import { and, eq, ne, sql } from 'drizzle-orm';
+import { and, eq, ne } from 'drizzle-orm';
 import type { AuditContext, Executor } from '../audit/record-audit-event';
 import { loadSubjectKeyset } from '../crypto/field-cipher';
+import { lockSubject } from '../crypto/subjects';
 import { eraseSubject } from '../erasure/erase';
 import { signErasureCertificate } from '../erasure/erasure-certificate';
 import type { ErasureOutcome } from '../erasure/erasure-outcome';
@@ -10,7 +11,7 @@ import { decryptChanges } from './rectification-changes';
 import { rectifySubject } from './rectify-subject';
 import { auditRequest, lockSubjectRequest } from './request-lifecycle';
 import { resolveSubject } from './request-subject';
-import { liftSubjectRestriction, lockSubject, restrictSubject } from './restrict-subject';
+import { liftSubjectRestriction, restrictionNotLifted, restrictSubject } from './restrict-subject';
 import type { SubjectRequestDeps } from './subject-request-deps';
 import { type SubjectRequestRow, subjectRequests } from './subject-requests.schema';
 
@@ -189,7 +190,7 @@ export async function liftRestriction(
     // Another restriction of the subject still in force keeps the data restricted: this one is
     // lifted on its own record only, and says which request still holds it. The subject is locked
     // first, so two lifts at once see each other's outcome.
-    if (row.subjectId) await lockSubject(tx, row.subjectId);
+    if (row.subjectId) await lockSubject(tx, row.subjectId, 'update');
     const others = row.subjectId
       ? (
           await tx
@@ -198,10 +199,8 @@ export async function liftRestriction(
             .where(
               and(
                 eq(subjectRequests.subjectId, row.subjectId),
-                eq(subjectRequests.type, 'restriction'),
-                eq(subjectRequests.status, 'completed'),
                 ne(subjectRequests.id, row.id),
-                sql`${subjectRequests.result}->>'liftedAt' is null`,
+                restrictionNotLifted,
               ),
             )
         ).map((other) => other.id)

@@ -10,6 +10,7 @@ import { encryptChanges } from './rectification-changes';
 import { reasonUpdate } from './request-reasons';
 import type { SubjectRequestDeps } from './subject-request-deps';
 import {
+  openStatuses,
   type SubjectRequestRow,
   type SubjectRequestStatus,
   type SubjectRequestType,
@@ -18,7 +19,6 @@ import {
 } from './subject-requests.schema';
 
 /** Statuses in which a request still awaits its answer, and so can be late. */
-export const openStatuses = ['received', 'verified', 'in_progress'] as const satisfies SubjectRequestStatus[];
 
 /** A receipt a few minutes ahead of our clock is clock skew; further ahead is a mistake. */
 const allowedClockSkewMs = 5 * 60_000;

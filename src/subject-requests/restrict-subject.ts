@@ -1,18 +1,15 @@
-import { and, eq, isNotNull, isNull, sql } from 'drizzle-orm';
+import { and, eq, isNotNull, isNull, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
+import { lockSubject } from '../crypto/subjects';
 import { subjects } from '../crypto/subjects.schema';
 import { timestampParam } from '../db/sql-timestamp';
 import { restrictedDataState } from '../returns/return-repository';
 import { returns } from '../returns/returns.schema';
+import { subjectRequests } from './subject-requests.schema';
 
-/**
- * An intake holds its subject FOR KEY SHARE until it commits (and the return's foreign key does too),
- * which an update of `restricted_at` alone does not wait for: the return it is inserting would be
- * born before the mark and missed by the update of the subject's returns. FOR UPDATE waits for it.
- */
-export async function lockSubject(tx: Executor, subjectId: string): Promise<void> {
-  await tx.select({ id: subjects.id }).from(subjects).where(eq(subjects.id, subjectId)).for('update');
-}
+/** A restriction request whose restriction is in force: executed, and not lifted. */
+export const restrictionNotLifted: SQL = sql`${subjectRequests.type} = 'restriction'
+  and ${subjectRequests.status} = 'completed' and ${subjectRequests.result}->>'liftedAt' is null`;
 
 /**
  * Art. 18: the subject's data is only stored, read for nothing but the purposes policies/ allows on
@@ -22,7 +19,10 @@ export async function lockSubject(tx: Executor, subjectId: string): Promise<void
  * ones too (the pseudonymized feed flags them all, and the update moves them so recipients learn of it).
  */
 export async function restrictSubject(tx: Executor, subjectId: string, now: Date): Promise<number> {
-  await lockSubject(tx, subjectId);
+  // An intake holds its subject FOR KEY SHARE until it commits (the return's foreign key does too),
+  // which an update of `restricted_at` alone does not wait for: the return it is inserting would be
+  // born before the mark and missed by the update of the subject's returns. FOR UPDATE waits for it.
+  await lockSubject(tx, subjectId, 'update');
   await tx
     .update(subjects)
     .set({ restrictedAt: sql`coalesce(${subjects.restrictedAt}, ${timestampParam(now)})` })
@@ -44,7 +44,7 @@ export async function restrictSubject(tx: Executor, subjectId: string, now: Date
  * kept for legal claims stays restricted (`kept_for_claims_at`).
  */
 export async function liftSubjectRestriction(tx: Executor, subjectId: string): Promise<number> {
-  await lockSubject(tx, subjectId);
+  await lockSubject(tx, subjectId, 'update');
   await tx.update(subjects).set({ restrictedAt: null }).where(eq(subjects.id, subjectId));
   const lifted = await tx
     .update(returns)

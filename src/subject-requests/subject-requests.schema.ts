@@ -21,6 +21,9 @@ export const subjectRequestStatuses = [
 ] as const;
 export type SubjectRequestStatus = (typeof subjectRequestStatuses)[number];
 
+/** The statuses of a request not yet answered. */
+export const openStatuses = ['received', 'verified', 'in_progress'] as const satisfies SubjectRequestStatus[];
+
 export const verificationMethods = ['email_link', 'account_login', 'document', 'other'] as const;
 export type VerificationMethod = (typeof verificationMethods)[number];
 
@@ -28,8 +31,9 @@ export type VerificationMethod = (typeof verificationMethods)[number];
  * A data-subject request (GDPR Art. 12 to 22) and its answer, kept as proof of compliance. The
  * e-mail is never stored: the subject is referenced by id, or, while no subject is known for it, by
  * the keyed blind index of the e-mail (removed when the subject is erased). Rectification changes
- * are encrypted with the subject's contact key until executed, then dropped; so are the reasons of an
- * extension or a rejection (not kept for a request with no subject: nothing to encrypt them under).
+ * are encrypted with the subject's contact key until executed, then dropped. The reasons of an
+ * extension or a rejection are encrypted under the same key and go with it at erasure (none is kept
+ * for a request with no subject: nothing to encrypt them under).
  * `result` holds ids, classes, dates and legal bases only.
  */
 export const subjectRequests = pgTable(
@@ -47,7 +51,7 @@ export const subjectRequests = pgTable(
     receivedAt: timestamp('received_at', { withTimezone: true, mode: 'date' }).notNull(),
     dueAt: timestamp('due_at', { withTimezone: true, mode: 'date' }).notNull(),
     extendedDueAt: timestamp('extended_due_at', { withTimezone: true, mode: 'date' }),
-    /** Clear text written before migration 0034, encrypted at start (db/encrypt-legacy-reasons.ts). */
+    /** Clear text from before migration 0034, encrypted at start (encrypt-legacy-reasons.ts). */
     extensionReason: text('extension_reason'),
     extensionReasonEnc: bytea('extension_reason_enc'),
     extendedBy: text('extended_by'),

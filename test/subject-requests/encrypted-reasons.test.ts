@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { encryptLegacyReasons } from '../../src/db/encrypt-legacy-reasons';
+import { encryptLegacyReasons } from '../../src/subject-requests/encrypt-legacy-reasons';
 import { bearer, createTestApp, type TestApp } from '../support/test-app';
 import { emailOf, returnFor, runRequest } from './dsr-fixtures';
 

@@ -2,12 +2,12 @@ import { and, asc, eq, gt, isNotNull, or, type SQL } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
 import { DecryptionError } from '../crypto/decryption-errors';
 import type { MasterKeyring } from '../crypto/master-keyring';
+import type { Database } from '../db/database';
 import { encryptHoldReason } from '../legal-holds/hold-reasons';
 import { legalHolds } from '../legal-holds/legal-holds.schema';
 import { returns } from '../returns/returns.schema';
-import { reasonUpdate } from '../subject-requests/request-reasons';
-import { subjectRequests } from '../subject-requests/subject-requests.schema';
-import type { Database } from './database';
+import { reasonUpdate } from './request-reasons';
+import { subjectRequests } from './subject-requests.schema';
 
 const batchSize = 200;
 
