@@ -270,6 +270,25 @@ describe('legal holds', () => {
     }
   });
 
+  it('places a hold on a return while an erasure of its subject runs, without a deadlock', async () => {
+    const target = await returnFor(t, 'hold7', { refund: { method: 'original_payment' } });
+    let placing: ReturnType<typeof place> | undefined;
+    await t.database.sql.begin(async (tx) => {
+      // What an erasure does: its subject locked first, then its returns.
+      await tx`select id from subjects where id = ${target.subjectId} for update`;
+      placing = place({ returnId: target.id, reason: 'litigation' });
+      for (let tries = 0; tries < 100; tries += 1) {
+        const [waiting] = await t.database.sql`select count(*)::int as n from pg_locks where not granted`;
+        if (waiting!.n > 0) break;
+        await pause(20);
+      }
+      // Taken in the other order, this waits for the hold while the hold waits for the subject.
+      await tx`select id from returns where id = ${target.id} for update`;
+    });
+    const placed = await placing!;
+    expect(placed.statusCode, placed.body).toBe(201);
+  });
+
   it('a hold on the subject keeps everything, even a subject with no return left to erase', async () => {
     const subject = await returnFor(t, 'hold3', { refund: { method: 'original_payment' } });
     await place({ email: emailOf('hold3'), reason: 'police request' });
