@@ -26,6 +26,14 @@ export function driverCodeOf(error: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * A code for a record or a log line: the driver's or the app's, else the error's name; never a
+ * message, which could quote a value.
+ */
+export function errorCodeOf(error: unknown): string {
+  return driverCodeOf(error) ?? (error instanceof Error ? error.name : 'unknown');
+}
+
 const transactionConflictCodes = new Set(['40P01', '40001']);
 
 /** A deadlock or serialization failure: the whole transaction can be tried again as it is. */

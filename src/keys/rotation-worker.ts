@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { MasterKeyring } from '../crypto/master-keyring';
 import type { DatabaseHandle } from '../db/database';
-import { driverCodeOf } from '../db/database-errors';
+import { errorCodeOf } from '../db/database-errors';
 import { runRotationJob } from './key-rotation';
 
 /**
@@ -64,7 +64,7 @@ export class RotationWorker {
       } catch (error) {
         // The code only: a failed query's message quotes its parameters, here wrapped data keys.
         this.log.error(
-          { code: driverCodeOf(error) ?? (error instanceof Error ? error.name : 'unknown') },
+          { code: errorCodeOf(error) },
           'key rotation stopped by an error; it resumes on the next start',
         );
       }

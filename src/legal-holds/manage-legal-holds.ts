@@ -142,10 +142,9 @@ export async function releaseLegalHold(
       pseudonymsOf: deps.pseudonymsOf,
       signer: deps.signer,
     };
-    let deferredErasures = 0;
-    for (const deferred of subjectId ? await deferredErasureSubjects(tx, context, [subjectId]) : []) {
-      deferredErasures += await completeDeferredErasure(tx, deferred, context);
-    }
+    const deferred =
+      subjectId !== undefined && (await deferredErasureSubjects(tx, context, [subjectId])).length > 0;
+    const deferredErasures = deferred ? await completeDeferredErasure(tx, subjectId!, context) : 0;
     await recordAuditEvent(tx, audit, {
       action: 'legal_hold.release',
       outcome: 'success',

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { type AuditContext, type Executor, recordAuditEvent } from '../audit/record-audit-event';
 import type { Principal } from '../auth/principal';
 import type { DatabaseHandle } from '../db/database';
-import { driverCodeOf, isTransactionConflict, translateDatabaseError } from '../db/database-errors';
+import { errorCodeOf, isTransactionConflict, translateDatabaseError } from '../db/database-errors';
 import { uuidBeside } from '../db/uuid-text';
 import { completeDeferredErasure, deferredErasureSubjects } from '../erasure/erase';
 import type { PseudonymsOf } from '../erasure/recipient-notices';
@@ -457,17 +457,11 @@ async function applyRowByRow(
   return { count: handled, totals, lastKey: previous };
 }
 
-/** A code for the run record and the audit log: never a message, which could quote a value. */
-function errorCodeOf(error: unknown): string {
-  if (error instanceof AppError) return error.code;
-  return driverCodeOf(error) ?? (error instanceof Error ? error.name : 'unknown');
-}
-
 /**
- * Two lanes can lock the same subject (its returns in both) in opposite orders: the deadlock, or a
- * serialization failure, rolls the whole batch back, and the batch is tried again.
+ * A transaction of the run, tried again (up to five times) when it lost a deadlock or a serialization
+ * race: two lanes can lock the same subject (its returns in both) in opposite orders, and the loser's
+ * whole batch is rolled back.
  */
-/** A transaction of the run, tried again (up to five times) when it lost a deadlock or a serialization race. */
 async function retriedOnConflict<T>(transaction: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
     try {

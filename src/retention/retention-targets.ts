@@ -9,7 +9,7 @@ import { type ErasureContext, eraseReturnsContactData, eraseReturnsPaymentData }
 import { activeHoldsFor, heldReturnIds } from '../legal-holds/active-holds';
 import type { RetentionRule } from '../policies/retention-policy';
 import {
-  dormantReturnAfter,
+  dormantFrom,
   dormantSince,
   endEventTypes,
   endedAt,
@@ -40,7 +40,7 @@ const dormantReturnIds = (rule: RetentionRule, asOf: Date) => sql`
     left join ${returnEvents} dormant_event on dormant_event.return_id = dormant.id
     where dormant.status not in (${endEventTypes})
     group by dormant.id
-    having ${isPast(sql`greatest(dormant.created_at, max(dormant_event.received_at)) + ${dormantReturnAfter}::interval`, rule, asOf)}`;
+    having ${isPast(dormantFrom(sql`dormant.created_at`, sql`max(dormant_event.received_at)`), rule, asOf)}`;
 
 /**
  * For a count over the table: the returns any of these selects of return ids finds, as one IN. Inside
@@ -137,14 +137,17 @@ function returnsTarget(
     held: (executor, ids, asOf) => heldReturnIds(executor, ids, asOf),
     apply: async (tx, ids, context) => {
       // Chosen before their locks were held: an event that committed meanwhile (waking a dormant
-      // return, ending one) may have changed whether a return is due. Locked, then read again in a
-      // statement of its own, which sees what committed while it waited.
-      await tx
-        .select({ id: returns.id })
-        .from(returns)
-        .where(isAnyOf(returns.id, ids))
-        .orderBy(returns.id)
-        .for('update');
+      // return, ending one) may have changed whether a return is due. Locked (by the batch's select,
+      // unless the action locks them itself), then read again in a statement of its own, which sees
+      // what committed while it waited.
+      if (applyLocks) {
+        await tx
+          .select({ id: returns.id })
+          .from(returns)
+          .where(isAnyOf(returns.id, ids))
+          .orderBy(returns.id)
+          .for('update');
+      }
       const stillDue = (
         await tx
           .select({ id: returns.id })

@@ -1,4 +1,4 @@
-import { and, inArray, isNull, notInArray, type SQL, sql } from 'drizzle-orm';
+import { and, inArray, isNull, notInArray, type SQL, type SQLWrapper, sql } from 'drizzle-orm';
 import type { Executor } from '../audit/record-audit-event';
 import { isAnyOf } from '../db/array-param';
 import { returnEvents, returns } from './returns.schema';
@@ -43,8 +43,15 @@ export const endedAt: SQL = sql`coalesce(min(${returnEvents.occurredAt}) filter 
  */
 export const dormantReturnAfter = 'P1Y';
 
+/** When a return created at `createdAt`, whose last event arrived at `lastArrival`, goes dormant. */
+export const dormantFrom = (createdAt: SQLWrapper, lastArrival: SQLWrapper): SQL =>
+  sql`greatest(${createdAt}, ${lastArrival}) + ${dormantReturnAfter}::interval`;
+
 /** When a return still under way went (or will go) dormant, as SQL over `returns`. */
-export const dormantSince: SQL = sql`greatest(${returns.createdAt}, (select max(${returnEvents.receivedAt}) from ${returnEvents} where ${returnEvents.returnId} = ${returns.id})) + ${dormantReturnAfter}::interval`;
+export const dormantSince: SQL = dormantFrom(
+  returns.createdAt,
+  sql`(select max(${returnEvents.receivedAt}) from ${returnEvents} where ${returnEvents.returnId} = ${returns.id})`,
+);
 
 /**
  * When a return's payment clock (its IBAN's dispute window) starts: its refund, or, for a return still

@@ -89,9 +89,7 @@ async function performRequest(
           { reason: 'changes_not_kept' },
         );
       }
-      const changes = subjectId
-        ? await decryptChanges(tx, deps.keyring, { requestId: row.id, subjectId }, row.changesEnc)
-        : null;
+      const changes = keys ? decryptChanges(keys, row.id, row.changesEnc) : null;
       if (!subjectId || !changes) return { dataHeld: subjectId !== null, changedFields: [], returns: 0 };
       return { dataHeld: true, ...(await rectifySubject(tx, deps, subjectId, changes)) };
     }

@@ -1,5 +1,5 @@
 import type { Executor } from '../audit/record-audit-event';
-import { loadSubjectKeyset } from '../crypto/field-cipher';
+import { loadSubjectKeyset, type SubjectKeyset } from '../crypto/field-cipher';
 import type { MasterKeyring } from '../crypto/master-keyring';
 import type { ReturnRulesPolicy } from '../policies/return-rules-policy';
 import { type CreateReturnBody, createReturnBodySchema } from '../returns/return-requests';
@@ -32,17 +32,17 @@ export async function encryptChanges(
   return keys.encrypt('contact', changesRef(target.requestId), JSON.stringify(changes));
 }
 
-/** The pending changes, or null when there are none (or the subject's contact key is gone). */
-export async function decryptChanges(
-  tx: Executor,
-  keyring: MasterKeyring,
-  target: { requestId: string; subjectId: string },
+/**
+ * The pending changes under the subject's keys (loaded by the caller), or null when there are none
+ * (or the subject's contact key is gone).
+ */
+export function decryptChanges(
+  keys: SubjectKeyset,
+  requestId: string,
   ciphertext: Buffer | null,
-): Promise<ContactChanges | null> {
-  if (!ciphertext) return null;
-  const keys = await loadSubjectKeyset(tx, keyring, target.subjectId);
-  if (keys.isDestroyed('contact')) return null;
-  const plaintext = keys.decrypt('contact', changesRef(target.requestId), ciphertext);
+): ContactChanges | null {
+  if (!ciphertext || keys.isDestroyed('contact')) return null;
+  const plaintext = keys.decrypt('contact', changesRef(requestId), ciphertext);
   // Validated before encryption and authenticated by AES-GCM: parsed back as written.
   return plaintext === null ? null : (JSON.parse(plaintext) as ContactChanges);
 }

@@ -41,10 +41,10 @@ export async function restrictSubject(tx: Executor, subjectId: string, now: Date
 
 /**
  * Lifting the restriction: returns go back to the state they would have without it. One an erasure
- * kept for legal claims stays restricted (`kept_for_claims_at`).
+ * kept for legal claims stays restricted (`kept_for_claims_at`). The caller holds the subject FOR
+ * UPDATE (it first checks that no other restriction of the subject is in force).
  */
 export async function liftSubjectRestriction(tx: Executor, subjectId: string): Promise<number> {
-  await lockSubject(tx, subjectId, 'update');
   await tx.update(subjects).set({ restrictedAt: null }).where(eq(subjects.id, subjectId));
   const lifted = await tx
     .update(returns)

@@ -52,16 +52,12 @@ describe('returnvault audit verify', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+  /** `audit verify` of a bundle written as `name`, against the service's published keys. */
+  const verifyPinned = (name: string, content: unknown, ...extra: string[]) =>
+    cli('audit', 'verify', file(name, content), '--jwks', path.join(dir, 'jwks.json'), ...extra);
+
   it('prints a short OK summary and exits 0 for an untouched bundle', async () => {
-    const run = await cli(
-      'audit',
-      'verify',
-      file('good.json', bundle),
-      '--jwks',
-      path.join(dir, 'jwks.json'),
-      '--since',
-      path.join(dir, 'kept.json'),
-    );
+    const run = await verifyPinned('good.json', bundle, '--since', path.join(dir, 'kept.json'));
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^OK: 7 event\(s\) at positions 0\.\.6 match the checkpoint of tree size 7/);
     expect(run.stdout).toContain('extends the kept checkpoint of tree size 6');
@@ -81,13 +77,7 @@ describe('returnvault audit verify', () => {
       signedAt,
       jws: await t.app.signer.sign({ log, treeSize, rootHash, signedAt }, 'returnvault-audit-checkpoint+jws'),
     };
-    const run = await cli(
-      'audit',
-      'verify',
-      file('format-one.json', older),
-      '--jwks',
-      path.join(dir, 'jwks.json'),
-    );
+    const run = await verifyPinned('format-one.json', older);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^OK: 7 event\(s\)/);
     expect(run.stdout).not.toContain('the service signed that it exported');
@@ -106,13 +96,7 @@ describe('returnvault audit verify', () => {
   it('exits non-zero with one line naming the first bad position of an edited bundle', async () => {
     const tampered = structuredClone(bundle);
     (tampered.events[3] as AuditBundle['events'][number]).event.outcome = 'failure';
-    const run = await cli(
-      'audit',
-      'verify',
-      file('tampered.json', tampered),
-      '--jwks',
-      path.join(dir, 'jwks.json'),
-    );
+    const run = await verifyPinned('tampered.json', tampered);
     expect(run.code).toBe(1);
     expect(run.stdout).toBe('');
     expect(run.stderr.trimEnd().split('\n')).toEqual([
